@@ -1,0 +1,166 @@
+"""Input checks that raise errors which teach.
+
+Every public function in course_lib validates what it is given with these
+helpers, so a mistake produces a message of one shape:
+
+    "<function>: expected <what>, got <what arrived>; <how to fix it>"
+
+The helpers are NumPy-only so that ``course_lib.scratch`` can use them.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def _fail(exc_type, func: str, expected: str, got: str, fix: str | None):
+    message = f"{func}: expected {expected}, got {got}"
+    if fix:
+        message += f"; {fix}"
+    raise exc_type(message)
+
+
+def check_array(
+    x,
+    name: str,
+    func: str,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    shape_doc: str | None = None,
+    dtype_kind: str = "fc",
+    allow_empty: bool = False,
+    fix: str | None = None,
+) -> np.ndarray:
+    """Check that ``x`` is a NumPy array of a given rank and numeric kind.
+
+    ``dtype_kind`` lists the accepted ``dtype.kind`` letters: ``"f"`` float,
+    ``"c"`` complex, ``"i"``/``"u"`` integer, ``"b"`` bool. ``shape_doc`` is
+    the human description of the expected shape, e.g. ``"(N, D)"``.
+    Returns ``x`` unchanged so the call can sit in an assignment.
+    """
+    if not isinstance(x, np.ndarray):
+        kind = type(x).__name__
+        hint = fix or f"convert it first, e.g. np.asarray({name}, dtype=float)"
+        if kind == "Tensor":
+            hint = f"this is NumPy code; pass {name}.detach().cpu().numpy()"
+        _fail(TypeError, func, f"{name} to be a numpy.ndarray", f"{kind}", hint)
+    if x.dtype.kind not in dtype_kind:
+        wanted = {
+            "f": "floating",
+            "c": "complex",
+            "i": "integer",
+            "u": "unsigned integer",
+            "b": "boolean",
+        }
+        names = " or ".join(wanted.get(k, k) for k in dtype_kind)
+        hint = fix or (
+            f"cast it, e.g. {name}.astype(np.float64)"
+            if "f" in dtype_kind
+            else f"cast it, e.g. {name}.astype(np.int64)"
+        )
+        _fail(TypeError, func, f"{name} with a {names} dtype", f"dtype {x.dtype}", hint)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            expected = f"{name} of shape {shape_doc}" if shape_doc else f"{name} with {ndim} dimensions"
+            _fail(ValueError, func, expected, f"shape {x.shape}", fix)
+    if not allow_empty and x.size == 0:
+        _fail(ValueError, func, f"a non-empty {name}", f"shape {x.shape}", fix or "pass at least one example")
+    if x.dtype.kind in "fc" and not np.all(np.isfinite(x)):
+        _fail(
+            ValueError,
+            func,
+            f"finite values in {name}",
+            "NaN or inf",
+            fix or "check for a diverged computation or missing data",
+        )
+    return x
+
+
+def check_same_length(a: np.ndarray, b: np.ndarray, names: tuple[str, str], func: str) -> None:
+    """Check that two arrays hold the same number of examples (axis 0)."""
+    if a.shape[0] != b.shape[0]:
+        _fail(
+            ValueError,
+            func,
+            f"{names[0]} and {names[1]} with the same number of rows",
+            f"{a.shape[0]} and {b.shape[0]}",
+            "pass matching examples and labels",
+        )
+
+
+def check_labels(y: np.ndarray, num_classes: int, name: str, func: str) -> np.ndarray:
+    """Check integer class labels in ``[0, num_classes)``; returns them as int64."""
+    check_array(y, name, func, ndim=1, shape_doc="(N,)", dtype_kind="iu")
+    if y.min() < 0 or y.max() >= num_classes:
+        _fail(
+            ValueError,
+            func,
+            f"{name} in [0, {num_classes})",
+            f"values from {int(y.min())} to {int(y.max())}",
+            "labels must be class indices 0..C-1",
+        )
+    return y.astype(np.int64, copy=False)
+
+
+def check_int(
+    value,
+    name: str,
+    func: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int:
+    """Check that ``value`` is an integer (not a bool) within the bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        _fail(TypeError, func, f"{name} to be an int", f"{type(value).__name__} {value!r}", None)
+    value = int(value)
+    if minimum is not None and value < minimum:
+        _fail(ValueError, func, f"{name} >= {minimum}", repr(value), None)
+    if maximum is not None and value > maximum:
+        _fail(ValueError, func, f"{name} <= {maximum}", repr(value), None)
+    return value
+
+
+def check_float(
+    value,
+    name: str,
+    func: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_min: bool = False,
+) -> float:
+    """Check that ``value`` is a real number within the bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        _fail(TypeError, func, f"{name} to be a number", f"{type(value).__name__} {value!r}", None)
+    value = float(value)
+    if not np.isfinite(value):
+        _fail(ValueError, func, f"a finite {name}", repr(value), None)
+    if minimum is not None:
+        if strict_min and value <= minimum:
+            _fail(ValueError, func, f"{name} > {minimum}", repr(value), None)
+        if not strict_min and value < minimum:
+            _fail(ValueError, func, f"{name} >= {minimum}", repr(value), None)
+    if maximum is not None and value > maximum:
+        _fail(ValueError, func, f"{name} <= {maximum}", repr(value), None)
+    return value
+
+
+def check_choice(value, name: str, func: str, choices) -> str:
+    """Check that ``value`` is one of ``choices`` (strings)."""
+    choices = tuple(choices)
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        _fail(ValueError, func, f"{name} to be one of {listed}", repr(value), None)
+    return value
+
+
+def check_shape(x: np.ndarray, shape: tuple, name: str, func: str, fix: str | None = None) -> None:
+    """Check an exact shape; ``None`` in ``shape`` matches any size."""
+    ok = x.ndim == len(shape) and all(s is None or s == d for s, d in zip(shape, x.shape))
+    if not ok:
+        doc = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+        _fail(ValueError, func, f"{name} of shape {doc}", f"shape {x.shape}", fix)

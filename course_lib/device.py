@@ -1,0 +1,171 @@
+"""Which device torch code runs on, seeding, and a description of the hardware.
+
+Every notebook starts with ``setup(seed=0)``: one call that seeds Python,
+NumPy and torch, fixes the number of CPU threads (results differ in their
+last digits across thread counts) and sets print precision.
+
+The device is chosen CUDA first, then Apple's MPS, then the CPU. Set the
+environment variable ``COURSE_DEVICE`` to ``cpu``, ``cuda``, ``cuda:1`` or
+``mps`` to override; an unknown or unavailable value is an error, never a
+silent fallback.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import re
+
+import numpy as np
+
+from course_lib._checks import _fail, check_int
+
+DEVICE_ENV = "COURSE_DEVICE"
+THREADS_ENV = "COURSE_THREADS"
+DEFAULT_THREADS = 2
+
+_blas_limiter = None
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def get_device(name: str | None = None):
+    """Return the ``torch.device`` the course's torch code should run on.
+
+    ``name`` (or the ``COURSE_DEVICE`` variable when ``name`` is None) forces
+    a device; otherwise CUDA, then MPS, then CPU.
+    """
+    torch = _torch()
+    requested = name if name is not None else os.environ.get(DEVICE_ENV, "").strip()
+    if not requested:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if not isinstance(requested, str):
+        _fail(TypeError, "get_device", "a device name such as 'cpu'", type(requested).__name__, None)
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", requested):
+        _fail(
+            ValueError,
+            "get_device",
+            f"{DEVICE_ENV} (or name) to be 'cpu', 'cuda', 'cuda:N' or 'mps'",
+            repr(requested),
+            f"unset {DEVICE_ENV} to choose automatically",
+        )
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            _fail(
+                ValueError,
+                "get_device",
+                "a CUDA GPU for device " + repr(requested),
+                "none (torch.cuda.is_available() is False)",
+                f"unset {DEVICE_ENV} or set it to 'cpu'",
+            )
+        index = int(requested.split(":")[1]) if ":" in requested else 0
+        if index >= torch.cuda.device_count():
+            _fail(
+                ValueError,
+                "get_device",
+                f"a CUDA device index below {torch.cuda.device_count()}",
+                str(index),
+                "pick an existing GPU, e.g. 'cuda:0'",
+            )
+    if requested == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            _fail(ValueError, "get_device", "Apple MPS for device 'mps'", "none available", f"unset {DEVICE_ENV}")
+    return torch.device(requested)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (all devices)."""
+    seed = check_int(seed, "seed", "seed_everything", minimum=0, maximum=2**32 - 1)
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - seeds the legacy global generator students may use
+    _torch().manual_seed(seed)  # also seeds every CUDA device
+
+
+def set_threads(threads: int) -> None:
+    """Fix the CPU thread count of torch and of NumPy's BLAS."""
+    global _blas_limiter
+    threads = check_int(threads, "threads", "set_threads", minimum=1)
+    torch = _torch()
+    torch.set_num_threads(threads)
+    from threadpoolctl import threadpool_limits
+
+    _blas_limiter = threadpool_limits(limits=threads)
+
+
+def setup(seed: int = 0, threads: int | None = None) -> None:
+    """Make a notebook reproducible: seeds, thread count, print precision.
+
+    ``threads`` defaults to the ``COURSE_THREADS`` variable, else 2. The
+    saving and the checking runs of the notebooks use the same value (see
+    ``tools/run_notebooks.py``). Returns None, so it prints nothing as the
+    last line of a cell.
+    """
+    if threads is None:
+        raw = os.environ.get(THREADS_ENV, str(DEFAULT_THREADS))
+        if not raw.isdigit() or int(raw) < 1:
+            _fail(ValueError, "setup", f"{THREADS_ENV} to be a positive integer", repr(raw), "e.g. COURSE_THREADS=2")
+        threads = int(raw)
+    set_threads(threads)
+    seed_everything(seed)
+    np.set_printoptions(precision=4, suppress=True)
+    torch = _torch()
+    torch.set_printoptions(precision=4, sci_mode=False)
+    get_device()  # fail early on a bad COURSE_DEVICE
+
+
+def synchronize(device=None) -> None:
+    """Wait for queued work on ``device`` to finish (a no-op on the CPU).
+
+    Call it before reading a clock around GPU work: CUDA and MPS launch
+    kernels asynchronously.
+    """
+    torch = _torch()
+    device = torch.device(device) if device is not None else get_device()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def describe_hardware() -> dict:
+    """Describe this machine: CPU, core and thread counts, versions, GPU."""
+    torch = _torch()
+    device = get_device()
+    info = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "cpu": _cpu_name(),
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
+        "gpu": None,
+    }
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info["gpu"] = f"{props.name}, {props.total_memory / 2**30:.0f} GiB"
+    elif device.type == "mps":
+        info["gpu"] = "Apple GPU (MPS)"
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

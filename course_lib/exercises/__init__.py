@@ -1,0 +1,71 @@
+"""Exercise checks: each says "correct" or gives a hint, never a bare traceback.
+
+A notebook exercise is a cell whose solution sits between the markers
+
+    ### BEGIN SOLUTION
+    ...
+    ### END SOLUTION
+
+(nbgrader's markers), followed by a cell that calls a ``check_*`` function
+from the chapter's module here, e.g. ``course_lib.exercises.ch01``. The
+student edition replaces each solution with ``raise NotImplementedError``,
+which the checks recognise and answer with "not attempted yet".
+
+Every check returns a :class:`Feedback`, which displays as one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The outcome of one check: ``passed`` and a message for the student."""
+
+    exercise: str
+    passed: bool
+    message: str
+
+    def __repr__(self) -> str:
+        mark = "correct" if self.passed else "not yet"
+        return f"[{self.exercise}] {mark}: {self.message}"
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def passed(exercise: str, message: str = "well done.") -> Feedback:
+    return Feedback(exercise, True, message)
+
+
+def failed(exercise: str, hint: str) -> Feedback:
+    return Feedback(exercise, False, hint)
+
+
+def call_student(exercise: str, func, *args):
+    """Call the student's function; return (result, None) or (None, Feedback).
+
+    Exceptions become hints instead of tracebacks; ``NotImplementedError``
+    (the student edition's placeholder) becomes "not attempted yet".
+    """
+    if not callable(func):
+        return None, failed(exercise, f"pass your function itself, not {type(func).__name__}.")
+    try:
+        return func(*args), None
+    except NotImplementedError:
+        return None, failed(exercise, "not attempted yet: replace the `raise NotImplementedError` line.")
+    except Exception as exc:  # the point is to turn any mistake into a hint
+        return None, failed(exercise, f"your code raised {type(exc).__name__}: {exc}")
+
+
+def close(actual, expected, atol: float = 1e-8) -> bool:
+    """True when ``actual`` has ``expected``'s shape and values (within atol)."""
+    try:
+        actual = np.asarray(actual, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    expected = np.asarray(expected, dtype=float)
+    return actual.shape == expected.shape and bool(np.allclose(actual, expected, atol=atol, rtol=0))

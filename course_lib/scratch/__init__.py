@@ -1,0 +1,1 @@
+"""From-scratch NumPy implementations. Nothing in this package imports torch."""

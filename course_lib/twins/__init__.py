@@ -1,0 +1,1 @@
+"""PyTorch twins of the from-scratch pieces, and helpers that compare them."""

@@ -1,0 +1,82 @@
+"""The perceptron in PyTorch: the same rule, on the course's device.
+
+The perceptron's rule is sequential (one example at a time), so the twin is
+a loop too; what changes is that the weights are tensors on the chosen
+device. It uses float64 where the device supports it (CPU, CUDA) and
+float32 on Apple's MPS, which has no float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from course_lib._checks import _fail, check_array, check_float, check_int, check_labels, check_same_length
+from course_lib.device import get_device
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """float64 where the device has it, float32 on MPS."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+class TorchPerceptron(torch.nn.Module):
+    """A perceptron as a torch module: ``nn.Linear(in_features, 1)`` then a step.
+
+    Shapes: forward x (N, D) tensor -> (N,) int64 in {0, 1}.
+    Twin of: course_lib.scratch.perceptron (perceptron_forward, train_perceptron).
+    """
+
+    def __init__(self, in_features: int, device=None):
+        super().__init__()
+        in_features = check_int(in_features, "in_features", "TorchPerceptron", minimum=1)
+        self.device_ = torch.device(device) if device is not None else get_device()
+        dtype = default_dtype(self.device_)
+        self.linear = torch.nn.Linear(in_features, 1, device=self.device_, dtype=dtype)
+        with torch.no_grad():  # start from zero, like the scratch version
+            self.linear.weight.zero_()
+            self.linear.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.linear(x).squeeze(1)
+        return torch.heaviside(z, torch.ones((), dtype=z.dtype, device=z.device)).long()
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor, y: int, lr: float) -> bool:
+        """Rosenblatt's rule on one example; True if it was misclassified."""
+        error = y - int(self.forward(x[None])[0])
+        if error != 0:
+            self.linear.weight.add_(lr * error * x[None])
+            self.linear.bias.add_(lr * error)
+        return error != 0
+
+    @torch.no_grad()
+    def fit(self, X: np.ndarray, y: np.ndarray, lr: float = 1.0, max_epochs: int = 100) -> list[int]:
+        """Train like ``train_perceptron``; returns mistakes per epoch."""
+        X = check_array(X, "X", "TorchPerceptron.fit", ndim=2, shape_doc="(N, D)")
+        y = check_labels(y, 2, "y", "TorchPerceptron.fit")
+        check_same_length(X, y, ("X", "y"), "TorchPerceptron.fit")
+        if X.shape[1] != self.linear.in_features:
+            _fail(
+                ValueError,
+                "TorchPerceptron.fit",
+                f"X with {self.linear.in_features} columns (in_features)",
+                f"shape {X.shape}",
+                "build the perceptron with in_features=X.shape[1]",
+            )
+        lr = check_float(lr, "lr", "TorchPerceptron.fit", minimum=0.0, strict_min=True)
+        max_epochs = check_int(max_epochs, "max_epochs", "TorchPerceptron.fit", minimum=1)
+        X_t = torch.as_tensor(X, dtype=self.linear.weight.dtype, device=self.device_)
+        mistakes = []
+        for _ in range(max_epochs):
+            wrong = sum(self.update(X_t[i], int(y[i]), lr) for i in range(len(y)))
+            mistakes.append(wrong)
+            if wrong == 0:
+                break
+        return mistakes
+
+    def numpy_weights(self) -> tuple[np.ndarray, float]:
+        """(w, b) as NumPy float64, to compare with the scratch perceptron."""
+        w = self.linear.weight.detach().cpu().double().numpy()[0]
+        b = float(self.linear.bias.detach().cpu().double()[0])
+        return w, b

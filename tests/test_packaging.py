@@ -1,0 +1,74 @@
+"""The packaging files agree with each other and with the README."""
+
+import re
+from pathlib import Path
+
+import tomllib
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+# conda-forge names that differ from PyPI's
+CONDA_NAMES = {"torch": "pytorch-cpu", "pyyaml": "pyyaml"}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_environment_yml_lists_exactly_what_pyproject_lists():
+    project = _pyproject()["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    wanted_names = {CONDA_NAMES.get(_name(r), _name(r)) for r in wanted}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda, pip = set(), []
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            pip.extend(dep.get("pip", []))
+        else:
+            conda.add(_name(dep))
+    assert "conda-forge" in env["channels"]
+    assert "python=3.11" in env["dependencies"]
+    conda -= {"python", "pip"}
+    only_env, only_pyproject = conda - wanted_names, wanted_names - conda
+    assert conda == wanted_names, f"only in environment.yml: {only_env}; only in pyproject: {only_pyproject}"
+    assert "-e ." in pip, "repo2docker installs the course package only if the pip section says -e ."
+
+
+def test_environment_yml_minimum_versions_match_pyproject():
+    project = _pyproject()["project"]
+    wanted = {_name(r): r for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    for dep in env["dependencies"]:
+        if isinstance(dep, str) and _name(dep) not in {"python", "pip"}:
+            pypi = {v: k for k, v in CONDA_NAMES.items()}.get(_name(dep), _name(dep))
+            assert dep.split(">=")[-1] == wanted[pypi].split(">=")[-1], dep
+
+
+def test_constraints_pin_every_dependency_and_the_cpu_torch():
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    pins = {_name(line): line for line in lines if line and not line.startswith("#")}
+    assert pins["torch"] == "torch==2.13.0"
+    project = _pyproject()["project"]
+    for requirement in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        assert _name(requirement) in pins, f"{requirement} is not pinned in constraints.txt"
+    assert all("==" in line for line in pins.values())
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == "make test"
+    assert "make test" in readme and "make lab" in readme
+    assert "127.0.0.1" in (ROOT / "Makefile").read_text()
+
+
+def test_every_dependency_is_justified_in_pyproject():
+    text = (ROOT / "pyproject.toml").read_text()
+    project = _pyproject()["project"]
+    for requirement in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        name = _name(requirement)
+        assert re.search(rf"^#\s+.*\b{re.escape(name)}\b.*-", text, re.M), f"say why {name} is a dependency"
