@@ -70,3 +70,16 @@ def test_perceptron_widget_has_three_sliders_and_redraws():
 
 def test_time_call_returns_a_median():
     assert 0 <= time_call(lambda: sum(range(100)), repeats=3, warmup=0) < 1
+
+
+def test_progress_is_silent_when_headless(monkeypatch):
+    from course_lib.progress import progress
+
+    items = [1, 2, 3]
+    monkeypatch.setenv("COURSE_HEADLESS", "1")
+    assert progress(items) is items
+    monkeypatch.setenv("COURSE_HEADLESS", "0")
+    bar = progress(items, desc="x")
+    assert list(bar) == items and bar.total == 3
+    with pytest.raises(TypeError, match="an iterable"):
+        progress(5)

@@ -1,6 +1,4 @@
-"""The interactive demos. Each builds ipywidgets controls and draws its
-first frame straight away, so a notebook executed headless (CI, nbconvert)
-still stores a static figure.
+"""Chapter 1 demo: set a perceptron's weights by hand and watch its boundary."""
 """
 
 from __future__ import annotations
