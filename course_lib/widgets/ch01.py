@@ -1,5 +1,4 @@
 """Chapter 1 demo: set a perceptron's weights by hand and watch its boundary."""
-"""
 
 from __future__ import annotations
 
