@@ -6,7 +6,7 @@ from course_lib.exercises.ch01 import check_gate, check_update, check_weighted_s
 
 def test_feedback_displays_as_one_line():
     fb = Feedback("1.1 x", True, "well done.")
-    assert repr(fb) == "[1.1 x] correct: well done." and bool(fb)
+    assert repr(fb) == "[1.1 x] correct: well done." and fb.passed
     assert repr(Feedback("1.1 x", False, "try again.")).startswith("[1.1 x] not yet:")
 
 
@@ -23,6 +23,15 @@ def test_placeholders_and_crashes_become_hints():
     assert "ZeroDivisionError" in fb.message
     _, fb = call_student("e", "not a function")
     assert "pass your function itself" in fb.message
+
+
+def test_unattempted_exercises_say_so():
+    def placeholder(*args):
+        raise NotImplementedError("Your turn")
+
+    for check in (check_weighted_sum, check_update):
+        fb = check(placeholder)
+        assert not fb.passed and "not attempted yet" in fb.message
 
 
 def test_weighted_sum_check():

@@ -33,9 +33,6 @@ class Feedback:
         mark = "correct" if self.passed else "not yet"
         return f"[{self.exercise}] {mark}: {self.message}"
 
-    def __bool__(self) -> bool:
-        return self.passed
-
 
 def passed(exercise: str, message: str = "well done.") -> Feedback:
     return Feedback(exercise, True, message)

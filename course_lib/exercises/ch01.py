@@ -21,7 +21,7 @@ def check_weighted_sum(func) -> Feedback:
     rng = np.random.default_rng(11)
     X, w, b = rng.normal(size=(5, 3)), rng.normal(size=3), 0.7
     result, problem = call_student(name, func, X, w, b)
-    if problem:
+    if problem is not None:
         return problem
     if np.shape(result) != (5,):
         return failed(name, f"for X of shape (5, 3) expected 5 sums, got shape {np.shape(result)}; use X @ w.")
@@ -64,7 +64,7 @@ def check_update(func) -> Feedback:
     ]
     for x, y, w, b, lr in cases:
         result, problem = call_student(name, func, x.copy(), y, w.copy(), b, lr)
-        if problem:
+        if problem is not None:
             return problem
         try:
             w_new, b_new = result
