@@ -22,6 +22,15 @@ def _axes(ax):
     return ax
 
 
+def data_limits(X: np.ndarray, padding: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Lower-left and upper-right corners of 2-D data, with a margin.
+
+    Shapes: X (N, 2) -> (x_min, y_min), (x_max, y_max).
+    """
+    X = check_array(X, "X", "data_limits", ndim=2, shape_doc="(N, 2)")
+    return X.min(axis=0) - padding, X.max(axis=0) + padding
+
+
 def plot_points(X: np.ndarray, y: np.ndarray, ax=None, s: float = 18):
     """Scatter 2-D points coloured by class.
 
@@ -59,7 +68,7 @@ def plot_decision_boundary(
     X = check_array(X, "X", "plot_decision_boundary", ndim=2, shape_doc="(N, 2)")
     resolution = check_int(resolution, "resolution", "plot_decision_boundary", minimum=10)
     ax = _axes(ax)
-    (x0, x1), (y0, y1) = X.min(axis=0) - padding, X.max(axis=0) + padding
+    (x0, y0), (x1, y1) = data_limits(X, padding)
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     grid = np.column_stack([gx.ravel(), gy.ravel()])
     labels = np.asarray(predict(grid)).reshape(gx.shape)

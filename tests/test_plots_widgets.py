@@ -23,6 +23,8 @@ def test_decision_boundary_shades_both_classes():
     X, y = make_blobs(n=50)
     ax = plots.plot_decision_boundary(lambda G: (G[:, 0] > 2).astype(int), X, y, resolution=20, title="t")
     assert ax.get_title() == "t" and len(ax.collections) >= 2
+    (x_lo, x_hi), (y_lo, y_hi) = ax.get_xlim(), ax.get_ylim()
+    assert x_lo < X[:, 0].min() and X[:, 0].max() < x_hi and y_lo < X[:, 1].min() and X[:, 1].max() < y_hi
 
 
 def test_line_and_curves():

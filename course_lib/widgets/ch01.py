@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from course_lib._checks import check_array, check_labels, check_same_length
-from course_lib.plots import plot_line, plot_points
+from course_lib.plots import data_limits, plot_line, plot_points
 from course_lib.scratch.perceptron import perceptron_forward
 
 
@@ -19,7 +19,7 @@ def perceptron_widget(X: np.ndarray, y: np.ndarray, w=(1.0, -1.0), b: float = 0.
     X = check_array(X, "X", "perceptron_widget", ndim=2, shape_doc="(N, 2)")
     y = check_labels(y, 2, "y", "perceptron_widget")
     check_same_length(X, y, ("X", "y"), "perceptron_widget")
-    (x0, x1), (y0, y1) = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
+    (x0, y0), (x1, y1) = data_limits(X)
 
     def draw(w1, w2, b):
         weights = np.array([w1, w2])

@@ -1,0 +1,138 @@
+"""Chapter 1 in a real browser: JupyterLab on 127.0.0.1, Chromium driven by
+Playwright, every cell run, the ipywidgets slider rendered and responding,
+figures drawn. A screenshot is saved to test-results/.
+
+Needs Debian's ``chromium`` (``.ci/run`` installs it). Without it the test is
+skipped, unless ``COURSE_REQUIRE_BROWSER=1`` (set by CI) makes that a failure.
+"""
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from course_lib.nbtools import NOTEBOOK_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "test-results"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+REQUIRED = os.environ.get("COURSE_REQUIRE_BROWSER") == "1"
+
+
+def _missing(reason):
+    if REQUIRED:
+        pytest.fail(f"{reason} (COURSE_REQUIRE_BROWSER=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    if CHROMIUM is None:
+        _missing("Chromium is not installed: apt-get install chromium")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        _missing("playwright is not installed: pip install playwright")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(16)
+    home = tmp_path_factory.mktemp("home")
+    # Serve a copy: JupyterLab autosaves, and the course's stored outputs must not change.
+    served = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "notebooks" / "01_perceptron.ipynb", served / "01_perceptron.ipynb")
+    env = {**os.environ, **NOTEBOOK_ENV, "JUPYTER_CONFIG_DIR": str(home / "config"), "COURSE_HEADLESS": "0"}
+    log = open(home / "lab.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={served}",
+            "--LabApp.news_url=",
+            "--LabServerApp.workspaces_dir=" + str(home / "workspaces"),
+        ]
+        + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if time.time() > deadline or server.poll() is not None:
+                server.kill()
+                log.close()
+                pytest.fail("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-3000:])
+            time.sleep(0.5)
+    yield base, token
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+
+
+def test_chapter_1_runs_and_its_widget_responds(lab):
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token = lab
+    RESULTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base}/lab/tree/01_perceptron.ipynb?token={token}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_visible(timeout=60_000)
+
+        page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+        slider = page.locator(".widget-slider").first
+        slider.wait_for(state="visible", timeout=120_000)
+        widget_image = page.locator(".jupyter-widgets .jp-OutputArea-output img").first
+        widget_image.wait_for(state="visible", timeout=60_000)
+        assert page.locator(".jp-OutputArea-output img").count() >= 5, "the chapter's figures did not appear"
+
+        before = widget_image.get_attribute("src")
+        readout = page.locator(".widget-readout").nth(2)  # the bias slider's editable readout
+        readout.scroll_into_view_if_needed()
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("-3")
+        page.keyboard.press("Enter")
+        expect(page.locator(".jupyter-widgets .jp-OutputArea-output img").first).not_to_have_attribute(
+            "src", before, timeout=30_000
+        )
+        page.locator(".jupyter-widgets").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(RESULTS / "browser-chapter1-widget.png"))
+        assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+        browser.close()
