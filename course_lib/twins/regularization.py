@@ -1,0 +1,114 @@
+"""PyTorch twins of the chapter-4 pieces: dropout, batch norm, residual blocks.
+
+Each ``*_twin`` builder takes the scratch Module, builds the torch module of
+the same structure (float64 by default) and copies the scratch weights and
+buffers into it through ``state_dict``, so both start identical. Batch norm
+keys are ``weight, bias, running_mean, running_var, num_batches_tracked``
+in both worlds; the residual blocks' are ``fc1.weight, fc1.bias, fc2.weight,
+fc2.bias``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from course_lib._checks import _fail
+from course_lib.scratch.regularization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    Dropout,
+    state_dict_with_buffers,
+)
+from course_lib.scratch.residual import PlainBlock, ResidualBlock
+
+
+def to_torch_state_dict(state: dict, dtype=torch.float64) -> dict:
+    """Turn a scratch state dict (NumPy arrays) into tensors torch can load.
+
+    Float arrays become ``dtype`` tensors, integer ones (num_batches_tracked) int64.
+
+    Shapes: every value keeps its shape.
+    Twin: torch.nn.Module.state_dict
+    """
+    out = {}
+    for key, value in state.items():
+        value = np.asarray(value)
+        if value.dtype.kind == "f":
+            out[key] = torch.tensor(value, dtype=dtype)
+        else:
+            out[key] = torch.tensor(value, dtype=torch.int64)
+    return out
+
+
+def dropout_twin(layer: Dropout) -> nn.Dropout:
+    """torch.nn.Dropout with the scratch layer's p and train/eval mode.
+
+    Shapes: x any shape -> out same shape.
+    Twin: course_lib.scratch.regularization.Dropout
+    """
+    _check_type(layer, Dropout, "dropout_twin")
+    return nn.Dropout(layer.p).train(layer.training)
+
+
+def batchnorm_twin(layer: BatchNorm1d | BatchNorm2d, dtype=torch.float64) -> nn.Module:
+    """torch.nn.BatchNorm1d/2d holding the scratch layer's weights, buffers and mode.
+
+    Shapes: as the scratch layer: (N, D) / (N, C, L) or (N, C, H, W).
+    Twin: course_lib.scratch.regularization.BatchNorm1d / BatchNorm2d
+    """
+    _check_type(layer, (BatchNorm1d, BatchNorm2d), "batchnorm_twin")
+    cls = nn.BatchNorm1d if isinstance(layer, BatchNorm1d) else nn.BatchNorm2d
+    twin = cls(layer.num_features, eps=layer.eps, momentum=layer.momentum, dtype=dtype)
+    twin.load_state_dict(to_torch_state_dict(state_dict_with_buffers(layer), dtype))
+    return twin.train(layer.training)
+
+
+class TorchPlainBlock(nn.Module):
+    """out = relu(fc2(relu(fc1(x)))), the twin of the scratch PlainBlock.
+
+    Shapes: x (N, D) -> out (N, D).
+    Twin: course_lib.scratch.residual.PlainBlock
+    """
+
+    def __init__(self, features: int, dtype=torch.float64):
+        super().__init__()
+        self.fc1 = nn.Linear(features, features, dtype=dtype)
+        self.fc2 = nn.Linear(features, features, dtype=dtype)
+
+    def branch(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.branch(x))
+
+
+class TorchResidualBlock(TorchPlainBlock):
+    """out = relu(x + fc2(relu(fc1(x)))), the twin of the scratch ResidualBlock.
+
+    Shapes: x (N, D) -> out (N, D).
+    Twin: course_lib.scratch.residual.ResidualBlock
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.branch(x))
+
+
+def block_twin(block: PlainBlock, dtype=torch.float64) -> TorchPlainBlock:
+    """TorchResidualBlock or TorchPlainBlock with the scratch block's weights.
+
+    Shapes: x (N, D) -> out (N, D).
+    Twin: course_lib.scratch.residual.ResidualBlock / PlainBlock
+    """
+    _check_type(block, PlainBlock, "block_twin")
+    cls = TorchResidualBlock if isinstance(block, ResidualBlock) else TorchPlainBlock
+    twin = cls(block.features, dtype=dtype)
+    twin.load_state_dict(to_torch_state_dict(block.state_dict(), dtype))
+    return twin.train(block.training)
+
+
+def _check_type(obj, cls, func):
+    if not isinstance(obj, cls):
+        names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        _fail(TypeError, func, f"a scratch {names}", type(obj).__name__, None)
