@@ -1,0 +1,307 @@
+"""Chapter 3: the exercise checks, the graph drawing and the learning-rate widget."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import math
+
+import ipywidgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from course_lib.exercises.ch03 import (
+    check_chain_rule,
+    check_linear_backward,
+    check_sigmoid_backward,
+    check_sin_op,
+)
+from course_lib.graphs import draw_graph, graph_layout
+from course_lib.scratch.autograd import Value
+from course_lib.widgets.ch03 import (
+    learning_rate_sweep,
+    learning_rate_widget,
+    plot_losses,
+    plot_path,
+    quadratic_descent,
+    verdict,
+)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _not_attempted(*args):
+    raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- exercise 3.1
+
+
+def _chain_right(w, x, b, y):
+    a = math.tanh(w * x + b)
+    return 2 * (a - y) * (1 - a * a) * x, 2 * (a - y) * (1 - a * a)
+
+
+def test_chain_rule_check_accepts_the_chain_rule_and_a_numeric_answer():
+    assert check_chain_rule(_chain_right).passed
+
+    def numeric(w, x, b, y, h=1e-6):
+        f = lambda w_, b_: (math.tanh(w_ * x + b_) - y) ** 2  # noqa: E731
+        return (f(w + h, b) - f(w - h, b)) / (2 * h), (f(w, b + h) - f(w, b - h)) / (2 * h)
+
+    assert check_chain_rule(numeric).passed  # an independent computation agrees with the reference
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda w, x, b, y: (2 * (math.tanh(w * x + b) - y) * x, 2 * (math.tanh(w * x + b) - y)),
+         "tanh step"),
+        (lambda w, x, b, y: tuple(-g for g in _chain_right(w, x, b, y)), "sign is flipped"),
+        (lambda w, x, b, y: _chain_right(w, x, b, y)[::-1], "swapped"),
+        (lambda w, x, b, y: (_chain_right(w, x, b, y)[1], _chain_right(w, x, b, y)[1]), "dz/dw = x"),
+        (lambda w, x, b, y: (1.0, 2.0), "local derivatives"),
+        (lambda w, x, b, y: 3.0, "return the pair"),
+        (_not_attempted, "not attempted yet"),
+        (lambda w, x, b, y: 1 / 0, "ZeroDivisionError"),
+    ],
+)
+def test_chain_rule_check_hints(wrong, hint):
+    feedback = check_chain_rule(wrong)
+    assert not feedback.passed and hint in feedback.message
+
+
+# --------------------------------------------------------------------------- exercise 3.2
+
+
+class _RightSin(Value):
+    def sin(self):
+        return Value(math.sin(self.data), (self,), "sin", local_grads=(math.cos(self.data),))
+
+
+def test_sin_check_accepts_a_right_op():
+    assert check_sin_op(_RightSin).passed
+
+
+class _MinusCos(Value):
+    def sin(self):
+        return Value(math.sin(self.data), (self,), "sin", local_grads=(-math.cos(self.data),))
+
+
+class _SinGrad(Value):
+    def sin(self):
+        return Value(math.sin(self.data), (self,), "sin", local_grads=(math.sin(self.data),))
+
+
+class _NoChildren(Value):
+    def sin(self):
+        return Value(math.sin(self.data))
+
+
+class _Float(Value):
+    def sin(self):
+        return math.sin(self.data)
+
+
+class _WrongValue(Value):
+    def sin(self):
+        return Value(math.cos(self.data), (self,), "sin", local_grads=(math.cos(self.data),))
+
+
+class _NoGrad(Value):
+    def sin(self):
+        return Value(math.sin(self.data), (self,), "sin", local_grads=(0.0,))
+
+
+class _Placeholder(Value):
+    def sin(self):
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize(
+    "cls, hint",
+    [
+        (_MinusCos, "+cos"),
+        (_SinGrad, "not sin(x)"),
+        (_NoChildren, "children=(self,)"),
+        (_Float, "must return a Value"),
+        (_WrongValue, "expected sin(0.7)"),
+        (_NoGrad, "local_grads=(math.cos"),
+        (_Placeholder, "not attempted yet"),
+        (Value, "add a method sin"),
+        (3, "subclass of Value"),
+    ],
+)
+def test_sin_check_hints(cls, hint):
+    feedback = check_sin_op(cls)
+    assert not feedback.passed and hint in feedback.message
+
+
+# --------------------------------------------------------------------------- exercise 3.3
+
+
+def test_linear_backward_check_accepts_the_right_formulas():
+    assert check_linear_backward(lambda dout, x, W: (dout @ W, dout.T @ x, dout.sum(axis=0))).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda dout, x, W: (dout @ W, x.T @ dout, dout.sum(axis=0)), "dW must have the shape (3, 4)"),
+        (lambda dout, x, W: (dout @ W, dout.T @ x, dout.sum()), "db must have the shape (3,)"),
+        (lambda dout, x, W: (dout, dout.T @ x, dout.sum(axis=0)), "dx must have the shape (5, 4)"),
+        (lambda dout, x, W: (dout @ W, dout.T @ x, dout.mean(axis=0)), "sum over the batch, not a mean"),
+        (lambda dout, x, W: (2 * dout @ W, dout.T @ x, dout.sum(axis=0)), "dx differ"),
+        (lambda dout, x, W: (dout @ W, dout.T @ x), "triple"),
+        (_not_attempted, "not attempted yet"),
+    ],
+)
+def test_linear_backward_check_hints(wrong, hint):
+    feedback = check_linear_backward(wrong)
+    assert not feedback.passed and hint in feedback.message
+
+
+# --------------------------------------------------------------------------- exercise 3.4
+
+
+def test_sigmoid_backward_check():
+    assert check_sigmoid_backward(lambda dout, out: dout * out * (1 - out)).passed
+    # the library's backward functions return a tuple (dx,): accepted too
+    assert check_sigmoid_backward(lambda dout, out: (dout * out * (1 - out),)).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda dout, out: out * (1 - out), "multiply by the upstream dout"),
+        (lambda dout, out: dout * out, "both factors"),
+        (lambda dout, out: dout * (1 / (1 + np.exp(-out))) * (1 - 1 / (1 + np.exp(-out))), "already sigmoid"),
+        (lambda dout, out: dout.sum(), "x's shape"),
+        (lambda dout, out: -dout * out * (1 - out), "dout * out * (1 - out)"),
+        (_not_attempted, "not attempted yet"),
+    ],
+)
+def test_sigmoid_backward_check_hints(wrong, hint):
+    feedback = check_sigmoid_backward(wrong)
+    assert not feedback.passed and hint in feedback.message
+
+
+# --------------------------------------------------------------------------- graphs
+
+
+def _neuron():
+    w, x, b, y = Value(0.8, label="w"), Value(1.5, label="x"), Value(-0.2, label="b"), Value(1.0, label="y")
+    loss = ((w * x + b).tanh() - y) ** 2
+    loss.label = "L"
+    return loss, (w, x, b, y)
+
+
+def test_layout_puts_inputs_left_of_results_and_the_output_last():
+    loss, (w, x, b, y) = _neuron()
+    nodes, edges = loss.graph()
+    layout = graph_layout(loss)
+    assert set(layout) == {id(n) for n in nodes}
+    assert all(layout[id(child)][0] < layout[id(parent)][0] for child, parent in edges)
+    assert layout[id(loss)][0] == max(c for c, _ in layout.values())
+    assert layout[id(y)][0] == layout[id(loss)][0] - 2  # a leaf sits just before its first use
+    assert sorted(layout[id(v)][1] for v in (w, x, b, y)) == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_draw_graph_shows_every_node_and_its_gradient():
+    loss, (w, *_rest) = _neuron()
+    loss.backward()
+    ax = draw_graph(loss)
+    texts = [t.get_text() for t in ax.texts if t.get_text()]  # arrows are empty annotations
+    nodes, edges = loss.graph()
+    ops = [n.op for n in nodes if n.op]
+    assert len(texts) == len(nodes) + len(ops)
+    assert any(t.startswith("w = 0.8") and f"grad {w.grad:.4g}" in t for t in texts)
+    assert all(op in texts for op in ops)
+    arrows = [t for t in ax.texts if not t.get_text()]
+    assert len(arrows) == len(edges) + len(ops)  # one per edge, plus one from each operation to its result
+    bare = [t.get_text() for t in draw_graph(loss, show_grad=False, fmt=".2f").texts]
+    assert not any("grad" in t for t in bare) and "w = 0.80" in bare
+
+
+def test_draw_graph_handles_a_lone_value_and_shared_nodes():
+    ax = draw_graph(Value(3.0, label="c"))
+    assert [t.get_text() for t in ax.texts if t.get_text()] == ["c = 3\ngrad 0"]
+    u = Value(2.0, label="u")
+    out = u * u + u
+    out.backward()
+    assert math.isclose(u.grad, 5.0)
+    texts = [t.get_text() for t in draw_graph(out).texts]
+    assert sum(t.startswith("u =") for t in texts) == 1  # a shared node is drawn once
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (lambda: draw_graph(3.0), TypeError, "expected a Value"),
+        (lambda: draw_graph(np.ones(2)), TypeError, "got ndarray"),
+        (lambda: draw_graph(Value(1.0), show_grad="yes"), TypeError, "show_grad to be True or False"),
+        (lambda: graph_layout([Value(1.0)]), TypeError, "graph_layout: expected a Value"),
+    ],
+)
+def test_graph_bad_input_is_explained(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+# --------------------------------------------------------------------------- learning-rate widget
+
+
+def test_quadratic_descent_follows_the_closed_form():
+    path, losses = quadratic_descent(0.15, steps=10, curvatures=(1.0, 10.0), start=(-4.0, 2.0))
+    k = np.arange(11)
+    expected = np.column_stack([-4.0 * 0.85**k, 2.0 * (-0.5) ** k])
+    assert np.allclose(path, expected, rtol=1e-12)
+    assert np.allclose(losses, 0.5 * (path[:, 0] ** 2 + 10 * path[:, 1] ** 2))
+
+
+def test_divergence_threshold_is_two_over_the_largest_curvature():
+    runs = learning_rate_sweep([0.01, 0.1, 0.19, 0.21], steps=40)
+    assert [verdict(losses) for _, losses in runs.values()] == ["slow", "converges", "converges", "diverges"]
+    path, losses = quadratic_descent(2.0, steps=200)  # wildly unstable: stops before overflowing
+    assert np.isinf(losses[-1]) and np.isfinite(losses[0]) and verdict(losses) == "diverges"
+
+
+def test_widget_builds_and_redraws():
+    demo = learning_rate_widget(lrs=[0.05, 0.1, 0.21], steps=20)
+    slider = [w for w in demo.children if isinstance(w, ipywidgets.SelectionSlider)][0]
+    assert slider.options == (0.05, 0.1, 0.21) and demo.kwargs["lr"] == 0.1
+    figures = len(plt.get_fignums())
+    slider.value = 0.21
+    assert demo.kwargs["lr"] == 0.21 and len(plt.get_fignums()) >= figures
+
+
+def test_static_plots():
+    runs = learning_rate_sweep([0.05, 0.21], steps=10)
+    ax = plot_path(runs, 0.21)
+    assert ax.get_title() == "lr = 0.21: diverges"
+    ax = plot_losses(runs, highlight=0.05)
+    assert len(ax.lines) == 2 and ax.get_yscale() == "log"
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (lambda: learning_rate_widget(lrs=[]), ValueError, "at least one learning rate"),
+        (lambda: learning_rate_widget(lrs=[0.1, -0.1]), ValueError, r"lrs\[1\] > 0.0"),
+        (lambda: learning_rate_widget(lrs=0.1), TypeError, "lrs as a list"),
+        (lambda: learning_rate_widget(steps=0), ValueError, "steps >= 1"),
+        (lambda: quadratic_descent(0.1, curvatures=(1.0, 0.0)), ValueError, "positive finite curvatures"),
+        (lambda: quadratic_descent(0.1, start=(1.0, 2.0, 3.0)), ValueError, r"start as two numbers"),
+        (lambda: quadratic_descent("fast"), TypeError, "lr to be a number"),
+        (lambda: plot_path(learning_rate_sweep([0.1]), 0.2), ValueError, r"lr to be one of \[0.1\]"),
+        (lambda: plot_losses({}), TypeError, "non-empty dict"),
+    ],
+)
+def test_widget_bad_input_is_explained(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
