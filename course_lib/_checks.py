@@ -164,3 +164,23 @@ def check_shape(x: np.ndarray, shape: tuple, name: str, func: str, fix: str | No
     if not ok:
         doc = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
         _fail(ValueError, func, f"{name} of shape {doc}", f"shape {x.shape}", fix)
+
+
+def check_rng(rng, func: str) -> np.random.Generator:
+    """A ``numpy.random.Generator``, or a fresh one when ``rng`` is None.
+
+    None draws the new generator's seed from NumPy's global state, so
+    ``np.random.seed(0)`` (which ``course_lib.device.setup(seed=0)`` calls)
+    makes un-seeded models and masks reproducible too.
+    """
+    if rng is None:
+        return np.random.default_rng(np.random.randint(0, 2**31 - 1))  # noqa: NPY002 (global seed on purpose)
+    if not isinstance(rng, np.random.Generator):
+        _fail(
+            TypeError,
+            func,
+            "rng to be a numpy.random.Generator or None",
+            type(rng).__name__,
+            "pass rng=np.random.default_rng(0)",
+        )
+    return rng

@@ -606,7 +606,7 @@ def test_bad_embedding_inputs_raise_clear_errors():
 def test_bad_module_inputs_raise_clear_errors():
     expect(ValueError, "^LSTM: expected hidden_size >= 1, got 0", LSTM, 3, 0)
     expect(TypeError, "^GRU: expected input_size to be an int, got float 2.5", GRU, 2.5, 3)
-    expect(TypeError, "^RNN: expected rng to be a numpy.random.Generator, got int", RNN, 2, 3, rng=0)
+    expect(TypeError, "^RNN: expected rng to be a numpy.random.Generator or None, got int", RNN, 2, 3, rng=0)
     expect(
         RuntimeError, "^RNN.backward: expected a forward pass first", RNN(2, 3).backward, np.zeros((1, 1, 3))
     )

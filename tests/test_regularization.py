@@ -121,7 +121,7 @@ def test_dropout_bad_inputs():
         dropout_forward(x, 0.5, True, mask=np.ones((3, 2)))
     with pytest.raises(ValueError, match=r"expected mask of 0s and 1s"):
         dropout_forward(x, 0.5, True, mask=np.full((2, 3), 2.0))
-    with pytest.raises(TypeError, match=r"expected rng to be a numpy.random.Generator, got int"):
+    with pytest.raises(TypeError, match=r"expected rng to be a numpy.random.Generator or None, got int"):
         dropout_forward(x, 0.5, True, rng=0)
     with pytest.raises(TypeError, match=r"expected x to be a numpy.ndarray, got list"):
         dropout_forward([1.0, 2.0], 0.5, True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_int, check_same_length
+from course_lib._checks import _fail, check_array, check_int, check_rng, check_same_length
 
 
 def minibatches(
@@ -58,7 +58,7 @@ def minibatches(
         )
     order = None
     if shuffle:
-        order = _rng(rng, func).permutation(X.shape[0])
+        order = check_rng(rng, func).permutation(X.shape[0])
     return _batches(X, y, batch_size, order, drop_last)
 
 
@@ -71,17 +71,3 @@ def _batches(X, y, batch_size, order, drop_last):
         else:
             rows = order[start : start + batch_size]
         yield X[rows], (None if y is None else y[rows])
-
-
-def _rng(rng, func: str) -> np.random.Generator:
-    if rng is None:
-        return np.random.default_rng(np.random.randint(0, 2**31 - 1))  # noqa: NPY002 (global seed on purpose)
-    if not isinstance(rng, np.random.Generator):
-        _fail(
-            TypeError,
-            func,
-            "rng to be a numpy.random.Generator or None",
-            type(rng).__name__,
-            "pass np.random.default_rng(seed)",
-        )
-    return rng

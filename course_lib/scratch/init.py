@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from course_lib._checks import _fail, check_choice, check_float
+from course_lib._checks import _fail, check_choice, check_float, check_rng
 
 _GAINS = ("linear", "conv1d", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu")
 
@@ -72,7 +72,7 @@ def naive_normal_(W, std: float = 0.01, rng: np.random.Generator | None = None):
     func = "naive_normal_"
     _check_weight(W, func, min_ndim=1)
     std = check_float(std, "std", func, minimum=0.0)
-    W[...] = _check_rng(rng, func).normal(0.0, std, size=W.shape)
+    W[...] = check_rng(rng, func).normal(0.0, std, size=W.shape)
     return W
 
 
@@ -93,7 +93,7 @@ def xavier_normal_(W, gain: float = 1.0, rng: np.random.Generator | None = None)
     Twin: torch.nn.init.xavier_normal_
     """
     std = _xavier_std(W, gain, "xavier_normal_")
-    W[...] = _check_rng(rng, "xavier_normal_").normal(0.0, std, size=W.shape)
+    W[...] = check_rng(rng, "xavier_normal_").normal(0.0, std, size=W.shape)
     return W
 
 
@@ -128,7 +128,7 @@ def kaiming_normal_(
     Twin: torch.nn.init.kaiming_normal_
     """
     std = _kaiming_std(W, a, mode, nonlinearity, "kaiming_normal_")
-    W[...] = _check_rng(rng, "kaiming_normal_").normal(0.0, std, size=W.shape)
+    W[...] = check_rng(rng, "kaiming_normal_").normal(0.0, std, size=W.shape)
     return W
 
 
@@ -153,7 +153,7 @@ def _kaiming_std(W, a, mode, nonlinearity, func):
 
 def _uniform_with_std(W, std, rng, func):
     bound = math.sqrt(3.0) * std  # U(-b, b) has standard deviation b / sqrt(3)
-    W[...] = _check_rng(rng, func).uniform(-bound, bound, size=W.shape)
+    W[...] = check_rng(rng, func).uniform(-bound, bound, size=W.shape)
     return W
 
 
@@ -198,17 +198,3 @@ def _check_weight(W, func, min_ndim):
             "a read-only array",
             "pass a copy, e.g. W.copy()",
         )
-
-
-def _check_rng(rng, func):
-    if rng is None:  # seeded from NumPy's global state, so np.random.seed(0) makes it reproducible
-        return np.random.default_rng(np.random.randint(0, 2**31 - 1))  # noqa: NPY002
-    if not isinstance(rng, np.random.Generator):
-        _fail(
-            TypeError,
-            func,
-            "rng to be a numpy.random.Generator",
-            type(rng).__name__,
-            "pass rng=np.random.default_rng(0)",
-        )
-    return rng

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_choice, check_float, check_int
+from course_lib._checks import _fail, check_array, check_choice, check_float, check_int, check_rng
 from course_lib.scratch.layers import (
     elu_backward,
     elu_forward,
@@ -113,26 +113,6 @@ class Module:
 # Each leaf layer allocates its gradient arrays once and backward overwrites them
 # in place, so references to them (an optimiser's, say) stay valid.
 
-
-def _default_rng(rng, func: str) -> np.random.Generator:
-    """The generator for initial weights; None draws a seed from NumPy's global state.
-
-    So ``np.random.seed(0)`` (or ``course_lib.device.setup(seed=0)``) makes an
-    un-seeded model reproducible too.
-    """
-    if rng is None:
-        return np.random.default_rng(np.random.randint(0, 2**31 - 1))  # noqa: NPY002 (global seed on purpose)
-    if not isinstance(rng, np.random.Generator):
-        _fail(
-            TypeError,
-            func,
-            "rng to be a numpy.random.Generator or None",
-            type(rng).__name__,
-            "pass np.random.default_rng(seed)",
-        )
-    return rng
-
-
 def _uniform_init(module: Module, shape: tuple, bias: bool, fan_in: int, rng) -> None:
     """torch.nn.Linear's default: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     bound = 1.0 / np.sqrt(fan_in)
@@ -191,7 +171,7 @@ class Linear(_Layer):
         if not isinstance(bias, bool):
             _fail(TypeError, "Linear", "bias to be True or False", repr(bias), None)
         _uniform_init(
-            self, (self.out_features, self.in_features), bias, self.in_features, _default_rng(rng, "Linear")
+            self, (self.out_features, self.in_features), bias, self.in_features, check_rng(rng, "Linear")
         )
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -227,7 +207,7 @@ class Maxout(_Layer):
         if not isinstance(bias, bool):
             _fail(TypeError, "Maxout", "bias to be True or False", repr(bias), None)
         shape = (self.out_features * self.pieces, self.in_features)
-        _uniform_init(self, shape, bias, self.in_features, _default_rng(rng, "Maxout"))
+        _uniform_init(self, shape, bias, self.in_features, check_rng(rng, "Maxout"))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         out, self._cache = maxout_forward(x, self.params["weight"], self.params.get("bias"), self.pieces)
@@ -435,7 +415,7 @@ class MLP(Sequential):
     def __init__(self, sizes, activation: str = "relu", pieces: int = 2, rng=None):
         sizes = _check_sizes(sizes, "MLP")
         check_choice(activation, "activation", "MLP", [*_ACTIVATIONS, "maxout"])
-        rng = _default_rng(rng, "MLP")
+        rng = check_rng(rng, "MLP")
         layers: list[Module] = []
         for d_in, d_out in zip(sizes[:-2], sizes[1:-1]):
             if activation == "maxout":
@@ -456,3 +436,7 @@ def _check_sizes(sizes, func: str) -> list[int]:
             "e.g. [64, 64, 10]",
         )
     return [check_int(s, f"sizes[{i}]", func, minimum=1) for i, s in enumerate(sizes)]
+
+
+# Kept for course_lib.scratch.cnn, which imports the old private name.
+_default_rng = check_rng

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_float, check_int, check_shape
+from course_lib._checks import _fail, check_array, check_float, check_int, check_rng, check_shape
 from course_lib.scratch.modules import Module
 
 PARAM_NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
@@ -674,7 +674,7 @@ class _Recurrent(Module):
         self.input_size = check_int(input_size, "input_size", name, minimum=1)
         self.hidden_size = check_int(hidden_size, "hidden_size", name, minimum=1)
         self.batch_first = bool(batch_first)
-        rng = _check_rng(rng, name)
+        rng = check_rng(rng, name)
         rows, hs = self.gates * self.hidden_size, self.hidden_size
         shapes = dict(zip(PARAM_NAMES, [(rows, self.input_size), (rows, hs), (rows,), (rows,)], strict=True))
         bound = 1.0 / np.sqrt(hs)
@@ -722,21 +722,6 @@ class _Recurrent(Module):
         for key, grad in zip(PARAM_NAMES, grads, strict=True):
             self.grads[key][...] = grad
         return self._output(dx)
-
-
-def _check_rng(rng, func):
-    if rng is None:
-        return np.random.default_rng()
-    if not isinstance(rng, np.random.Generator):
-        _fail(
-            TypeError,
-            func,
-            "rng to be a numpy.random.Generator",
-            type(rng).__name__,
-            "pass np.random.default_rng(seed)",
-        )
-    return rng
-
 
 class RNN(_Recurrent):
     """Single-layer tanh RNN; parameters named and shaped like torch.nn.RNN's.
@@ -841,7 +826,7 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = check_int(num_embeddings, "num_embeddings", "Embedding", minimum=1)
         self.embedding_dim = check_int(embedding_dim, "embedding_dim", "Embedding", minimum=1)
-        rng = _check_rng(rng, "Embedding")
+        rng = check_rng(rng, "Embedding")
         shape = (self.num_embeddings, self.embedding_dim)
         self.params["weight"] = rng.standard_normal(shape).astype(dtype)
         self.grads["weight"] = np.zeros(shape, dtype=dtype)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_float
+from course_lib._checks import _fail, check_array, check_float, check_rng
 from course_lib.scratch.modules import Module
 
 # ----------------------------------------------------------------------------- dropout
@@ -51,7 +51,7 @@ def dropout_forward(x, p, training, rng=None, mask=None):
     if not training:
         return x.copy(), (None, x.shape)
     if mask is None:
-        rng = _check_rng(rng, func)
+        rng = check_rng(rng, func)
         keep = rng.random(x.shape) >= p
     else:
         keep = _check_mask(mask, x, func)
@@ -71,21 +71,6 @@ def dropout_backward(dout, cache):
     if scaled_mask is None:  # evaluation mode: identity
         return dout.copy()
     return dout * scaled_mask
-
-
-def _check_rng(rng, func):
-    if rng is None:  # seeded from NumPy's global state, so np.random.seed(0) makes it reproducible
-        return np.random.default_rng(np.random.randint(0, 2**31 - 1))  # noqa: NPY002
-    if not isinstance(rng, np.random.Generator):
-        _fail(
-            TypeError,
-            func,
-            "rng to be a numpy.random.Generator",
-            type(rng).__name__,
-            "pass rng=np.random.default_rng(0)",
-        )
-    return rng
-
 
 def _check_mask(mask, x, func):
     check_array(mask, "mask", func, dtype_kind="biuf")
@@ -226,7 +211,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None):
         super().__init__()
         self.p = check_float(p, "p", "Dropout", minimum=0.0, maximum=1.0)
-        self.rng = _check_rng(rng, "Dropout")
+        self.rng = check_rng(rng, "Dropout")
         self._cache = None
 
     def forward(self, x):
