@@ -15,9 +15,6 @@ from course_lib.scratch.regularization import (
     batchnorm_forward,
     dropout_backward,
     dropout_forward,
-    load_state_dict_with_buffers,
-    named_buffers,
-    state_dict_with_buffers,
 )
 from course_lib.twins.regularization import batchnorm_twin, dropout_twin, to_torch_state_dict
 
@@ -309,9 +306,9 @@ def test_state_dict_with_buffers_walks_a_sequential_like_torch():
         torch.nn.Dropout(0.5),
         torch.nn.Linear(5, 2),
     ).double()
-    state = state_dict_with_buffers(net)
+    state = net.state_dict()
     assert list(state) == list(twin.state_dict())  # "1.running_mean", "1.num_batches_tracked", ...
-    assert [name for name, _ in named_buffers(net)] == [name for name, _ in twin.named_buffers()]
+    assert [name for name, _ in net.named_buffers()] == [name for name, _ in twin.named_buffers()]
     twin.load_state_dict(to_torch_state_dict(state))
     net[3].p = twin[3].p = 0.0  # dropout off so both nets are deterministic in training mode
     for _ in range(2):
@@ -329,6 +326,6 @@ def test_state_dict_with_buffers_walks_a_sequential_like_torch():
     x = rng.normal(size=(1, 4))
     assert maxdiff(net(x), twin(t(x))) < TOL
     back = Sequential(Linear(4, 5), BatchNorm1d(5), ReLU(), Dropout(0.5), Linear(5, 2))
-    load_state_dict_with_buffers(back, twin.state_dict())
+    back.load_state_dict(twin.state_dict())
     for key, value in twin.state_dict().items():
-        assert maxdiff(state_dict_with_buffers(back)[key], value) < TOL
+        assert maxdiff(back.state_dict()[key], value) < TOL

@@ -36,6 +36,7 @@ class Module:
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
         self.training = True
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -58,14 +59,33 @@ class Module:
         for name, child in self.children():
             yield from child.named_parameters(prefix + name + ".")
 
+    def named_buffers(self, prefix: str = ""):
+        """Yield (dotted name, array) for every buffer (state that is not a
+        parameter, such as batch norm's running statistics), like torch."""
+        for key, value in self.buffers.items():
+            yield prefix + key, value
+        for name, child in self.children():
+            yield from child.named_buffers(prefix + name + ".")
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameter copies keyed by the names torch's state_dict uses."""
-        return {name: value.copy() for name, value, _ in self.named_parameters()}
+        """Copies of every parameter and buffer, keyed and ordered as torch's state_dict."""
+        state = {prefix_key: value.copy() for prefix_key, value in self._own_state("")}
+        return state
+
+    def _own_state(self, prefix):
+        for key, value in self.params.items():
+            yield prefix + key, value
+        for key, value in self.buffers.items():
+            yield prefix + key, value
+        for name, child in self.children():
+            yield from child._own_state(prefix + name + ".")
 
     def load_state_dict(self, state: dict) -> None:
-        """Copy arrays (or CPU tensors) into the parameters, checking shapes."""
-        own = {name: value for name, value, _ in self.named_parameters()}
-        missing = sorted(set(own) - set(state))
+        """Copy arrays (or CPU tensors) into the parameters and buffers, checking
+        keys and shapes. Keys ending in ``num_batches_tracked`` may be missing."""
+        own = dict(self._own_state(""))
+        optional = {key for key in own if key.endswith("num_batches_tracked")}
+        missing = sorted(set(own) - set(state) - optional)
         unexpected = sorted(set(state) - set(own))
         if missing or unexpected:
             _fail(
@@ -76,6 +96,8 @@ class Module:
                 "load a state dict saved from the same architecture",
             )
         for name, target in own.items():
+            if name not in state:
+                continue
             value = state[name]
             if hasattr(value, "detach"):
                 value = value.detach().cpu().numpy()

@@ -12,14 +12,11 @@ Both layers behave differently in training and in evaluation:
 Buffers. Batch norm's running statistics are state but not parameters: no
 gradient, no optimiser step. Like torch, the Modules here keep them in a
 second dict, ``self.buffers`` (``running_mean``, ``running_var`` and
-``num_batches_tracked``), and their ``state_dict()`` / ``load_state_dict()``
-include them, with exactly the keys of torch's ``state_dict``.
+``num_batches_tracked``), which ``Module.state_dict()`` /
+``load_state_dict()`` include with exactly the keys of torch's
+``state_dict``, for a single layer or a whole network.
 ``num_batches_tracked`` is counted (torch only uses it when
 ``momentum=None``, which is not offered here) and is optional on loading.
-The base ``Module.state_dict`` of a *container* sees parameters only, so to
-save or copy a whole network that holds batch norm layers use
-:func:`state_dict_with_buffers` and :func:`load_state_dict_with_buffers`,
-which walk the children and work for any Module tree.
 """
 
 from __future__ import annotations
@@ -296,14 +293,6 @@ class _BatchNorm(Module):
     def __repr__(self):
         return f"{type(self).__name__}({self.num_features}, eps={self.eps}, momentum={self.momentum})"
 
-    def state_dict(self):
-        """Parameters and buffers, keyed exactly like torch's BatchNorm state_dict."""
-        return state_dict_with_buffers(self)
-
-    def load_state_dict(self, state):
-        """Load parameters and buffers (``num_batches_tracked`` may be absent)."""
-        load_state_dict_with_buffers(self, state)
-
 
 class BatchNorm1d(_BatchNorm):
     """Batch normalisation of features: per feature over the batch (and length).
@@ -325,79 +314,3 @@ class BatchNorm2d(_BatchNorm):
 
     _ndims = (4,)
     _shape_doc = "(N, C, H, W)"
-
-
-# ------------------------------------------------------------ state dicts with buffers
-
-
-def named_buffers(module: Module, prefix: str = ""):
-    """Yield (dotted name, array) for every buffer in a Module tree, like torch's named_buffers.
-
-    Shapes: each buffer keeps its own shape (running stats (C,), num_batches_tracked ()).
-    Twin: torch.nn.Module.named_buffers
-    """
-    for key, value in getattr(module, "buffers", {}).items():
-        yield prefix + key, value
-    for name, child in module.children():
-        yield from named_buffers(child, prefix + name + ".")
-
-
-def state_dict_with_buffers(module: Module) -> dict[str, np.ndarray]:
-    """Copies of all parameters and buffers of a Module tree, in torch's key order.
-
-    Shapes: one array per key, each with its parameter's or buffer's shape.
-    Twin: torch.nn.Module.state_dict
-    """
-    state = {}
-    _collect(module, "", state)
-    return state
-
-
-def _collect(module, prefix, state):
-    for key, value in module.params.items():
-        state[prefix + key] = value.copy()
-    for key, value in getattr(module, "buffers", {}).items():
-        state[prefix + key] = value.copy()
-    for name, child in module.children():
-        _collect(child, prefix + name + ".", state)
-
-
-def load_state_dict_with_buffers(module: Module, state: dict) -> None:
-    """Copy arrays (or CPU tensors) into all parameters and buffers of a Module tree.
-
-    Keys ending in ``num_batches_tracked`` may be missing (they are then left as
-    they are); every other key must match exactly, and every shape too.
-
-    Shapes: each value must have its target's shape.
-    Twin: torch.nn.Module.load_state_dict
-    """
-    func = "load_state_dict_with_buffers"
-    own = {name: value for name, value, _ in module.named_parameters()}
-    own.update(dict(named_buffers(module)))
-    optional = {k for k in own if k.endswith("num_batches_tracked")}
-    missing = sorted(set(own) - set(state) - optional)
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        _fail(
-            ValueError,
-            func,
-            f"keys {sorted(own)}",
-            f"missing {missing}, unexpected {unexpected}",
-            "load a state dict saved from the same architecture",
-        )
-    for name, target in own.items():
-        if name not in state:
-            continue
-        value = state[name]
-        if hasattr(value, "detach"):
-            value = value.detach().cpu().numpy()
-        value = np.asarray(value)
-        if value.shape != target.shape:
-            _fail(
-                ValueError,
-                func,
-                f"{name} of shape {target.shape}",
-                f"shape {value.shape}",
-                "the two models' layer sizes differ",
-            )
-        target[...] = value

@@ -19,7 +19,6 @@ from course_lib.scratch.regularization import (
     BatchNorm1d,
     BatchNorm2d,
     Dropout,
-    state_dict_with_buffers,
 )
 from course_lib.scratch.residual import PlainBlock, ResidualBlock
 
@@ -61,7 +60,7 @@ def batchnorm_twin(layer: BatchNorm1d | BatchNorm2d, dtype=torch.float64) -> nn.
     _check_type(layer, (BatchNorm1d, BatchNorm2d), "batchnorm_twin")
     cls = nn.BatchNorm1d if isinstance(layer, BatchNorm1d) else nn.BatchNorm2d
     twin = cls(layer.num_features, eps=layer.eps, momentum=layer.momentum, dtype=dtype)
-    twin.load_state_dict(to_torch_state_dict(state_dict_with_buffers(layer), dtype))
+    twin.load_state_dict(to_torch_state_dict(layer.state_dict(), dtype))
     return twin.train(layer.training)
 
 
