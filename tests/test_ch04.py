@@ -1,0 +1,202 @@
+"""Chapter 4: the exercise checks and the regularisation widget."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from course_lib.exercises.ch04 import check_adam_step, check_dropout_forward, check_xavier_std
+from course_lib.scratch.optim import Adam
+from course_lib.widgets.ch04 import regularization_widget
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _placeholder(*args):
+    raise NotImplementedError("Your turn")
+
+
+# ----------------------------------------------------------------------------- 4.1 Xavier
+
+
+def test_xavier_check_passes_a_right_answer():
+    assert check_xavier_std(lambda fan_in, fan_out: np.sqrt(2.0 / (fan_in + fan_out))).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda fi, fo: 2.0 / (fi + fo), "square root"),
+        (lambda fi, fo: np.sqrt(6.0 / (fi + fo)), "uniform"),
+        (lambda fi, fo: np.sqrt(2.0 / fi), "He's std"),
+        (lambda fi, fo: np.sqrt(1.0 / fi), "also uses fan_out"),
+        (lambda fi, fo: 0.01, "expected"),
+        (lambda fi, fo: "a string", "return one number"),
+    ],
+)
+def test_xavier_check_hints(wrong, hint):
+    fb = check_xavier_std(wrong)
+    assert not fb.passed and hint in fb.message
+
+
+def test_xavier_check_not_attempted_and_crash():
+    assert "not attempted yet" in check_xavier_std(_placeholder).message
+    assert "ZeroDivisionError" in check_xavier_std(lambda fi, fo: 1 / 0).message
+
+
+# ----------------------------------------------------------------------------- 4.2 Adam
+
+
+def _adam(param, grad, m, v, t, lr, beta1, beta2, eps, bias_correction=True, sign=1.0, square=True):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * (grad**2 if square else grad)
+    m_hat, v_hat = (m / (1 - beta1**t), v / (1 - beta2**t)) if bias_correction else (m, v)
+    return param - sign * lr * m_hat / (np.sqrt(np.abs(v_hat)) + eps), m, v
+
+
+def test_adam_check_passes_a_right_answer():
+    assert check_adam_step(_adam).passed
+
+
+def test_adam_check_agrees_with_the_library_optimiser():
+    # the check's reference must be the same rule as course_lib's (and torch's) Adam
+    def library_step(param, grad, m, v, t, lr, beta1, beta2, eps):
+        opt = Adam([(param, grad)], lr=lr, betas=(beta1, beta2), eps=eps)
+        opt.state[0] = {"step": t - 1, "exp_avg": m.copy(), "exp_avg_sq": v.copy()}
+        opt.step()
+        return param, opt.state[0]["exp_avg"], opt.state[0]["exp_avg_sq"]
+
+    assert check_adam_step(library_step).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda *a: _adam(*a, bias_correction=False), "correct their bias"),
+        (lambda *a: _adam(*a, sign=-1.0), "against the gradient"),
+        (lambda *a: _adam(*a, square=False), "*squared* gradient"),
+        (lambda p, g, m, v, *rest: (p, g, v), "first moment"),
+        (lambda p, g, m, v, *rest: _adam(p, g, m, v, *rest)[:2], "return the three arrays"),
+        (lambda p, g, m, v, t, lr, *rest: _adam(p, g, m, v, t, 2 * lr, *rest), "parameter is not"),
+    ],
+)
+def test_adam_check_hints(wrong, hint):
+    fb = check_adam_step(wrong)
+    assert not fb.passed and hint in fb.message
+
+
+def test_adam_check_not_attempted():
+    assert "not attempted yet" in check_adam_step(_placeholder).message
+
+
+# ----------------------------------------------------------------------------- 4.3 dropout
+
+
+def test_dropout_check_passes_right_answers():
+    assert check_dropout_forward(lambda x, p, mask: x * mask / (1 - p)).passed
+    assert check_dropout_forward(lambda x, p, mask: np.where(mask, x / (1 - p), 0.0)).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda x, p, mask: x * mask, "scaled by 1 / (1 - p)"),
+        (lambda x, p, mask: x * mask * (1 - p), "do not multiply"),
+        (lambda x, p, mask: x * ~mask / (1 - p), "*kept*"),
+        (lambda x, p, mask: (x * mask / (1 - p)).ravel(), "shape"),
+        (lambda x, p, mask: x / (1 - p), "expected x * mask / (1 - p)"),
+    ],
+)
+def test_dropout_check_hints(wrong, hint):
+    fb = check_dropout_forward(wrong)
+    assert not fb.passed and hint in fb.message
+
+
+def test_dropout_check_not_attempted():
+    assert "not attempted yet" in check_dropout_forward(_placeholder).message
+
+
+# ----------------------------------------------------------------------------- widget
+
+
+class _FakeTraining:
+    """Stands in for the notebook's training run: records calls, returns curves."""
+
+    def __init__(self, history=None):
+        self.calls = []
+        self.history = history
+
+    def __call__(self, p, weight_decay, shift):
+        self.calls.append((p, weight_decay, shift))
+        if self.history is not None:
+            return self.history
+        test = 0.8 + 0.1 * p - weight_decay
+        return {"epoch": [5, 10, 15], "train_acc": [0.5, 0.9, 1.0], "test_acc": [0.4, 0.7, test]}
+
+
+def _controls(demo):
+    return {w.description: w for w in demo.children if isinstance(w, ipywidgets.ValueWidget)}
+
+
+def test_widget_builds_draws_and_caches():
+    train_fn = _FakeTraining()
+    demo = regularization_widget(train_fn, p=0.5, weight_decay=1e-3)
+    controls = _controls(demo)
+    assert set(controls) == {"dropout p", "weight decay", "augment: random shifts"}
+    assert train_fn.calls == [(0.5, 1e-3, False)]  # the first frame is drawn straight away
+
+    controls["dropout p"].value = 0.2  # moving a slider retrains with the new setting
+    controls["augment: random shifts"].value = True
+    assert train_fn.calls[-1] == (0.2, 1e-3, True) and demo.kwargs["shift"] is True
+    title = plt.figure(plt.get_fignums()[-1]).axes[0].get_title()  # the callback drew to the end
+    assert title.startswith("dropout 0.2, weight decay 0.001, shifts") and "test 0.819, gap 0.181" in title
+    controls["augment: random shifts"].value = False
+    controls["dropout p"].value = 0.5  # back to settings seen before: cached, no new training
+    assert train_fn.calls.count((0.5, 1e-3, False)) == 1
+    controls["weight decay"].value = 0.1
+    assert train_fn.calls[-1] == (0.5, 0.1, False)
+
+
+def test_widget_accepts_curves_without_epoch_numbers():
+    train_fn = _FakeTraining({"train_acc": [0.5, 1.0], "test_acc": [0.5, 0.8]})
+    regularization_widget(train_fn)
+    assert train_fn.calls == [(0.0, 0.0, False)]
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (lambda: regularization_widget("train"), TypeError, "train_fn to be a function"),
+        (lambda: regularization_widget(_FakeTraining(), p=1.5), ValueError, "p"),
+        (lambda: regularization_widget(_FakeTraining(), weight_decay=0.5), ValueError, "weight_decay to be"),
+        (lambda: regularization_widget(_FakeTraining(), shift="yes"), TypeError, "shift to be True or False"),
+        (lambda: regularization_widget(_FakeTraining(), weight_decays=(-1.0,)), ValueError, "non-negative"),
+    ],
+)
+def test_widget_bad_arguments_are_explained(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "history, message",
+    [
+        ([0.5, 0.9], "train_fn to return a dict"),
+        ({"train_acc": [0.5, 0.9]}, "train_fn to return a dict"),
+        ({"train_acc": [50, 90], "test_acc": [40, 80]}, "outside"),
+        ({"train_acc": [0.5, 0.9], "test_acc": [0.5]}, "lengths 2 and 1"),
+        ({"train_acc": [0.5], "test_acc": [0.5], "epoch": [1, 2]}, "epoch numbers"),
+        ({"train_acc": ["a"], "test_acc": [0.5]}, "not a list of numbers"),
+    ],
+)
+def test_widget_explains_a_bad_training_result(history, message):
+    with pytest.raises(ValueError, match=message):
+        regularization_widget(_FakeTraining(history))
