@@ -1,0 +1,173 @@
+"""Chapter 2: the exercise checks and the hidden-units widget."""
+
+import ipywidgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from course_lib.exercises.ch02 import check_collapse, check_count_parameters, check_relu, check_xor_weights
+from course_lib.scratch.modules import MLP
+from course_lib.widgets.ch02 import check_fits, fit_error, plot_fit, width_widget
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _not_attempted(*args):
+    raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- 2.1 collapse
+
+
+def test_collapse_check_passes_the_right_answer():
+    fb = check_collapse(lambda W1, b1, W2, b2: (W2 @ W1, W2 @ b1 + b2))
+    assert fb.passed and "W2 W1" in fb.message
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda W1, b1, W2, b2: (W1.T @ W2.T, W2 @ b1 + b2), "W2 @ W1"),  # transposed product, shape (3, 2)
+        (lambda W1, b1, W2, b2: (W2 @ W1, b2), "W2 @ b1"),  # forgot that b1 passes through W2
+        (lambda W1, b1, W2, b2: (W2 @ W1, b2[:1]), "shape (2,)"),
+        (lambda W1, b1, W2, b2: (W2 @ W1 + 1, W2 @ b1 + b2), "multiply it out"),
+        (lambda W1, b1, W2, b2: (W2 @ W1, W2 @ b1 - b2), "collect what does not touch x"),
+        (lambda W1, b1, W2, b2: W2 @ W1, "return the pair"),
+    ],
+)
+def test_collapse_check_hints(wrong, hint):
+    fb = check_collapse(wrong)
+    assert not fb.passed and hint in fb.message
+
+
+def test_collapse_check_handles_placeholders_and_crashes():
+    assert "not attempted yet" in check_collapse(_not_attempted).message
+    assert "ValueError" in check_collapse(lambda W1, b1, W2, b2: (W1 @ W2, b1)).message  # shapes (4,3)@(2,4)
+
+
+# --------------------------------------------------------------------------- 2.2 relu
+
+
+def test_relu_check_passes_the_right_answer():
+    assert check_relu(lambda x: np.maximum(x, 0.0), lambda dout, x: np.where(x > 0, dout, 0.0)).passed
+
+
+@pytest.mark.parametrize(
+    "forward, backward, hint",
+    [
+        (np.abs, lambda d, x: np.where(x > 0, d, 0.0), "absolute value"),
+        (lambda x: np.minimum(x, 0.0), lambda d, x: np.where(x > 0, d, 0.0), "max(x, 0)"),
+        (lambda x: np.maximum(x, 0.0), lambda d, x: (x > 0).astype(float), "upstream gradient dout"),
+        (lambda x: np.maximum(x, 0.0), lambda d, x: np.where(x >= 0, d, 0.0), "exactly x = 0"),
+        (lambda x: np.maximum(x, 0.0), lambda d, x: d, "block the gradient"),
+        (lambda x: np.maximum(x, 0.0), lambda d, x: np.where(x < 0, d, 0.0), "np.where(x > 0, dout, 0.0)"),
+    ],
+)
+def test_relu_check_hints(forward, backward, hint):
+    fb = check_relu(forward, backward)
+    assert not fb.passed and hint in fb.message
+
+
+def test_relu_check_handles_placeholders():
+    assert "not attempted yet" in check_relu(_not_attempted, _not_attempted).message
+    assert "not attempted yet" in check_relu(lambda x: np.maximum(x, 0.0), _not_attempted).message
+    assert "pass your function itself" in check_relu("relu", _not_attempted).message
+
+
+# --------------------------------------------------------------------------- 2.3 xor by hand
+
+
+def test_xor_check_passes_or_nand_and():
+    fb = check_xor_weights([[1, 1], [-1, -1]], [-0.5, 1.5], [1, 1], -1.5)
+    assert fb.passed and "OR and NAND" in fb.message
+
+
+def test_xor_check_accepts_any_correct_network():
+    # hidden: x1 AND NOT x2, x2 AND NOT x1; output: OR
+    W1, b1 = np.array([[1.0, -1.0], [-1.0, 1.0]]), np.array([-0.5, -0.5])
+    assert check_xor_weights(W1, b1, [1, 1], -0.5).passed
+
+
+def test_xor_check_hints():
+    wrong_output = check_xor_weights([[1, 1], [-1, -1]], [-0.5, 1.5], [1, 1], -0.5)
+    assert not wrong_output.passed and "which can work" in wrong_output.message
+    identity_hidden = check_xor_weights([[1, 0], [0, 1]], [-0.5, -0.5], [1, 1], -1.5)
+    assert not identity_hidden.passed and "not linearly separable" in identity_hidden.message
+    assert "(2, 2)" in check_xor_weights([[1, 1]], [-0.5, 1.5], [1, 1], -1.5).message
+    assert "2x2" in check_xor_weights([["a", 1], [1, 1]], [0, 0], [1, 1], 0).message
+    assert "finite" in check_xor_weights([[np.nan, 1], [1, 1]], [0, 0], [1, 1], 0).message
+
+
+# --------------------------------------------------------------------------- 2.4 counting parameters
+
+
+def test_count_check_passes_and_agrees_with_the_library():
+    def count(sizes):
+        return sum(d_in * d_out + d_out for d_in, d_out in zip(sizes[:-1], sizes[1:]))
+
+    assert check_count_parameters(count).passed
+    assert count([64, 128, 10]) == MLP([64, 128, 10], rng=np.random.default_rng(0)).num_parameters()
+
+
+def test_count_check_hints():
+    no_bias = check_count_parameters(lambda s: sum(a * b for a, b in zip(s[:-1], s[1:])))
+    assert not no_bias.passed and "bias" in no_bias.message
+    input_bias = check_count_parameters(lambda s: sum(a * b + a for a, b in zip(s[:-1], s[1:])))
+    assert not input_bias.passed and "per *output* unit" in input_bias.message
+    other = check_count_parameters(lambda s: 7)
+    assert not other.passed and "expected" in other.message and "got 7" in other.message
+    assert "not attempted yet" in check_count_parameters(_not_attempted).message
+
+
+# --------------------------------------------------------------------------- widget
+
+
+def _curve():
+    x = np.linspace(-1, 1, 30)
+    target = np.sin(3 * x)
+    return x, target, {4: target + 0.1, 1: np.zeros_like(x), 2: target * 0.5}
+
+
+def test_width_widget_slides_over_sorted_widths_and_redraws():
+    x, target, fits = _curve()
+    demo = width_widget(x[:, None], target[:, None], {k: v[:, None] for k, v in fits.items()})
+    slider = next(w for w in demo.children if isinstance(w, ipywidgets.SelectionSlider))
+    assert slider.options == (1, 2, 4) and slider.value == 1 and not slider.continuous_update
+    before = len(plt.get_fignums())
+    slider.value = 4  # moving the slider calls the drawing function again
+    assert demo.kwargs["hidden_units"] == 4 and len(plt.get_fignums()) >= before
+
+
+def test_plot_fit_titles_with_width_and_error():
+    x, target, fits = _curve()
+    _, ax = plt.subplots()
+    plot_fit(ax, x, target, fits[4], 4)
+    assert ax.get_title() == f"4 hidden units: MSE {fit_error(target, fits[4]):.4f}" and len(ax.lines) == 2
+    assert abs(fit_error(target, fits[4]) - 0.01) < 1e-12
+    _, ax = plt.subplots()
+    plot_fit(ax, x, target, fits[1], 1)
+    assert ax.get_title().startswith("1 hidden unit:")
+
+
+def test_width_widget_rejects_bad_input():
+    x, target, fits = _curve()
+    with pytest.raises(ValueError, match=r"target with 30 values, one per point of x.*got 29 values"):
+        width_widget(x, target[:-1], fits)
+    with pytest.raises(ValueError, match=r"fits\[4\] with 30 values"):
+        width_widget(x, target, {4: target[:10]})
+    with pytest.raises(TypeError, match=r"fits as a non-empty dict.*got list"):
+        width_widget(x, target, [target])
+    with pytest.raises(TypeError, match=r"got an empty dict"):
+        width_widget(x, target, {})
+    with pytest.raises(TypeError, match=r"number of hidden units\) to be an int"):
+        width_widget(x, target, {"four": target})
+    with pytest.raises(ValueError, match=r">= 1"):
+        check_fits(x, target, {0: target})
+    with pytest.raises(ValueError, match=r"x of shape \(N,\) or \(N, 1\), got shape \(30, 2\)"):
+        width_widget(np.column_stack([x, x]), target, fits)
+    with pytest.raises(TypeError, match=r"x to be a numpy.ndarray, got list"):
+        width_widget(list(x), target, fits)
