@@ -458,7 +458,3 @@ def _check_sizes(sizes, func: str) -> list[int]:
             "e.g. [64, 64, 10]",
         )
     return [check_int(s, f"sizes[{i}]", func, minimum=1) for i, s in enumerate(sizes)]
-
-
-# Kept for course_lib.scratch.cnn, which imports the old private name.
-_default_rng = check_rng

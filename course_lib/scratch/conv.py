@@ -1,0 +1,507 @@
+"""Convolution and pooling from scratch: the loops, then im2col.
+
+Everything here is a cross-correlation, as in every deep-learning library:
+the kernel slides over the input without being flipped.
+
+The file reads top to bottom like chapter 5:
+
+1. the output-size formula ``floor((size + 2*padding - kernel) / stride) + 1``;
+2. the convolution sum in 1-D and on a single-channel image (``conv1d_naive``,
+   ``correlate2d``), for hand-made filters on a photograph;
+3. ``im2col`` / ``col2im``: every receptive field copied into one column, so a
+   whole convolution layer becomes one matrix product;
+4. ``conv2d`` twice: ``conv2d_forward_naive`` / ``conv2d_backward_naive`` with
+   explicit loops (to read), and ``conv2d_forward`` / ``conv2d_backward``,
+   vectorised with im2col (to use);
+5. max and average pooling.
+
+Layouts are PyTorch's: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None.
+``kernel_size``, ``stride`` and ``padding`` take an int or an (h, w) pair.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from course_lib._checks import _fail, check_array, check_int, check_shape
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _pair(value, name: str, func: str, minimum: int) -> tuple[int, int]:
+    """An int or an (h, w) pair of ints, each >= minimum, as a tuple (h, w)."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    ok = len(pair) == 2 and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair)
+    if not ok:
+        got = f"{type(value).__name__} {value!r}"
+        _fail(TypeError, func, f"{name} to be an int or a pair of ints (h, w)", got, None)
+    if min(pair) < minimum:
+        fixes = {
+            "stride": "stride is the step between windows; use 1 to visit every position",
+            "padding": "padding is the number of zeros added on each side; use 0 for none",
+            "kernel_size": "a window is at least 1x1",
+        }
+        _fail(ValueError, func, f"{name} >= {minimum}", repr(value), fixes.get(name))
+    return int(pair[0]), int(pair[1])
+
+
+def _check_images(x, name: str, func: str) -> np.ndarray:
+    """x must be a finite float array of shape (N, C, H, W)."""
+    check_array(x, name, func, dtype_kind="f")
+    if x.ndim != 4:
+        fixes = {
+            3: f"pass a batch, e.g. {name}[None] (channels first: an (H, W, C) image needs "
+            f"{name}.transpose(2, 0, 1)[None])",
+            2: f"pass a batch of one single-channel image, e.g. {name}[None, None]",
+        }
+        fix = fixes.get(x.ndim, f"reshape {name} to (N, C, H, W)")
+        _fail(ValueError, func, f"{name} of shape (N, C, H, W)", f"shape {x.shape}", fix)
+    return x
+
+
+def _check_kernel_fits(func: str, x_shape, kernel, padding) -> None:
+    """Name the axis (H or W) whose kernel does not fit the padded input."""
+    axes = (("H", x_shape[2], kernel[0], padding[0]), ("W", x_shape[3], kernel[1], padding[1]))
+    for axis, size, k, p in axes:
+        if k > size + 2 * p:
+            need = -(-(k - size) // 2)  # ceil((k - size) / 2)
+            _fail(
+                ValueError,
+                func,
+                "a kernel that fits the padded input",
+                f"K{axis}={k} > {axis}+2*padding={size + 2 * p} ({axis}={size}, padding={p})",
+                f"use padding>={need} or a smaller kernel",
+            )
+
+
+def _check_dout(dout, shape: tuple, func: str) -> None:
+    """Backward passes check (cheaply) that dout has the forward output's shape."""
+    if not isinstance(dout, np.ndarray):
+        _fail(TypeError, func, "dout to be a numpy.ndarray", type(dout).__name__, None)
+    check_shape(dout, shape, "dout", func, "pass the gradient of the output that the forward pass returned")
+
+
+# ----------------------------------------------------------------------------- output size
+
+
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
+    """Output length of a convolution or pooling along one axis.
+
+    ``floor((size + 2*padding - kernel_size) / stride) + 1``. When the stride
+    does not divide evenly, the last rows that no window reaches are dropped,
+    as in PyTorch. Example: 7 wide, 3x3 kernel, stride 2 -> 3; pad 1 -> 4.
+
+    Shapes: scalars (one axis, H or W) -> int.
+    Twin: the output shape of torch.nn.functional.conv2d
+    """
+    func = "conv_output_size"
+    size = check_int(size, "size", func, minimum=1)
+    kernel_size = check_int(kernel_size, "kernel_size", func, minimum=1)
+    stride = check_int(stride, "stride", func, minimum=1)
+    padding = check_int(padding, "padding", func, minimum=0)
+    if kernel_size > size + 2 * padding:
+        need = -(-(kernel_size - size) // 2)
+        _fail(
+            ValueError,
+            func,
+            "kernel_size <= size + 2*padding",
+            f"kernel_size={kernel_size} > size+2*padding={size + 2 * padding} "
+            f"(size={size}, padding={padding})",
+            f"use padding>={need} or a smaller kernel",
+        )
+    return (size + 2 * padding - kernel_size) // stride + 1
+
+
+def _out_hw(x_shape, kernel, stride, padding) -> tuple[int, int]:
+    oh = (x_shape[2] + 2 * padding[0] - kernel[0]) // stride[0] + 1
+    ow = (x_shape[3] + 2 * padding[1] - kernel[1]) // stride[1] + 1
+    return oh, ow
+
+
+# ----------------------------------------------------------------------------- the convolution sum
+
+
+def conv1d_naive(signal: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The convolution sum in 1-D, as a loop: ``out[i] = sum_k signal[i + k] * kernel[k]``.
+
+    A 'valid' cross-correlation: the kernel is not flipped and only positions
+    where it lies fully inside the signal are kept, so the output has
+    ``len(signal) - len(kernel) + 1`` values.
+
+    Shapes: signal (T,), kernel (K,) -> out (T - K + 1,).
+    Twin: torch.nn.functional.conv1d (also np.correlate(signal, kernel, "valid"))
+    """
+    func = "conv1d_naive"
+    check_array(signal, "signal", func, ndim=1, shape_doc="(T,)", fix="pass a 1-D array, e.g. signal.ravel()")
+    check_array(kernel, "kernel", func, ndim=1, shape_doc="(K,)", fix="pass a 1-D array, e.g. kernel.ravel()")
+    if len(kernel) > len(signal):
+        _fail(
+            ValueError,
+            func,
+            "a kernel no longer than the signal",
+            f"K={len(kernel)} > T={len(signal)}",
+            "use a shorter kernel or pad the signal, e.g. np.pad(signal, 1)",
+        )
+    out = np.zeros(len(signal) - len(kernel) + 1, dtype=np.result_type(signal, kernel))
+    for i in range(len(out)):
+        for k in range(len(kernel)):
+            out[i] += signal[i + k] * kernel[k]
+    return out
+
+
+def correlate2d(image: np.ndarray, kernel: np.ndarray, padding=0) -> np.ndarray:
+    """Slide one hand-made filter over one single-channel image.
+
+    ``padding`` is an int, an (h, w) pair, ``"valid"`` (= 0) or ``"same"``
+    (output as large as the input; needs odd kernel sizes). The image is
+    converted to float64 first, so a uint8 photograph can be passed as it is.
+
+    Shapes: image (H, W), kernel (KH, KW) -> out (OH, OW).
+    Twin: torch.nn.functional.conv2d(image[None, None], kernel[None, None], padding=padding)[0, 0]
+    """
+    func = "correlate2d"
+    check_array(image, "image", func, ndim=2, shape_doc="(H, W)", dtype_kind="fiu",
+                fix="pass one channel, e.g. image.mean(axis=2) for an (H, W, 3) photograph")
+    check_array(kernel, "kernel", func, ndim=2, shape_doc="(KH, KW)", dtype_kind="fiu")
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            expected = "padding to be an int, an (h, w) pair, 'valid' or 'same'"
+            _fail(ValueError, func, expected, repr(padding), None)
+        if padding == "same" and (kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0):
+            _fail(ValueError, func, "odd kernel sizes for padding='same'", f"kernel of shape {kernel.shape}",
+                  "use an odd-sized kernel such as 3x3 or 5x5, or give padding as an int")
+        padding = (0, 0) if padding == "valid" else (kernel.shape[0] // 2, kernel.shape[1] // 2)
+    x = image.astype(np.float64, copy=False)[None, None]
+    weight = kernel.astype(np.float64, copy=False)[None, None]
+    out, _ = conv2d_forward(x, weight, None, stride=1, padding=padding)
+    return out[0, 0]
+
+
+# ----------------------------------------------------------------------------- im2col / col2im
+#
+# Inside conv2d the columns of the whole batch sit side by side in ONE matrix,
+# cols (C*KH*KW, OH*OW*N) with the batch index last (as in CS231n), so a layer
+# is one matrix product and every copy below moves runs of N contiguous values.
+# The public im2col / col2im show the same numbers in torch's unfold layout
+# (N, C*KH*KW, OH*OW).
+
+
+def _to_batch_last(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    """(N, C, H, W) -> zero-padded, batch-last (C, H + 2*ph, W + 2*pw, N), in one copy."""
+    n, c, h, w = x.shape
+    ph, pw = padding
+    xt = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    xt[:, ph : ph + h, pw : pw + w] = x.transpose(1, 2, 3, 0)
+    return xt
+
+
+def _gather_columns(xt, kernel, stride, out_hw) -> np.ndarray:
+    """im2col on a padded batch-last xt (C, H', W', N) -> cols (C*KH*KW, OH*OW*N).
+
+    One strided slice per kernel offset (i, j): the pixels that offset sees
+    at every output position, for every channel and image at once.
+    """
+    c, n = xt.shape[0], xt.shape[3]
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    cols = np.empty((c, kh, kw, oh, ow, n), dtype=xt.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = xt[:, i : i + sh * oh : sh, j : j + sw * ow : sw]
+    return cols.reshape(c * kh * kw, oh * ow * n)
+
+
+def _scatter_columns(cols, x_shape, kernel, stride, padding) -> np.ndarray:
+    """col2im: ADD cols (C*KH*KW, OH*OW*N) back onto the pixels they came from -> (N, C, H, W)."""
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh, ow = _out_hw(x_shape, kernel, stride, padding)
+    cols = cols.reshape(c, kh, kw, oh, ow, n)
+    xt = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            xt[:, i : i + sh * oh : sh, j : j + sw * ow : sw] += cols[:, i, j]
+    return xt[:, ph : ph + h, pw : pw + w].transpose(3, 0, 1, 2)  # drop the padding, back to (N, C, H, W)
+
+
+def im2col(x: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
+    """Copy every receptive field of x into one column ("image to columns").
+
+    Column ``l`` (output position ``l = oh * OW + ow``) holds the C*KH*KW
+    input values that the kernel sees there, ordered (c, kh, kw) like a
+    flattened conv weight. A convolution is then one matrix product:
+    ``weight.reshape(F, -1) @ im2col(x, ...)`` has shape (N, F, OH*OW).
+    Overlapping windows (stride < kernel) copy the same pixel more than once.
+
+    Shapes: x (N, C, H, W) -> cols (N, C*KH*KW, OH*OW).
+    Twin: torch.nn.functional.unfold
+    """
+    func = "im2col"
+    _check_images(x, "x", func)
+    kernel = _pair(kernel_size, "kernel_size", func, 1)
+    stride = _pair(stride, "stride", func, 1)
+    padding = _pair(padding, "padding", func, 0)
+    _check_kernel_fits(func, x.shape, kernel, padding)
+    oh, ow = _out_hw(x.shape, kernel, stride, padding)
+    cols = _gather_columns(_to_batch_last(x, padding), kernel, stride, (oh, ow))
+    return cols.reshape(-1, oh * ow, x.shape[0]).transpose(2, 0, 1)
+
+
+def col2im(cols: np.ndarray, x_shape, kernel_size, stride=1, padding=0) -> np.ndarray:
+    """Put columns back into an image, ADDING where windows overlap.
+
+    Not the inverse of ``im2col`` but its adjoint (its transpose): a pixel
+    that appeared in three windows receives the sum of its three entries.
+    That is exactly what the backward pass of a convolution needs.
+    ``x_shape`` is the (N, C, H, W) shape of the image given to ``im2col``.
+
+    Shapes: cols (N, C*KH*KW, OH*OW) -> x (N, C, H, W).
+    Twin: torch.nn.functional.fold (output_size=(H, W))
+    """
+    func = "col2im"
+    check_array(cols, "cols", func, dtype_kind="f")
+    kernel = _pair(kernel_size, "kernel_size", func, 1)
+    stride = _pair(stride, "stride", func, 1)
+    padding = _pair(padding, "padding", func, 0)
+    if not (isinstance(x_shape, (tuple, list)) and len(x_shape) == 4):
+        _fail(ValueError, func, "x_shape as a tuple (N, C, H, W)", repr(x_shape), "pass x.shape")
+    x_shape = tuple(check_int(s, "x_shape entries", func, minimum=1) for s in x_shape)
+    _check_kernel_fits(func, x_shape, kernel, padding)
+    oh, ow = _out_hw(x_shape, kernel, stride, padding)
+    n, c = x_shape[:2]
+    check_shape(cols, (n, c * kernel[0] * kernel[1], oh * ow), "cols", func,
+                "pass what im2col returned for an input of shape x_shape with the same settings")
+    batch_last = cols.transpose(1, 2, 0).reshape(c * kernel[0] * kernel[1], oh * ow * n)
+    return _scatter_columns(batch_last, x_shape, kernel, stride, padding)
+
+
+# ----------------------------------------------------------------------------- conv2d: checks
+
+
+def _check_conv_inputs(x, weight, bias, stride, padding, func):
+    """Validate conv2d's arguments; return (stride, padding) as (h, w) pairs."""
+    _check_images(x, "x", func)
+    check_array(weight, "weight", func, dtype_kind="f")
+    if weight.ndim != 4:
+        fix = "one filter needs a leading F axis, e.g. weight[None]" if weight.ndim == 3 else None
+        _fail(ValueError, func, "weight of shape (F, C, KH, KW)", f"shape {weight.shape}", fix)
+    if x.shape[1] != weight.shape[1]:
+        _fail(
+            ValueError,
+            func,
+            "x and weight with the same number of channels C",
+            f"x has C={x.shape[1]} channels but weight expects {weight.shape[1]} "
+            f"(weight shape {weight.shape})",
+            "x is (N, C, H, W) channels first and weight is (F, C, KH, KW); "
+            "transpose channels-last data with x.transpose(0, 3, 1, 2)",
+        )
+    if bias is not None:
+        check_array(bias, "bias", func, dtype_kind="f")
+        check_shape(bias, (weight.shape[0],), "bias", func, "one bias per filter, or bias=None")
+    stride = _pair(stride, "stride", func, 1)
+    padding = _pair(padding, "padding", func, 0)
+    _check_kernel_fits(func, x.shape, weight.shape[2:], padding)
+    return stride, padding
+
+
+# ----------------------------------------------------------------------------- conv2d: loops
+
+
+def conv2d_forward_naive(x, weight, bias, stride=1, padding=0):
+    """Convolution with explicit loops: one dot product per (image, filter, position).
+
+    ``out[n, f, i, j] = sum(window * weight[f]) + bias[f]`` where ``window`` is
+    the (C, KH, KW) block of the padded x under the kernel at output (i, j).
+    Slow on purpose: it is there to be read. Use ``conv2d_forward``.
+
+    Shapes: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None -> out (N, F, OH, OW).
+    Twin: torch.nn.functional.conv2d
+    """
+    (sh, sw), padding = _check_conv_inputs(x, weight, bias, stride, padding, "conv2d_forward_naive")
+    f_count, _, kh, kw = weight.shape
+    (ph, pw) = padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))  # zeros around H and W
+    oh, ow = _out_hw(x.shape, (kh, kw), (sh, sw), padding)
+    out = np.zeros((x.shape[0], f_count, oh, ow), dtype=np.result_type(x, weight))
+    for n in range(x.shape[0]):
+        for f in range(f_count):
+            for i in range(oh):
+                for j in range(ow):
+                    top, left = i * sh, j * sw
+                    window = xp[n, :, top : top + kh, left : left + kw]
+                    out[n, f, i, j] = np.sum(window * weight[f])
+                    if bias is not None:
+                        out[n, f, i, j] += bias[f]
+    return out, (x, weight, bias is not None, (sh, sw), padding)
+
+
+def conv2d_backward_naive(dout, cache):
+    """Backward of ``conv2d_forward_naive`` with the same loops, run in reverse.
+
+    Each output value was ``sum(window * weight[f]) + bias[f]``, so its
+    gradient flows to the window (times weight[f]), to weight[f] (times the
+    window) and to bias[f] (times one).
+
+    Shapes: dout (N, F, OH, OW) -> dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,) or None.
+    Twin: torch.nn.functional.conv2d (autograd)
+    """
+    x, weight, has_bias, (sh, sw), (ph, pw) = cache
+    f_count, _, kh, kw = weight.shape
+    oh, ow = _out_hw(x.shape, (kh, kw), (sh, sw), (ph, pw))
+    _check_dout(dout, (x.shape[0], f_count, oh, ow), "conv2d_backward_naive")
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dxp = np.zeros_like(xp)
+    dweight = np.zeros_like(weight)
+    for n in range(x.shape[0]):
+        for f in range(f_count):
+            for i in range(oh):
+                for j in range(ow):
+                    top, left = i * sh, j * sw
+                    dxp[n, :, top : top + kh, left : left + kw] += dout[n, f, i, j] * weight[f]
+                    dweight[f] += dout[n, f, i, j] * xp[n, :, top : top + kh, left : left + kw]
+    dx = dxp[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]]
+    dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    return dx, dweight, dbias
+
+
+# ----------------------------------------------------------------------------- conv2d: im2col
+
+
+def conv2d_forward(x, weight, bias, stride=1, padding=0):
+    """Convolution as one matrix product: ``weight (F, C*KH*KW) @ cols (C*KH*KW, OH*OW*N)``.
+
+    ``cols`` holds every receptive field of every image as a column (see
+    ``im2col``), so the whole batch is a single product. Returns
+    ``(out, cache)``; the cache keeps the columns for the backward pass.
+    ``out`` is a transposed view of the product (its memory is batch-last),
+    which every NumPy operation handles; ``np.ascontiguousarray`` if needed.
+
+    Shapes: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None -> out (N, F, OH, OW).
+    Twin: torch.nn.functional.conv2d
+    """
+    stride, padding = _check_conv_inputs(x, weight, bias, stride, padding, "conv2d_forward")
+    f_count, _, kh, kw = weight.shape
+    oh, ow = _out_hw(x.shape, (kh, kw), stride, padding)
+    cols = _gather_columns(_to_batch_last(x, padding), (kh, kw), stride, (oh, ow))
+    out = weight.reshape(f_count, -1) @ cols  # (F, C*KH*KW) @ (C*KH*KW, OH*OW*N): the whole layer
+    if bias is not None:
+        out += bias[:, None]
+    out = out.reshape(f_count, oh, ow, x.shape[0]).transpose(3, 0, 1, 2)  # (N, F, OH, OW)
+    return out, (x.shape, cols, weight, bias is not None, stride, padding)
+
+
+def conv2d_backward(dout, cache):
+    """Backward of ``conv2d_forward``: two matrix products and a col2im.
+
+    With ``out = W @ cols``: ``dweight = dout @ cols^T``, ``dcols = W^T @ dout``
+    (then col2im adds each column back onto the pixels it was copied from),
+    ``dbias`` = dout summed over N, OH and OW.
+
+    Shapes: dout (N, F, OH, OW) -> dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,) or None.
+    Twin: torch.nn.functional.conv2d (autograd)
+    """
+    x_shape, cols, weight, has_bias, stride, padding = cache
+    f_count, _, kh, kw = weight.shape
+    oh, ow = _out_hw(x_shape, (kh, kw), stride, padding)
+    _check_dout(dout, (x_shape[0], f_count, oh, ow), "conv2d_backward")
+    dout_t = dout.transpose(1, 2, 3, 0).reshape(f_count, -1)  # (F, OH*OW*N), the order of out
+    dweight = (dout_t @ cols.T).reshape(weight.shape)
+    dcols = weight.reshape(f_count, -1).T @ dout_t  # (C*KH*KW, OH*OW*N)
+    dx = _scatter_columns(dcols, x_shape, (kh, kw), stride, padding)
+    dbias = dout_t.sum(axis=1) if has_bias else None
+    return dx, dweight, dbias
+
+
+# ----------------------------------------------------------------------------- pooling
+#
+# A pooling window of KH x KW is visited one kernel offset (i, j) at a time: the
+# strided slice x[:, :, i::sh, j::sw] (cut to OH x OW) holds, for every window at
+# once, the element at offset (i, j). KH*KW vectorised passes, no loop over pixels.
+
+
+def _check_pool(x, kernel_size, stride, func):
+    """Validate a pooling call; return kernel, stride and the output size as (h, w) pairs."""
+    _check_images(x, "x", func)
+    kernel = _pair(kernel_size, "kernel_size", func, 1)
+    stride = kernel if stride is None else _pair(stride, "stride", func, 1)
+    for axis, size, k in (("H", x.shape[2], kernel[0]), ("W", x.shape[3], kernel[1])):
+        if k > size:
+            _fail(ValueError, func, "a pooling window that fits the input", f"K{axis}={k} > {axis}={size}",
+                  "use a smaller kernel_size")
+    return kernel, stride, _out_hw(x.shape, kernel, stride, (0, 0))
+
+
+def _window_offsets(kernel, stride, out_hw):
+    """Yield (k, index): k = i*KW + j is the row-major position in the window, index slices x."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    for i in range(kh):
+        for j in range(kw):
+            yield i * kw + j, (slice(None), slice(None), slice(i, i + sh * oh, sh), slice(j, j + sw * ow, sw))
+
+
+def maxpool2d_forward(x, kernel_size, stride=None):
+    """Max pooling: the largest value of each window, channel by channel.
+
+    ``stride`` defaults to ``kernel_size`` (windows side by side). The cache
+    remembers which element won in every window, as its row-major position
+    in the window; with a tie the FIRST maximum wins (as torch on the CPU).
+
+    Shapes: x (N, C, H, W) -> out (N, C, OH, OW).
+    Twin: torch.nn.functional.max_pool2d
+    """
+    kernel, stride, out_hw = _check_pool(x, kernel_size, stride, "maxpool2d_forward")
+    offsets = _window_offsets(kernel, stride, out_hw)
+    _, first = next(offsets)
+    out = x[first].copy()
+    argmax = np.zeros(out.shape, dtype=np.intp)
+    for k, index in offsets:
+        larger = x[index] > out  # strictly larger: an equal value later in the window does not win
+        np.copyto(out, x[index], where=larger)
+        np.copyto(argmax, k, where=larger)
+    return out, (x.shape, argmax, kernel, stride)
+
+
+def maxpool2d_backward(dout, cache):
+    """Backward of max pooling: each window's gradient goes to its (first) maximum only.
+
+    Shapes: dout (N, C, OH, OW) -> dx (N, C, H, W).
+    Twin: torch.nn.functional.max_pool2d (autograd)
+    """
+    x_shape, argmax, kernel, stride = cache
+    _check_dout(dout, argmax.shape, "maxpool2d_backward")
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    for k, index in _window_offsets(kernel, stride, argmax.shape[2:]):
+        dx[index] += np.where(argmax == k, dout, 0.0)
+    return dx
+
+
+def avgpool2d_forward(x, kernel_size, stride=None):
+    """Average pooling: the mean of each window, channel by channel.
+
+    ``stride`` defaults to ``kernel_size``.
+
+    Shapes: x (N, C, H, W) -> out (N, C, OH, OW).
+    Twin: torch.nn.functional.avg_pool2d
+    """
+    kernel, stride, out_hw = _check_pool(x, kernel_size, stride, "avgpool2d_forward")
+    out = np.zeros((*x.shape[:2], *out_hw), dtype=x.dtype)
+    for _, index in _window_offsets(kernel, stride, out_hw):
+        out += x[index]
+    out /= kernel[0] * kernel[1]
+    return out, (x.shape, out.shape, kernel, stride)
+
+
+def avgpool2d_backward(dout, cache):
+    """Backward of average pooling: each window shares its gradient equally, 1/(KH*KW) each.
+
+    Shapes: dout (N, C, OH, OW) -> dx (N, C, H, W).
+    Twin: torch.nn.functional.avg_pool2d (autograd)
+    """
+    x_shape, out_shape, kernel, stride = cache
+    _check_dout(dout, out_shape, "avgpool2d_backward")
+    share = dout / (kernel[0] * kernel[1])
+    dx = np.zeros(x_shape, dtype=share.dtype)
+    for _, index in _window_offsets(kernel, stride, out_shape[2:]):
+        dx[index] += share
+    return dx
