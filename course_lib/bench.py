@@ -1,15 +1,40 @@
-"""Timing that is fair to every device.
+"""Timing that is fair to every device, and the course's benchmark.
 
 ``time_call`` runs a function a few times to warm up (caches, lazy CUDA
 initialisation, the allocator), then times several repeats, synchronising
 the device before reading the clock, and returns the median.
+
+Run as a program, this module times the same work three ways: the
+from-scratch NumPy code of ``course_lib.scratch``, PyTorch on the CPU, and
+PyTorch on the GPU when there is one::
+
+    python -m course_lib.bench                  # full sizes, float32, 2 threads
+    python -m course_lib.bench --quick          # tiny sizes: a smoke test in seconds
+    python -m course_lib.bench --json out.json --dtype float64 --threads 4 --device cuda
+
+The workloads: a matrix multiply across sizes, one MLP training step
+(forward, softmax cross-entropy, backward, SGD), a conv2d forward + backward
+and an LSTM forward + backward over a sequence. Both sides of a comparison
+use the same dtype. Repeats are interleaved (scratch, torch CPU, torch GPU,
+scratch, ...) so that background load on a shared machine hits all of them
+alike; each cell of the table is the median over the repeats. The ratio
+column is scratch time / torch CPU time (above 1: the scratch code is
+slower).
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime
+import json
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
 
 from course_lib._checks import _fail, check_int
 
@@ -42,3 +67,529 @@ def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, devic
         sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+# =========================================================================== the benchmark
+
+BACKENDS = ("numpy", "torch_cpu", "torch_gpu")
+BACKEND_LABELS = {"numpy": "NumPy (scratch)", "torch_cpu": "torch CPU", "torch_gpu": "torch GPU"}
+TASKS = ("matmul", "mlp", "conv", "lstm")
+DTYPES = ("float32", "float64")
+# Target: scratch time / torch CPU time at most this, per task (the course guide's "small factor").
+TARGETS = {"mlp": 1.5, "conv": 3.0}
+
+FULL = {
+    "matmul": [64, 128, 256, 512, 1024, 2048],
+    "mlp": [((784, 256, 256, 10), 256), ((64, 256, 256, 10), 256)],
+    "conv": [((64, 16, 16, 16), (32, 16, 3, 3), 1)],
+    "lstm": [(50, 32, 64, 64)],
+}
+QUICK = {
+    "matmul": [32, 64],
+    "mlp": [((16, 32, 32, 10), 16)],
+    "conv": [((2, 3, 8, 8), (4, 3, 3, 3), 1)],
+    "lstm": [(5, 4, 8, 8)],
+}
+REPEATS = {"full": 7, "quick": 2}
+
+
+@dataclass
+class Workload:
+    """One row of the benchmark: the same computation for NumPy and for torch.
+
+    ``numpy_fn()`` runs the from-scratch code once. ``torch_fn(device)``
+    builds the data on ``device`` and returns a function that runs the torch
+    version once. ``flops`` counts the multiply-adds (2 flops each) of the
+    matrix products, or None where not counted.
+
+    Shapes: as described in ``size``.
+    Twin: none (benchmark plumbing).
+    """
+
+    task: str
+    size: str
+    flops: float | None
+    numpy_fn: Callable[[], object]
+    torch_fn: Callable[[object], Callable[[], object]]
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _torch_dtype(dtype: str):
+    return getattr(_torch(), dtype)
+
+
+# --------------------------------------------------------------------------- workloads
+
+
+def matmul_workload(n: int, dtype: str = "float32", seed: int = 0) -> Workload:
+    """``A @ B`` for two random (n, n) matrices: 2 n^3 flops.
+
+    Shapes: A (n, n), B (n, n) -> (n, n).
+    Twin: torch.matmul
+    """
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+
+    def torch_fn(device):
+        ta = _torch().from_numpy(a).to(device)
+        tb = _torch().from_numpy(b).to(device)
+        return lambda: ta @ tb
+
+    return Workload("matmul", f"n={n}", 2.0 * n**3, lambda: a @ b, torch_fn)
+
+
+def mlp_flops(sizes, batch: int) -> float:
+    """Flops of one training step of an MLP: 3x the forward's matrix products.
+
+    The forward costs 2 * N * in * out per Linear layer; the backward twice
+    that (one product for dx, one for dW). Elementwise work is not counted.
+    """
+    forward = sum(2.0 * batch * d_in * d_out for d_in, d_out in zip(sizes[:-1], sizes[1:]))
+    return 3.0 * forward
+
+
+def _cast_module(module, dtype: str) -> None:
+    """Cast a scratch Module's parameters (and gradient buffers) to ``dtype``, in place."""
+    for _, child in module.children():
+        _cast_module(child, dtype)
+    for name in list(module.params):
+        module.params[name] = module.params[name].astype(dtype)
+        module.grads[name] = np.zeros_like(module.params[name])
+
+
+def mlp_workload(sizes, batch: int = 256, dtype: str = "float32", lr: float = 0.01, seed: int = 0) -> Workload:
+    """One SGD training step of a ReLU MLP: forward, softmax cross-entropy, backward, update.
+
+    Scratch: ``course_lib.scratch.modules.MLP`` + ``softmax_cross_entropy`` +
+    ``course_lib.scratch.optim.SGD``; torch: ``make_torch_mlp`` +
+    ``F.cross_entropy`` + ``torch.optim.SGD`` (zero_grad, backward, step).
+
+    Shapes: x (N, D), y (N,) with sizes = [D, H1, ..., K], N = batch.
+    Twin: course_lib.twins.mlp.make_torch_mlp
+    """
+    from course_lib.scratch.losses import softmax_cross_entropy
+    from course_lib.scratch.modules import MLP
+    from course_lib.scratch.optim import SGD
+
+    sizes = list(sizes)
+    rng = np.random.default_rng(seed)
+    model = MLP(sizes, activation="relu", rng=rng)
+    _cast_module(model, dtype)
+    optimizer = SGD(model, lr=lr)
+    x = rng.standard_normal((batch, sizes[0])).astype(dtype)
+    y = rng.integers(0, sizes[-1], size=batch)
+
+    def numpy_fn():
+        logits = model.forward(x)
+        _, dlogits = softmax_cross_entropy(logits, y)
+        model.backward(dlogits)
+        optimizer.step()
+
+    def torch_fn(device):
+        torch = _torch()
+        from course_lib.twins.mlp import make_torch_mlp
+
+        net = make_torch_mlp(sizes, "relu", dtype=_torch_dtype(dtype)).to(device)
+        opt = torch.optim.SGD(net.parameters(), lr=lr)
+        tx, ty = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+
+        def step():
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(tx), ty).backward()
+            opt.step()
+
+        return step
+
+    size = "-".join(str(s) for s in sizes) + f", N={batch}"
+    return Workload("mlp", size, mlp_flops(sizes, batch), numpy_fn, torch_fn)
+
+
+def conv_flops(x_shape, w_shape, padding: int = 1, stride: int = 1) -> float:
+    """Flops of conv2d forward + backward: 3 x 2*N*F*C*KH*KW*OH*OW."""
+    n, c, h, w = x_shape
+    f, _, kh, kw = w_shape
+    oh = (h + 2 * padding - kh) // stride + 1
+    ow = (w + 2 * padding - kw) // stride + 1
+    return 3.0 * 2.0 * n * f * c * kh * kw * oh * ow
+
+
+def conv_workload(x_shape, w_shape, padding: int = 1, dtype: str = "float32", seed: int = 0) -> Workload:
+    """conv2d forward and backward (dx, dweight, dbias), stride 1.
+
+    Scratch: ``course_lib.scratch.conv.conv2d_forward`` / ``conv2d_backward``;
+    torch: ``F.conv2d`` and autograd with x, weight and bias requiring grad.
+
+    Shapes: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) -> out (N, F, OH, OW).
+    Twin: torch.nn.functional.conv2d
+    """
+    from course_lib.scratch.conv import conv2d_backward, conv2d_forward
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    weight = rng.standard_normal(w_shape).astype(dtype)
+    bias = rng.standard_normal(w_shape[0]).astype(dtype)
+    out, _ = conv2d_forward(x, weight, bias, 1, padding)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+
+    def numpy_fn():
+        _, cache = conv2d_forward(x, weight, bias, 1, padding)
+        return conv2d_backward(dout, cache)
+
+    def torch_fn(device):
+        torch = _torch()
+        tx, tw, tb = (torch.from_numpy(a).to(device).requires_grad_() for a in (x, weight, bias))
+        tdout = torch.from_numpy(dout).to(device)
+
+        def step():
+            tx.grad = tw.grad = tb.grad = None
+            torch.nn.functional.conv2d(tx, tw, tb, padding=padding).backward(tdout)
+
+        return step
+
+    size = f"x {tuple(x_shape)}, w {tuple(w_shape)}, pad {padding}"
+    return Workload("conv", size, conv_flops(x_shape, w_shape, padding), numpy_fn, torch_fn)
+
+
+def lstm_flops(t_steps: int, n: int, d: int, h: int) -> float:
+    """Flops of an LSTM forward + backward: 3 x 2*T*N*(D+H)*4H (matrix products only)."""
+    return 3.0 * 2.0 * t_steps * n * (d + h) * 4 * h
+
+
+def lstm_workload(t_steps: int, n: int, d: int, h: int, dtype: str = "float32", seed: int = 0) -> Workload:
+    """An LSTM over a whole sequence, forward and backward through time.
+
+    Scratch: ``course_lib.scratch.recurrent.lstm_forward`` / ``lstm_backward``;
+    torch: ``torch.nn.LSTM(D, H)`` with autograd (x requires grad, so both
+    sides compute dx and every weight gradient).
+
+    Shapes: x (T, N, D), h0 and c0 (N, H) -> h_all (T, N, H).
+    Twin: torch.nn.LSTM
+    """
+    from course_lib.scratch.recurrent import lstm_backward, lstm_forward
+
+    rng = np.random.default_rng(seed)
+    bound = 1.0 / np.sqrt(h)
+    weights = [
+        rng.uniform(-bound, bound, size=shape).astype(dtype) for shape in ((4 * h, d), (4 * h, h), (4 * h,), (4 * h,))
+    ]
+    x = rng.standard_normal((t_steps, n, d)).astype(dtype)
+    h0 = np.zeros((n, h), dtype=dtype)
+    c0 = np.zeros((n, h), dtype=dtype)
+    dh_all = rng.standard_normal((t_steps, n, h)).astype(dtype)
+
+    def numpy_fn():
+        _, _, cache = lstm_forward(x, h0, c0, *weights)
+        return lstm_backward(dh_all, cache)
+
+    def torch_fn(device):
+        torch = _torch()
+        lstm = torch.nn.LSTM(d, h, dtype=_torch_dtype(dtype)).to(device)
+        with torch.no_grad():
+            for p, value in zip((lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0), weights):
+                p.copy_(torch.from_numpy(value))
+        tx = torch.from_numpy(x).to(device).requires_grad_()
+        state = (torch.from_numpy(h0)[None].to(device), torch.from_numpy(c0)[None].to(device))
+        tdh = torch.from_numpy(dh_all).to(device)
+
+        def step():
+            tx.grad = None
+            lstm.zero_grad(set_to_none=True)
+            out, _ = lstm(tx, state)
+            out.backward(tdh)
+
+        return step
+
+    return Workload("lstm", f"T={t_steps}, N={n}, D={d}, H={h}", lstm_flops(t_steps, n, d, h), numpy_fn, torch_fn)
+
+
+def make_workloads(quick: bool = False, dtype: str = "float32", tasks=TASKS) -> list[Workload]:
+    """The benchmark's rows: full sizes, or tiny ones with ``quick=True``."""
+    sizes = QUICK if quick else FULL
+    rows = []
+    for task in tasks:
+        for spec in sizes[task]:
+            if task == "matmul":
+                rows.append(matmul_workload(spec, dtype))
+            elif task == "mlp":
+                rows.append(mlp_workload(spec[0], spec[1], dtype))
+            elif task == "conv":
+                rows.append(conv_workload(spec[0], spec[1], spec[2], dtype))
+            else:
+                rows.append(lstm_workload(*spec, dtype=dtype))
+    return rows
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def gpu_device(requested: str | None = None):
+    """The torch accelerator to benchmark, or ``(None, why not)``.
+
+    ``requested`` is None (choose like ``course_lib.device.get_device``),
+    "cpu" (no GPU column) or a name such as "cuda", "cuda:1" or "mps".
+    Unknown or missing devices raise ValueError (from ``get_device``).
+    """
+    from course_lib.device import get_device
+
+    device = get_device(requested)
+    if device.type == "cpu":
+        why = "--device cpu" if requested == "cpu" else "no CUDA or MPS device"
+        return None, f"not available ({why})"
+    return device, ""
+
+
+def measure(workload: Workload, gpu=None, gpu_note: str = "", repeats: int = 5, warmup: int = 1,
+            dtype: str = "float32") -> dict:
+    """Time one workload on every backend, with interleaved repeats.
+
+    Returns a row: for each backend a dict with ``available``,
+    ``median_s``, ``best_s``, ``gflops`` (from the median) and ``note``,
+    plus ``ratio`` = numpy median / torch CPU median, ``ratio_best`` the
+    same for the fastest runs, ``ratio_cpu_time`` the same for the median
+    CPU time of this process (``time.process_time``: robust to other
+    programs on a shared machine with one thread, inflated by threads that
+    spin while waiting with several), and ``ratio_gpu`` = numpy median /
+    torch GPU median (None when there is no GPU).
+    """
+    fns = {"numpy": (workload.numpy_fn, None), "torch_cpu": (workload.torch_fn("cpu"), "cpu")}
+    notes = {b: "" for b in BACKENDS}
+    if gpu is not None and gpu.type == "mps" and dtype == "float64":
+        notes["torch_gpu"] = "not available (MPS has no float64)"
+    elif gpu is not None:
+        fns["torch_gpu"] = (workload.torch_fn(gpu), gpu)
+    else:
+        notes["torch_gpu"] = gpu_note or "not available"
+    for fn, device in fns.values():
+        time_call(fn, repeats=1, warmup=warmup, device=device)  # warm-up
+    times = {name: [] for name in fns}
+    cpu_times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, (fn, device) in fns.items():
+            cpu_start = time.process_time()
+            times[name].append(time_call(fn, repeats=1, warmup=0, device=device))
+            cpu_times[name].append(time.process_time() - cpu_start)
+    row = {"task": workload.task, "size": workload.size, "dtype": dtype, "flops": workload.flops}
+    for name in BACKENDS:
+        if name in times:
+            median, best = statistics.median(times[name]), min(times[name])
+            gflops = workload.flops / median / 1e9 if workload.flops else None
+            row[name] = {"available": True, "median_s": median, "best_s": best, "gflops": gflops,
+                         "cpu_median_s": statistics.median(cpu_times[name]), "note": ""}
+        else:
+            row[name] = {"available": False, "median_s": None, "best_s": None, "gflops": None,
+                         "cpu_median_s": None, "note": notes[name]}
+    row["ratio"] = _ratio(row["numpy"], row["torch_cpu"])
+    row["ratio_best"] = _ratio(row["numpy"], row["torch_cpu"], "best_s")
+    row["ratio_cpu_time"] = _ratio(row["numpy"], row["torch_cpu"], "cpu_median_s")
+    row["ratio_gpu"] = _ratio(row["numpy"], row["torch_gpu"])
+    return row
+
+
+def _ratio(a: dict, b: dict, key: str = "median_s") -> float | None:
+    if not (a["available"] and b["available"]) or not b[key]:
+        return None
+    return a[key] / b[key]
+
+
+def check_targets(rows: list[dict], quick: bool) -> list[dict]:
+    """One entry per row that has a target: its ratio, the limit, and whether it is met.
+
+    With ``quick`` the sizes are too small to mean anything: ``evaluated`` is False.
+    """
+    out = []
+    for row in rows:
+        limit = TARGETS.get(row["task"])
+        if limit is None:
+            continue
+        ratio = row["ratio"]
+        met = None if quick or ratio is None else bool(ratio <= limit)
+        out.append({"task": row["task"], "size": row["size"], "limit": limit, "ratio": ratio,
+                    "evaluated": not quick, "met": met})
+    return out
+
+
+def run_benchmark(quick: bool = False, dtype: str = "float32", device: str | None = None, repeats: int | None = None,
+                  threads: int = 2, tasks=TASKS, progress=None) -> dict:
+    """Run every workload and return the report (the JSON the CLI writes).
+
+    ``threads`` fixes torch's and NumPy's BLAS thread count
+    (``course_lib.device.set_threads``). ``progress(row)`` is called after
+    each row (the CLI prints it).
+    """
+    from course_lib.device import describe_hardware, set_threads
+
+    func = "run_benchmark"
+    if dtype not in DTYPES:
+        _fail(ValueError, func, f"dtype to be one of {DTYPES}", repr(dtype), "e.g. dtype='float32'")
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown or not tasks:
+        _fail(ValueError, func, f"tasks from {TASKS}", repr(list(tasks)), "e.g. tasks=('matmul', 'mlp')")
+    threads = check_int(threads, "threads", func, minimum=1)
+    if repeats is None:
+        repeats = REPEATS["quick" if quick else "full"]
+    repeats = check_int(repeats, "repeats", func, minimum=1)
+    gpu, gpu_note = gpu_device(device)
+    set_threads(threads)
+    rows = []
+    for workload in make_workloads(quick, dtype, tasks):
+        rows.append(measure(workload, gpu, gpu_note, repeats=repeats, dtype=dtype))
+        if progress is not None:
+            progress(rows[-1])
+    meta = {
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "hardware": describe_hardware(),
+        "dtype": dtype,
+        "threads": threads,
+        "repeats": repeats,
+        "quick": quick,
+        "gpu_device": str(gpu) if gpu is not None else None,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "statistic": "median over interleaved repeats (best = minimum also stored)",
+        "ratio": "scratch NumPy median / torch CPU median",
+    }
+    return {"meta": meta, "rows": rows, "targets": check_targets(rows, quick)}
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def _cell(entry: dict) -> str:
+    if not entry["available"]:
+        return "not available"
+    text = _format_seconds(entry["median_s"])
+    if entry["gflops"] is not None:
+        text += f" {entry['gflops']:6.1f} GF/s"
+    return text
+
+
+def _format_seconds(seconds: float) -> str:
+    if seconds >= 1.0:
+        return f"{seconds:7.3f} s "
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:7.1f} µs"
+    return f"{seconds * 1e3:7.2f} ms"
+
+
+def _load(meta: dict) -> str:
+    load = meta.get("load_average")
+    return f"{load[0]:.1f}" if load else "unknown"
+
+
+def format_table(report: dict) -> str:
+    """The report as a fixed-width text table, with the targets below it."""
+    meta = report["meta"]
+    hw = meta["hardware"]
+    lines = [
+        f"course_lib benchmark: {meta['dtype']} on both sides of every comparison, {meta['threads']} CPU thread(s), "
+        f"median of {meta['repeats']} interleaved repeats{' (--quick: tiny sizes)' if meta['quick'] else ''}",
+        f"CPU: {hw['cpu']} ({hw['cpu_cores']} cores, load average {_load(meta)}); GPU: {meta['gpu_device'] or 'none'}; "
+        f"torch {hw['torch']}, NumPy {hw['numpy']}",
+        "",
+    ]
+    header = f"{'task':<7}{'size':<46}{'dtype':<9}" + "".join(f"{BACKEND_LABELS[b]:<25}" for b in BACKENDS)
+    lines += [header + "scratch/torch CPU (best runs) [CPU time]", "-" * (len(header) + 40)]
+    for row in report["rows"]:
+        ratio = f"{row['ratio']:.2f}x" if row["ratio"] is not None else "n/a"
+        best = f"({row['ratio_best']:.2f}x)" if row["ratio_best"] is not None else ""
+        cpu = f"[{row['ratio_cpu_time']:.2f}x]" if row["ratio_cpu_time"] is not None else ""
+        cells = "".join(f"{_cell(row[b]):<25}" for b in BACKENDS)
+        lines.append(f"{row['task']:<7}{row['size']:<46}{row['dtype']:<9}{cells}{ratio:>8} {best:>9} {cpu:>9}")
+    missing = sorted({row["torch_gpu"]["note"] for row in report["rows"] if not row["torch_gpu"]["available"]})
+    if missing:
+        lines.append(f"torch GPU: {'; '.join(missing)}. GPU numbers must be measured on a machine with a GPU.")
+    if report["targets"]:
+        lines += ["", "TARGETS (scratch time / torch CPU time, medians):"]
+        for t in report["targets"]:
+            shown = f"{t['ratio']:.2f}x" if t["ratio"] is not None else "n/a"
+            if not t["evaluated"]:
+                verdict = "not evaluated (--quick sizes are too small to mean anything)"
+            else:
+                verdict = "MET" if t["met"] else "MISSED"
+            lines.append(f"  {t['task']:<5} {t['size']:<46} within {t['limit']:.1f}x: {shown:>7}  {verdict}")
+    return "\n".join(lines)
+
+
+def write_json(report: dict, path: str) -> None:
+    """Write the report as JSON to ``path``."""
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _task_list(text: str) -> list[str]:
+    tasks = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown or not tasks:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {','.join(TASKS)}, got {text!r}")
+    return tasks
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib.bench",
+        description="Time scratch NumPy against PyTorch CPU and GPU on the course's workloads.",
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 repeats: a smoke test in seconds")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--device", default=None,
+                        help="GPU column device: cuda, cuda:N or mps; cpu for none (default: as get_device())")
+    parser.add_argument("--threads", type=_positive_int, default=2, help="CPU threads for torch and NumPy (default 2)")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="dtype of both sides (default float32)")
+    parser.add_argument("--repeats", type=_positive_int, default=None,
+                        help=f"timed repeats per cell (default {REPEATS['full']}, --quick {REPEATS['quick']})")
+    parser.add_argument("--tasks", type=_task_list, default=list(TASKS),
+                        help=f"comma-separated subset of {','.join(TASKS)} (default: all)")
+    return parser
+
+
+def main(argv=None) -> int:
+    """``python -m course_lib.bench [--quick] [--json PATH] [--device D] [--threads N] ...``.
+
+    Prints the table (rows as they finish) and returns 0; bad arguments exit
+    with status 2 and a message saying what was expected.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        gpu_device(args.device)
+    except ValueError as exc:
+        parser.error(f"--device: {exc}")
+    if args.json:
+        folder = os.path.dirname(os.path.abspath(args.json))
+        if os.path.isdir(args.json) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            parser.error(f"--json: expected a writable file path, got {args.json!r}; "
+                         "its folder must exist (create it first)")
+
+    def progress(row):
+        print(f"  done: {row['task']} {row['size']}", file=sys.stderr, flush=True)
+
+    report = run_benchmark(quick=args.quick, dtype=args.dtype, device=args.device, repeats=args.repeats,
+                           threads=args.threads, tasks=args.tasks, progress=progress)
+    print(format_table(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
