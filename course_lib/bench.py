@@ -180,6 +180,7 @@ def mlp_workload(sizes, batch: int = 256, dtype: str = "float32", lr: float = 0.
     sizes = list(sizes)
     rng = np.random.default_rng(seed)
     model = MLP(sizes, activation="relu", rng=rng)
+    model.layers[0].needs_input_grad = False  # like torch: the data needs no gradient
     _cast_module(model, dtype)
     optimizer = SGD(model, lr=lr)
     x = rng.standard_normal((batch, sizes[0])).astype(dtype)

@@ -424,3 +424,24 @@ def test_compare_and_copy_weights_errors():
         ValueError, match=r"copy_weights: expected direction to be one of 'to_torch', 'to_scratch'"
     ):
         copy_weights(model, make_torch_mlp([3, 2], "relu"), direction="both")
+
+
+def test_first_layer_can_skip_the_gradient_of_the_data():
+    from course_lib.scratch.layers import linear_backward, linear_forward
+    from course_lib.scratch.modules import MLP
+
+    rng = np.random.default_rng(3)
+    x, W, b = rng.normal(size=(5, 4)), rng.normal(size=(3, 4)), rng.normal(size=3)
+    dout = rng.normal(size=(5, 3))
+    _, cache = linear_forward(x, W, b)
+    dx, dW, db = linear_backward(dout, cache)
+    none, dW2, db2 = linear_backward(dout, cache, need_dx=False)
+    assert none is None and np.array_equal(dW, dW2) and np.array_equal(db, db2) and dx.shape == x.shape
+    net = MLP([4, 6, 2], rng=np.random.default_rng(0))
+    net.forward(x)
+    full = net.backward(np.ones((5, 2)))
+    grads = {k: g.copy() for k, _, g in net.named_parameters()}
+    net.layers[0].needs_input_grad = False
+    net.forward(x)
+    assert net.backward(np.ones((5, 2))) is None and full.shape == x.shape
+    assert all(np.array_equal(g, grads[k]) for k, _, g in net.named_parameters())

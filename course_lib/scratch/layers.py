@@ -77,17 +77,19 @@ def linear_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None):
     return out, (x, W, b is not None)
 
 
-def linear_backward(dout: np.ndarray, cache):
+def linear_backward(dout: np.ndarray, cache, need_dx: bool = True):
     """Gradients of the affine map: ``dx = dout @ W``, ``dW = dout.T @ x``, ``db = dout.sum(0)``.
 
-    Returns (dx, dW, db); db is None when the forward had no bias.
+    Returns (dx, dW, db); db is None when the forward had no bias, dx is None
+    with ``need_dx=False`` (the first layer of a network: nothing needs the
+    gradient of the data, and torch skips it too, saving a third of the work).
 
     Shapes: dout (N, K) -> dx (N, D), dW (K, D), db (K,).
     Twin: torch.nn.functional.linear (its autograd backward)
     """
     x, W, has_bias = cache
     _check_dout(dout, (x.shape[0], W.shape[0]), "linear_backward")
-    dx = dout @ W
+    dx = dout @ W if need_dx else None
     dW = dout.T @ x
     db = dout.sum(axis=0) if has_bias else None
     return dx, dW, db

@@ -200,8 +200,12 @@ class Linear(_Layer):
         out, self._cache = linear_forward(x, self.params["weight"], self.params.get("bias"))
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx, dW, db = linear_backward(dout, self._last_cache())
+    # Set to False on a network's first layer to skip the gradient of the data
+    # (backward then returns None), like an input tensor without requires_grad.
+    needs_input_grad = True
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        dx, dW, db = linear_backward(dout, self._last_cache(), need_dx=self.needs_input_grad)
         _write_grads(self, weight=dW, bias=db)
         return dx
 
