@@ -33,6 +33,7 @@ def test_environment_yml_lists_exactly_what_pyproject_lists():
     assert "conda-forge" in env["channels"]
     assert "python=3.11" in env["dependencies"]
     conda -= {"python", "pip"}
+    conda |= {_name(p) for p in pip if not p.startswith("-e")}  # PyPI-only packages go in the pip section
     only_env, only_pyproject = conda - wanted_names, wanted_names - conda
     assert conda == wanted_names, f"only in environment.yml: {only_env}; only in pyproject: {only_pyproject}"
     assert "-e ." in pip, "repo2docker installs the course package only if the pip section says -e ."
@@ -42,7 +43,8 @@ def test_environment_yml_minimum_versions_match_pyproject():
     project = _pyproject()["project"]
     wanted = {_name(r): r for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    for dep in env["dependencies"]:
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    for dep in env["dependencies"] + [p.split("#")[0].strip() for p in pip if not p.startswith("-e")]:
         if isinstance(dep, str) and _name(dep) not in {"python", "pip"}:
             pypi = {v: k for k, v in CONDA_NAMES.items()}.get(_name(dep), _name(dep))
             assert dep.split(">=")[-1] == wanted[pypi].split(">=")[-1], dep
