@@ -10,12 +10,6 @@ from course_lib.scratch.modules import MLP
 from course_lib.widgets.ch02 import check_fits, fit_error, plot_fit, width_widget
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def _not_attempted(*args):
     raise NotImplementedError
 

@@ -1,8 +1,5 @@
 """Chapter 3: the exercise checks, the graph drawing and the learning-rate widget."""
 
-import matplotlib
-
-matplotlib.use("Agg")
 
 import math
 
@@ -27,12 +24,6 @@ from course_lib.widgets.ch03 import (
     quadratic_descent,
     verdict,
 )
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _not_attempted(*args):

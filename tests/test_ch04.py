@@ -1,8 +1,5 @@
 """Chapter 4: the exercise checks and the regularisation widget."""
 
-import matplotlib
-
-matplotlib.use("Agg")
 
 import ipywidgets
 import matplotlib.pyplot as plt
@@ -12,12 +9,6 @@ import pytest
 from course_lib.exercises.ch04 import check_adam_step, check_dropout_forward, check_xavier_std
 from course_lib.scratch.optim import Adam
 from course_lib.widgets.ch04 import regularization_widget
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _placeholder(*args):

@@ -1,8 +1,5 @@
 """Chapter 5: the vision helpers, the exercise checks and the convolution-settings widget."""
 
-import matplotlib
-
-matplotlib.use("Agg")
 
 import ipywidgets
 import matplotlib.pyplot as plt
@@ -23,12 +20,6 @@ from course_lib.vision import (
     shift_every_image,
 )
 from course_lib.widgets.ch05 import conv_settings_figure, conv_settings_widget, make_filter
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _not_attempted(*args):

@@ -1,9 +1,6 @@
 """Chapter 7: the VAE loss pieces (against torch and numeric gradients), principal angles, the twins'
 models, the exercise checks and the latent-walk widget."""
 
-import matplotlib
-
-matplotlib.use("Agg")
 
 import ipywidgets
 import matplotlib.pyplot as plt
@@ -30,10 +27,6 @@ from course_lib.widgets.ch07 import latent_grid, latent_walk_widget
 SHAPES = [(1, 1), (5, 2), (3, 7)]
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _latents(shape, seed):

@@ -1,8 +1,5 @@
 """Chapter 9: the transfer-learning library, the shipped checkpoint, the exercise checks and the widget."""
 
-import matplotlib
-
-matplotlib.use("Agg")
 
 import shutil
 
@@ -17,12 +14,6 @@ from course_lib import transfer as T
 from course_lib.data import DATA_DIR, read_sums, sha256
 from course_lib.exercises.ch09 import check_advice, check_count_trainable, check_stage_output
 from course_lib.widgets.ch09 import check_curves, plot_bars, plot_curves, transfer_widget
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,12 @@
 """Chapter 10: the exercise checks and the roofline widget."""
 
-import matplotlib
-
-matplotlib.use("Agg")
 
 import ipywidgets
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from course_lib.exercises.ch10 import check_conv_flops, check_linear_flops, check_matmul_intensity
 from course_lib.widgets.ch10 import matmul_intensity, plot_roofline, roofline_widget
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _placeholder(*args):

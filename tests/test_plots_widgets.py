@@ -13,12 +13,6 @@ from course_lib.data import make_blobs
 from course_lib.widgets import perceptron_widget
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def test_decision_boundary_shades_both_classes():
     X, y = make_blobs(n=50)
     ax = plots.plot_decision_boundary(lambda G: (G[:, 0] > 2).astype(int), X, y, resolution=20, title="t")
