@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib._checks import _fail, check_choice, check_int
+from course_lib._checks import check_choice, check_int
+from course_lib.scratch.modules import _check_sizes
 
 ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
@@ -64,15 +65,7 @@ def make_torch_mlp(sizes, activation: str = "relu", pieces: int = 2, dtype=torch
     Twin of: course_lib.scratch.modules.MLP
     """
     func = "make_torch_mlp"
-    if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
-        _fail(
-            ValueError,
-            func,
-            "sizes as a list [in_features, hidden..., out_features] of length >= 2",
-            repr(sizes),
-            "e.g. [64, 64, 10]",
-        )
-    sizes = [check_int(s, f"sizes[{i}]", func, minimum=1) for i, s in enumerate(sizes)]
+    sizes = _check_sizes(sizes, func)  # the same rule as the scratch MLP's
     check_choice(activation, "activation", func, [*ACTIVATIONS, "maxout"])
     layers: list[nn.Module] = []
     for d_in, d_out in zip(sizes[:-2], sizes[1:-1]):
