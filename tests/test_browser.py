@@ -7,6 +7,7 @@ skipped, unless ``COURSE_REQUIRE_BROWSER=1`` (set by CI) makes that a failure.
 """
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -81,7 +82,7 @@ def lab(tmp_path_factory):
                 log.close()
                 pytest.fail("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-3000:])
             time.sleep(0.5)
-    yield base, token
+    yield base, token, home
     server.terminate()
     try:
         server.wait(timeout=20)
@@ -93,7 +94,7 @@ def lab(tmp_path_factory):
 def test_chapter_1_runs_and_its_widget_responds(lab):
     from playwright.sync_api import expect, sync_playwright
 
-    base, token = lab
+    base, token, home = lab
     RESULTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -112,27 +113,50 @@ def test_chapter_1_runs_and_its_widget_responds(lab):
         page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
         expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_visible(timeout=60_000)
 
+        try:
+            _run_all_and_move_the_slider(page)
+        except Exception:
+            page.screenshot(path=str(RESULTS / "browser-failure.png"))
+            status = page.locator(".jp-StatusBar-Widget").all_inner_texts()
+            dialogs = page.locator(".jp-Dialog").all_inner_texts()
+            print("status bar:", status, "dialogs:", dialogs)
+            print("JupyterLab log:\n" + (home / "lab.log").read_text()[-3000:])
+            raise
+        browser.close()
+
+
+def _run_all_and_move_the_slider(page):
+    """Run every cell from the menu, wait for the figures and the slider, move it."""
+    from playwright.sync_api import expect
+
+    first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
+    for attempt in range(3):  # a click that lands while the page is still settling can be lost
         page.locator(".jp-NotebookPanel .jp-Cell").first.click()
         page.locator(".lm-MenuBar-item", has_text="Run").first.click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            expect(first_prompt).to_contain_text(re.compile(r"\[(\*|\d+)\]"), timeout=60_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
 
-        slider = page.locator(".widget-slider").first
-        slider.wait_for(state="visible", timeout=120_000)
-        widget_image = page.locator(".jupyter-widgets .jp-OutputArea-output img").first
-        widget_image.wait_for(state="visible", timeout=60_000)
-        assert page.locator(".jp-OutputArea-output img").count() >= 5, "the chapter's figures did not appear"
+    slider = page.locator(".widget-slider").first
+    slider.wait_for(state="visible", timeout=240_000)
+    widget_image = page.locator(".jupyter-widgets .jp-OutputArea-output img").first
+    widget_image.wait_for(state="visible", timeout=60_000)
+    assert page.locator(".jp-OutputArea-output img").count() >= 5, "the chapter's figures did not appear"
 
-        before = widget_image.get_attribute("src")
-        readout = page.locator(".widget-readout").nth(2)  # the bias slider's editable readout
-        readout.scroll_into_view_if_needed()
-        readout.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type("-3")
-        page.keyboard.press("Enter")
-        expect(page.locator(".jupyter-widgets .jp-OutputArea-output img").first).not_to_have_attribute(
-            "src", before, timeout=30_000
-        )
-        page.locator(".jupyter-widgets").first.scroll_into_view_if_needed()
-        page.screenshot(path=str(RESULTS / "browser-chapter1-widget.png"))
-        assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
-        browser.close()
+    before = widget_image.get_attribute("src")
+    readout = page.locator(".widget-readout").nth(2)  # the bias slider's editable readout
+    readout.scroll_into_view_if_needed()
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("-3")
+    page.keyboard.press("Enter")
+    expect(page.locator(".jupyter-widgets .jp-OutputArea-output img").first).not_to_have_attribute(
+        "src", before, timeout=30_000
+    )
+    page.locator(".jupyter-widgets").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(RESULTS / "browser-chapter1-widget.png"))
+    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
