@@ -76,15 +76,7 @@ def crop_and_resize(x, top, left, height, width):
     Twin: torch.nn.functional.grid_sample(mode="bilinear", padding_mode="border", align_corners=False)
     """
     func = "crop_and_resize"
-    check_array(
-        x,
-        "x",
-        func,
-        ndim=(3, 4),
-        shape_doc=_SHAPE_DOC,
-        dtype_kind="f",
-        fix="pass a batch, e.g. x[None] for one image",
-    )
+    _check_batch(x, func)
     x4 = x[:, None] if x.ndim == 3 else x
     N, _, H, W = x4.shape
     box = {}
@@ -162,15 +154,7 @@ def shift_images(x, dy, dx, fill=0.0):
     Twin: torch.roll plus masking (torchvision.transforms.functional.affine with a translation)
     """
     func = "shift_images"
-    check_array(
-        x,
-        "x",
-        func,
-        ndim=(3, 4),
-        shape_doc=_SHAPE_DOC,
-        dtype_kind="f",
-        fix="pass a batch, e.g. x[None] for one image",
-    )
+    _check_batch(x, func)
     x4 = x[:, None] if x.ndim == 3 else x
     N, _, H, W = x4.shape
     for name, value in (("dy", dy), ("dx", dx)):
@@ -267,15 +251,7 @@ def augment(
 
 def _check_images(x, rng, func):
     """Validate the batch and the generator; return x viewed as (N, C, H, W) and rng."""
-    check_array(
-        x,
-        "x",
-        func,
-        ndim=(3, 4),
-        shape_doc=_SHAPE_DOC,
-        dtype_kind="f",
-        fix="pass a batch, e.g. x[None] for one image",
-    )
+    _check_batch(x, func)
     if not isinstance(rng, np.random.Generator):
         _fail(
             TypeError,
@@ -340,3 +316,10 @@ def _check_value_range(x4, value_range, func):
 
 def _clip(out, bounds):
     return out if bounds is None else np.clip(out, bounds[0], bounds[1])
+
+
+def _check_batch(x, func: str) -> None:
+    """A float batch of images, (N, C, H, W) or (N, H, W)."""
+    check_array(
+        x, "x", func, ndim=(3, 4), shape_doc=_SHAPE_DOC, dtype_kind="f", fix="pass a batch, e.g. x[None] for one image"
+    )
