@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Notebooks run two at a time (each pinned to one thread by course_lib.nbtools).
 WORKERS ?= 2
 
-.PHONY: setup lab test lint notebooks clean
+.PHONY: setup lab present test lint notebooks clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ setup: $(STAMP)  ## create .venv and install the course (pinned versions)
 lab: $(STAMP)  ## open the course in JupyterLab, on this machine only
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=. notebooks/01_perceptron.ipynb
 
+present: $(STAMP)  ## JupyterLab for presenting live: long training cells load their shipped results
+	COURSE_SHIPPED=1 $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=. notebooks/01_perceptron.ipynb
+
 lint: $(STAMP)
 	$(BIN)/ruff check course_lib tests notebooks conftest.py
 
@@ -28,7 +31,7 @@ test: lint  ## lint, unit tests, and strict nbval over every notebook
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
 		--nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 300
 
-notebooks: $(STAMP)  ## re-execute every notebook and save its outputs (the saving run)
+notebooks: $(STAMP)  ## re-execute every notebook, save its outputs and record data/shipped/ (the saving run)
 	$(BIN)/python -m course_lib.nbtools execute
 
 clean:

@@ -13,6 +13,7 @@ arguments.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,6 +234,40 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_sum(name: str, data_dir: Path = DATA_DIR) -> str:
+    """Record the SHA-256 of ``data_dir/name`` in ``data_dir/SHA256SUMS``; other lines are kept.
+
+    Lines are sorted by file name, so the file does not depend on the order
+    things were rebuilt in. Returns the sum.
+    """
+    data_dir = Path(data_dir)
+    path = data_dir / name
+    if not path.is_file():
+        _fail(ValueError, "write_sum", f"the file {path} to exist", "nothing there", "write the file first")
+    digest = sha256(path)
+    with _locked(data_dir / ".SHA256SUMS.lock"):  # two saving runs at once must not lose a line
+        sums = read_sums(data_dir / "SHA256SUMS")
+        sums[name] = digest
+        (data_dir / "SHA256SUMS").write_text("".join(f"{sums[key]}  {key}\n" for key in sorted(sums)))
+    return digest
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path):
+    """An exclusive lock on ``lock_path`` where the OS has fcntl (Linux, macOS); no lock elsewhere."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: saving runs there go one at a time
+        yield
+        return
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def data_file(name: str, data_dir: Path = DATA_DIR, rebuild_hint: str | None = None) -> Path:

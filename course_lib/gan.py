@@ -311,6 +311,40 @@ class GANRun:
     snapshots: list = field(default_factory=list)
     seconds: float = 0.0
 
+    def to_results(self) -> dict:
+        """The run as plain data (the networks as state_dicts), e.g. for ``course_lib.shipped.run``.
+
+        ``seconds`` is left out: a recorded run must not depend on the clock.
+
+        Shapes: -> dict of arrays, lists and state_dicts.
+        Twin: none.
+        """
+        return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
+                "training": (self.generator.training, self.discriminator.training),
+                "d_loss": self.d_loss, "g_loss": self.g_loss, "snapshot_steps": list(self.snapshot_steps),
+                "snapshots": self.snapshots}
+
+    @classmethod
+    def from_results(cls, results: dict, generator: nn.Module, discriminator: nn.Module) -> GANRun:
+        """The run back from ``to_results()``: loads the weights into fresh ``generator`` and ``discriminator``.
+
+        Shapes: -> GANRun.
+        Twin: none.
+        """
+        if not isinstance(results, dict) or "generator" not in results:
+            _fail(TypeError, "GANRun.from_results", "the dict GANRun.to_results() returns",
+                  type(results).__name__, None)
+        for net, name in ((generator, "generator"), (discriminator, "discriminator")):
+            if not isinstance(net, nn.Module):
+                _fail(TypeError, "GANRun.from_results", f"{name} as an nn.Module built like the trained one",
+                      type(net).__name__, None)
+        generator.load_state_dict(results["generator"])
+        discriminator.load_state_dict(results["discriminator"])
+        generator.train(results["training"][0])
+        discriminator.train(results["training"][1])
+        return cls(generator, discriminator, results["d_loss"], results["g_loss"],
+                   list(results["snapshot_steps"]), results["snapshots"])
+
 
 def _packed(x: torch.Tensor, pack: int) -> torch.Tensor:
     """(N, D) -> (N // pack, pack * D): neighbouring samples side by side."""

@@ -6,7 +6,9 @@ must use the same settings. They live here, once:
 
 * ``NOTEBOOK_ENV``: thread count, stable warning paths, hash seed;
 * ``python -m course_lib.nbtools execute [NOTEBOOK ...]`` re-executes
-  notebooks in place with those settings (the saving run);
+  notebooks in place with those settings (the saving run), recording the
+  results of their long training cells under ``data/shipped/`` (see
+  ``course_lib.shipped``);
 * the test suite's ``conftest.py`` applies the same settings before nbval
   starts its kernels (the checking run).
 
@@ -18,13 +20,22 @@ It also makes the two other editions of the course:
 * ``python -m course_lib.nbtools slides --out build/slides`` exports every
   chapter as a reveal.js slideshow (cells carry ``slideshow`` metadata,
   which the saving run keeps up to date).
+
+and the course map, ``docs/course_map.md``: every chapter's learning goals,
+read from the notebook, and its run time, measured by
+``python -m course_lib.nbtools map --measure`` (training live, and with the
+shipped results of ``make present``); without ``--measure`` the map is
+rewritten from the times stored in ``docs/run_times.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import datetime
+import json
 import os
+import platform
 import re
 import sys
 import time
@@ -51,6 +62,9 @@ NOTEBOOK_ENV = {
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     # Training loops print plain final lines instead of live bars.
     "COURSE_HEADLESS": "1",
+    # Long training cells train (see course_lib.shipped); the saving run
+    # records their results, a test loads them with COURSE_SHIPPED=1.
+    "COURSE_SHIPPED": "0",
 }
 
 
@@ -145,12 +159,18 @@ def write_student_edition(out_dir: Path, paths=None) -> list[Path]:
     return written
 
 
-def execute_notebook(path: Path, timeout: int = 600) -> float:
-    """Re-execute one notebook in place with NOTEBOOK_ENV; return seconds taken."""
+def run_notebook(path: Path, shipped: str = "0", timeout: int = 600):
+    """Execute a copy of one notebook with NOTEBOOK_ENV; return (executed notebook, seconds).
+
+    ``shipped`` is the kernel's ``COURSE_SHIPPED`` (see course_lib.shipped):
+    ``"0"`` trains, ``"1"`` loads the shipped results, ``"record"`` trains and
+    records them.
+    """
     import nbformat
     from nbclient import NotebookClient
 
-    apply_notebook_env()
+    if shipped not in ("0", "1", "record"):
+        _fail(ValueError, "run_notebook", "shipped as '0', '1' or 'record'", repr(shipped), None)
     nb = add_slide_metadata(nbformat.read(path, as_version=4))
     for cell in nb.cells:
         cell.metadata.pop("execution", None)  # timestamps would change on every save
@@ -159,17 +179,127 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
         timeout=timeout,
         record_timing=False,
         kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(Path(path).parent)}},
     )
     # No Output-widget mimic: what a widget draws is stored as the cell's own
     # outputs, as nbval sees it, and the mimic can stall a cell until its
     # timeout (jupyter/nbclient#312).
     client.widget_registry = {}
+    env = {**os.environ, **NOTEBOOK_ENV, "COURSE_SHIPPED": shipped}
     start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
+    client.execute(env=env)
+    return nb, time.perf_counter() - start
+
+
+def execute_notebook(path: Path, timeout: int = 600) -> float:
+    """The saving run of one notebook: execute it in place, recording its
+    shipped results (``COURSE_SHIPPED=record``); return seconds taken."""
+    import nbformat
+
+    nb, seconds = run_notebook(path, shipped="record", timeout=timeout)
     nbformat.write(nb, path)
     return seconds
+
+
+# ----------------------------------------------------------------------------- the course map
+
+MAP_FILE = ROOT / "docs" / "course_map.md"
+TIMES_FILE = ROOT / "docs" / "run_times.json"
+GOALS = "**Learning goals.**"
+
+
+def chapter_info(path: Path) -> dict:
+    """A chapter's title and learning goals, read from its first markdown cell.
+
+    The cell starts ``# Chapter N · Title`` and holds a paragraph starting
+    ``**Learning goals.**`` followed by a numbered list (items may wrap onto
+    indented lines).
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    intro = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
+    heading = re.match(r"# Chapter (\d+) · (.+)", intro)
+    if not heading or GOALS not in intro:
+        _fail(ValueError, "chapter_info", f"a first cell '# Chapter N · Title' with a '{GOALS}' list",
+              f"{path.name} without one", "see CONTRIBUTING.md, 'Anatomy of a chapter'")
+    goals = []
+    for line in intro.split(GOALS, 1)[1].splitlines()[1:]:
+        item = re.match(r"\d+\. (.*)", line)
+        if item:
+            goals.append(item.group(1).strip())
+        elif goals and line.startswith(" ") and line.strip():
+            goals[-1] += " " + line.strip()
+        elif goals and not line.strip():
+            break
+    if not goals:
+        _fail(ValueError, "chapter_info", f"a numbered list after '{GOALS}'", f"none in {path.name}", None)
+    return {"number": int(heading.group(1)), "title": heading.group(2).strip(), "goals": goals}
+
+
+def measure_run_times(paths=None) -> dict:
+    """Run every chapter top to bottom, training live and then with shipped results; seconds of each."""
+    times = {}
+    for path in list_notebooks(paths):
+        live = run_notebook(path, shipped="0")[1]
+        fast = run_notebook(path, shipped="1")[1] if "shipped.run(" in path.read_text() else None
+        times[path.name] = {"live": round(live, 1), "shipped": None if fast is None else round(fast, 1)}
+        print(f"{path.name}: {live:.1f} s live" + ("" if fast is None else f", {fast:.1f} s with shipped results"),
+              flush=True)
+    return {"measured": datetime.date.today().isoformat(),
+            "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {platform.python_version()}",
+            "threads": int(NOTEBOOK_ENV["COURSE_THREADS"]), "notebooks": times}
+
+
+def _seconds(value) -> str:
+    return "-" if value is None else f"{value:.0f} s"
+
+
+def render_course_map(times: dict, paths=None) -> str:
+    """The text of docs/course_map.md, from the notebooks and the measured ``times``."""
+    chapters = [(path, chapter_info(path)) for path in list_notebooks(paths)]
+    missing = [path.name for path, _ in chapters if path.name not in times["notebooks"]]
+    if missing:
+        _fail(ValueError, "render_course_map", "a run time for every chapter", f"none for {missing}",
+              "run `python -m course_lib.nbtools map --measure`")
+    lines = [
+        "# Course map",
+        "",
+        "<!-- Generated by `python -m course_lib.nbtools map`; edit the notebooks, not this file. -->",
+        "",
+        "The chapters in order, what each one teaches, and how long it takes to run top to bottom.",
+        f"Times were measured on {times['measured']} on the course's reference machine "
+        f"({times['machine']}, {times['threads']} thread per notebook, no GPU) with "
+        "`python -m course_lib.nbtools map --measure`: once training live, and once with",
+        "`COURSE_SHIPPED=1`, the switch `make present` sets, which loads each long training run from",
+        "`data/shipped/` instead of repeating it (see the README, \"Presenting live\").",
+        "",
+        "| # | chapter | goals | run time, training live | with shipped results |",
+        "|---|---|---|---|---|",
+    ]
+    for path, info in chapters:
+        t = times["notebooks"][path.name]
+        lines.append(f"| {info['number']} | [{info['title']}](../notebooks/{path.name}) | {len(info['goals'])} "
+                     f"| {_seconds(t['live'])} | {_seconds(t['shipped'])} |")
+    total_live = sum(times["notebooks"][p.name]["live"] for p, _ in chapters)
+    total_fast = sum(times["notebooks"][p.name]["shipped"] or times["notebooks"][p.name]["live"] for p, _ in chapters)
+    lines += [f"| | **whole course** | | **{total_live:.0f} s** | **{total_fast:.0f} s** |", ""]
+    for path, info in chapters:
+        lines += ["", f"## {info['number']} · {info['title']}", "", f"`notebooks/{path.name}`. "
+                  "By the end of this chapter you can", ""]
+        lines += [f"{i}. {goal}" for i, goal in enumerate(info["goals"], start=1)]
+    return "\n".join(lines) + "\n"
+
+
+def write_course_map(measure: bool = False) -> Path:
+    """Write docs/course_map.md (and, with ``measure``, docs/run_times.json first)."""
+    if measure:
+        TIMES_FILE.write_text(json.dumps(measure_run_times(), indent=2) + "\n")
+    if not TIMES_FILE.is_file():
+        _fail(ValueError, "write_course_map", f"{TIMES_FILE} to exist", "nothing there",
+              "run `python -m course_lib.nbtools map --measure`")
+    MAP_FILE.write_text(render_course_map(json.loads(TIMES_FILE.read_text())))
+    return MAP_FILE
 
 
 def main(argv=None) -> int:
@@ -183,8 +313,12 @@ def main(argv=None) -> int:
     slides = sub.add_parser("slides", help="export chapters as reveal.js slides")
     slides.add_argument("--out", default="build/slides", help="output folder (default: build/slides/)")
     slides.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
+    course_map = sub.add_parser("map", help="write docs/course_map.md (goals and run times of every chapter)")
+    course_map.add_argument("--measure", action="store_true", help="run every chapter twice to measure its times")
     args = parser.parse_args(argv)
-    if args.command == "execute":
+    if args.command == "map":
+        print(f"wrote {write_course_map(args.measure)}")
+    elif args.command == "execute":
         for path in list_notebooks(args.notebooks):
             seconds = execute_notebook(path)
             print(f"{path.name}: executed in {seconds:.1f} s", flush=True)

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from course_lib._checks import _fail, check_array, check_choice, check_float, check_int, check_same_length
-from course_lib.data import DATA_DIR, data_file, load_digits, read_sums, sha256, stratified_split
+from course_lib.data import DATA_DIR, data_file, load_digits, stratified_split, write_sum
 from course_lib.progress import progress
 
 STAGES = ("conv1", "conv2", "fc", "head")
@@ -690,9 +690,7 @@ def rebuild(data_dir=DATA_DIR, steps: int = SOURCE_STEPS, seed: int = SOURCE_SEE
     torch.save({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}, buffer)
     path = data_dir / CHECKPOINT
     path.write_bytes(buffer.getvalue())
-    sums = read_sums(data_dir / "SHA256SUMS")
-    sums[CHECKPOINT] = sha256(path)
-    (data_dir / "SHA256SUMS").write_text("".join(f"{digest}  {name}\n" for name, digest in sums.items()))
+    write_sum(CHECKPOINT, data_dir)
     return path
 
 

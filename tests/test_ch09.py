@@ -255,7 +255,7 @@ def test_rebuild_is_deterministic_and_keeps_other_sums(tmp_path):
         assert torch.equal(va, vb), name
     assert (first / T.CHECKPOINT).read_bytes() == (second / T.CHECKPOINT).read_bytes()
     lines = (first / "SHA256SUMS").read_text().splitlines()
-    assert lines == [f"{'0' * 64}  other.csv", f"{sha256(first / T.CHECKPOINT)}  {T.CHECKPOINT}"]
+    assert lines == [f"{sha256(first / T.CHECKPOINT)}  {T.CHECKPOINT}", f"{'0' * 64}  other.csv"]  # sorted
     with pytest.raises(ValueError, match="data_dir to be an existing folder"):
         T.rebuild(tmp_path / "missing", steps=1)
 

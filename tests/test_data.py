@@ -98,3 +98,26 @@ def test_data_file_missing_or_unlisted(tmp_path):
         data.data_file("other.pt", data_dir=folder)
     with pytest.raises(TypeError, match="a file name"):
         data.data_file(3, data_dir=folder)
+
+
+def test_every_shipped_file_is_listed_with_its_sum():
+    listed = data.read_sums()
+    on_disk = {
+        str(p.relative_to(data.DATA_DIR))
+        for p in data.DATA_DIR.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p.name not in ("README.md", "SHA256SUMS")
+    }
+    assert on_disk == set(listed), "list new files with data.write_sum and delete stale lines"
+    for name in listed:
+        assert data.data_file(name) == data.DATA_DIR / name
+
+
+def test_write_sum_adds_a_sorted_line_and_keeps_the_others(tmp_path):
+    (tmp_path / "SHA256SUMS").write_text(f"{'f' * 64}  zeta.bin\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.pt").write_bytes(b"abc")
+    digest = data.write_sum("sub/a.pt", tmp_path)
+    assert (tmp_path / "SHA256SUMS").read_text() == f"{digest}  sub/a.pt\n{'f' * 64}  zeta.bin\n"
+    assert data.data_file("sub/a.pt", data_dir=tmp_path) == tmp_path / "sub" / "a.pt"
+    with pytest.raises(ValueError, match="the file .*missing.pt to exist, got nothing there; write the file first"):
+        data.write_sum("missing.pt", tmp_path)

@@ -1,0 +1,83 @@
+"""The one switch for presenting live: with COURSE_SHIPPED=1 every chapter
+loads its long training runs from data/shipped/ and shows what it shows
+when it trains.
+
+Each chapter that calls ``shipped.run`` is executed with the switch on and
+its outputs are compared with the stored ones the way nbval compares them
+(text of every output, streams merged, tests/sanitize.cfg applied, cells
+tagged nbval-ignore-output or nbval-skip left out). The only difference
+allowed is the one "[shipped result]" line each loaded run prints.
+"""
+
+import configparser
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib import shipped
+from course_lib.nbtools import list_notebooks, run_notebook
+
+SANITIZE = Path(__file__).with_name("sanitize.cfg")
+SHIPPING = [p for p in list_notebooks() if "shipped.run(" in p.read_text()]
+CALL = re.compile(r"shipped\.run\(\"(\d\d_[a-z0-9_]+)\"")
+
+
+def _keys(path):
+    """The keys of the shipped.run calls in a notebook's code, in order."""
+    nb = nbformat.read(path, as_version=4)
+    return CALL.findall("\n".join(cell.source for cell in nb.cells if cell.cell_type == "code"))
+
+
+def _rules():
+    parser = configparser.ConfigParser()
+    parser.read(SANITIZE)
+    return [(re.compile(parser[s]["regex"]), parser[s]["replace"]) for s in parser.sections()]
+
+
+def _texts(nb, rules):
+    """Per compared code cell: merged stdout, merged stderr, and the text of every rich output."""
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or "nbval-ignore-output" in tags or "nbval-skip" in tags:
+            continue
+        streams, rich = {"stdout": "", "stderr": ""}, []
+        for out in cell.outputs:
+            if out.output_type == "stream":
+                streams[out.name] += out.text
+            elif out.output_type == "error":
+                rich.append(f"{out.ename}: {out.evalue}")
+            else:
+                rich.append(out.get("data", {}).get("text/plain", ""))
+        parts = [streams["stdout"], streams["stderr"], *rich]
+        for regex, replacement in rules:
+            parts = [regex.sub(replacement, part) for part in parts]
+        cells.append((index, parts))
+    return cells
+
+
+def test_every_long_training_cell_uses_the_switch():
+    keys = [key for p in SHIPPING for key in _keys(p)]
+    assert len(keys) >= 8 and len(set(keys)) == len(keys)
+    for key in keys:
+        assert shipped.path_of(key).is_file(), f"{key}: run `make notebooks` to record it"
+        assert key[:2] in {p.name[:2] for p in SHIPPING}
+
+
+@pytest.mark.parametrize("path", SHIPPING, ids=lambda p: p.name)
+def test_chapter_with_shipped_results_shows_the_stored_outputs(path):
+    stored = nbformat.read(path, as_version=4)
+    executed, seconds = run_notebook(path, shipped="1")
+    rules = _rules()
+    keys = _keys(path)
+    notices = []
+    for (index, old), (_, new) in zip(_texts(stored, rules), _texts(executed, rules), strict=True):
+        lines = new[0].splitlines(keepends=True)
+        notices += [line for line in lines if line.startswith(shipped.NOTICE)]
+        new[0] = "".join(line for line in lines if not line.startswith(shipped.NOTICE))
+        assert new == old, f"{path.name} cell {index}: shipped results print something else than training"
+    assert [n.split()[2].rstrip(":") for n in notices] == keys, "every shipped.run must load, none train live"
+    assert all("loaded the recorded training run" in n for n in notices)
+    print(f"{path.name}: {seconds:.1f} s with shipped results")
