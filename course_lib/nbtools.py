@@ -252,7 +252,7 @@ def measure_run_times(paths=None) -> dict:
 
 
 def _seconds(value) -> str:
-    return "-" if value is None else f"{value:.0f} s"
+    return "no long training" if value is None else f"{value:.0f} s"
 
 
 def render_course_map(times: dict, paths=None) -> str:
@@ -272,18 +272,19 @@ def render_course_map(times: dict, paths=None) -> str:
         f"({times['machine']}, {times['threads']} thread per notebook, no GPU) with "
         "`python -m course_lib.nbtools map --measure`: once training live, and once with",
         "`COURSE_SHIPPED=1`, the switch `make present` sets, which loads each long training run from",
-        "`data/shipped/` instead of repeating it (see the README, \"Presenting live\").",
+        "`data/shipped/` instead of repeating it (see [Presenting live](../README.md#presenting-live)).",
+        "Each chapter's learning goals follow the table.",
         "",
-        "| # | chapter | goals | run time, training live | with shipped results |",
-        "|---|---|---|---|---|",
+        "| # | chapter | run time, training live | with shipped results |",
+        "|---|---|---|---|",
     ]
     for path, info in chapters:
         t = times["notebooks"][path.name]
-        lines.append(f"| {info['number']} | [{info['title']}](../notebooks/{path.name}) | {len(info['goals'])} "
+        lines.append(f"| {info['number']} | [{info['title']}](../notebooks/{path.name}) "
                      f"| {_seconds(t['live'])} | {_seconds(t['shipped'])} |")
     total_live = sum(times["notebooks"][p.name]["live"] for p, _ in chapters)
     total_fast = sum(times["notebooks"][p.name]["shipped"] or times["notebooks"][p.name]["live"] for p, _ in chapters)
-    lines += [f"| | **whole course** | | **{total_live:.0f} s** | **{total_fast:.0f} s** |", ""]
+    lines += [f"| | **whole course** | **{total_live:.0f} s** | **{total_fast:.0f} s** |", ""]
     for path, info in chapters:
         lines += ["", f"## {info['number']} · {info['title']}", "", f"`notebooks/{path.name}`. "
                   "By the end of this chapter you can", ""]

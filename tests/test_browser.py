@@ -49,7 +49,13 @@ def lab(tmp_path_factory):
     # Serve a copy: JupyterLab autosaves, and the course's stored outputs must not change.
     served = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "notebooks" / "01_perceptron.ipynb", served / "01_perceptron.ipynb")
-    env = {**os.environ, **NOTEBOOK_ENV, "JUPYTER_CONFIG_DIR": str(home / "config"), "COURSE_HEADLESS": "0"}
+    # User settings of this lab only: no "get notified about Jupyter news?" toast over the screenshot.
+    settings = home / "settings"
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false"}')
+    env = {**os.environ, **NOTEBOOK_ENV, "JUPYTER_CONFIG_DIR": str(home / "config"), "COURSE_HEADLESS": "0",
+           "JUPYTERLAB_SETTINGS_DIR": str(settings)}
     log = open(home / "lab.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [
