@@ -159,12 +159,13 @@ def write_student_edition(out_dir: Path, paths=None) -> list[Path]:
     return written
 
 
-def run_notebook(path: Path, shipped: str = "0", timeout: int = 600):
+def run_notebook(path: Path, shipped: str = "0", timeout: int = 600, unset=()):
     """Execute a copy of one notebook with NOTEBOOK_ENV; return (executed notebook, seconds).
 
     ``shipped`` is the kernel's ``COURSE_SHIPPED`` (see course_lib.shipped):
     ``"0"`` trains, ``"1"`` loads the shipped results, ``"record"`` trains and
-    records them.
+    records them. ``unset`` names variables to remove from the kernel's
+    environment, e.g. to run it as a plain JupyterLab would.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -186,6 +187,8 @@ def run_notebook(path: Path, shipped: str = "0", timeout: int = 600):
     # timeout (jupyter/nbclient#312).
     client.widget_registry = {}
     env = {**os.environ, **NOTEBOOK_ENV, "COURSE_SHIPPED": shipped}
+    for name in unset:
+        env.pop(name, None)
     start = time.perf_counter()
     client.execute(env=env)
     return nb, time.perf_counter() - start

@@ -81,3 +81,13 @@ def test_chapter_with_shipped_results_shows_the_stored_outputs(path):
     assert [n.split()[2].rstrip(":") for n in notices] == keys, "every shipped.run must load, none train live"
     assert all("loaded the recorded training run" in n for n in notices)
     print(f"{path.name}: {seconds:.1f} s with shipped results")
+
+
+def test_shipped_results_load_in_a_plain_jupyter_kernel():
+    """A JupyterLab kernel (make present) names cells by temp files and draws progress bars; the
+    recorded fingerprints must still match there, or every long cell would train again."""
+    path = next(p for p in SHIPPING if p.name.startswith("08_"))
+    executed, _ = run_notebook(path, shipped="1", unset=("IPYKERNEL_CELL_NAME", "COURSE_HEADLESS"))
+    printed = "".join(out.get("text", "") for cell in executed.cells for out in cell.get("outputs", []))
+    loaded = re.findall(r"^\[shipped result\] (\S+): loaded the recorded training run", printed, re.M)
+    assert loaded == _keys(path) and "changed since" not in printed
