@@ -16,7 +16,9 @@ It also makes the two other editions of the course:
 
 * ``python -m course_lib.nbtools student --out student`` writes the student
   edition: every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block
-  becomes a ``raise NotImplementedError`` placeholder, outputs are cleared;
+  becomes a ``raise NotImplementedError`` placeholder, outputs are cleared
+  (the saving run also gives exercise cells nbgrader's metadata, so
+  ``nbgrader generate_assignment`` accepts the chapters as they are);
 * ``python -m course_lib.nbtools slides --out build/slides`` exports every
   chapter as a reveal.js slideshow (cells carry ``slideshow`` metadata,
   which the saving run keeps up to date).
@@ -132,6 +134,44 @@ def add_slide_metadata(nb):
     return nb
 
 
+NBGRADER_SCHEMA = 3
+CHECK_CALL = re.compile(r"\bcheck_(\w+)\(")
+
+
+def add_nbgrader_metadata(nb):
+    """Mark the exercises the way nbgrader's ``generate_assignment`` wants them.
+
+    nbgrader only clears ``### BEGIN SOLUTION`` blocks in cells its metadata
+    calls solution cells, and refuses a notebook with a block anywhere else.
+    So each exercise cell becomes an "autograded answer" cell and the check
+    cell after it a read-only cell, both named after the check they call
+    (``weighted_sum`` and ``weighted_sum_check``). The checks give feedback,
+    they are not graded tests: an instructor who grades adds test cells.
+    """
+    for cell in nb.cells:
+        cell.metadata.pop("nbgrader", None)
+    seen = set()
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "### BEGIN SOLUTION" not in cell.source:
+            continue
+        following = nb.cells[i + 1] if i + 1 < len(nb.cells) else None
+        names = CHECK_CALL.findall(following.source) if following and following.cell_type == "code" else []
+        if not names:
+            got = "nothing" if following is None else f"a {following.cell_type} cell without a check_* call"
+            _fail(ValueError, "add_nbgrader_metadata", f"a check cell right after exercise cell {i}", got,
+                  "follow every exercise with the cell that calls its check_* function")
+        if names[-1] in seen:
+            _fail(ValueError, "add_nbgrader_metadata", "one exercise per check function",
+                  f"two exercises checked by check_{names[-1]}", "give each exercise its own check")
+        seen.add(names[-1])
+        common = {"grade": False, "schema_version": NBGRADER_SCHEMA, "task": False}
+        cell.metadata["nbgrader"] = {**common, "grade_id": names[-1], "locked": False, "solution": True}
+        following.metadata["nbgrader"] = {
+            **common, "grade_id": names[-1] + "_check", "locked": True, "solution": False
+        }
+    return nb
+
+
 def export_slides(path: Path, out_dir: Path) -> Path:
     """Export one notebook as a reveal.js HTML slideshow; returns the file."""
     import nbformat
@@ -172,7 +212,7 @@ def run_notebook(path: Path, shipped: str = "0", timeout: int = 600, unset=()):
 
     if shipped not in ("0", "1", "record"):
         _fail(ValueError, "run_notebook", "shipped as '0', '1' or 'record'", repr(shipped), None)
-    nb = add_slide_metadata(nbformat.read(path, as_version=4))
+    nb = add_nbgrader_metadata(add_slide_metadata(nbformat.read(path, as_version=4)))
     for cell in nb.cells:
         cell.metadata.pop("execution", None)  # timestamps would change on every save
     client = NotebookClient(

@@ -1,5 +1,6 @@
 """The student edition and the slides are generated from the course notebooks."""
 
+import copy
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from nbclient.exceptions import CellExecutionError
 from course_lib.nbtools import (
     NOTEBOOK_DIR,
     PLACEHOLDER,
+    add_nbgrader_metadata,
     apply_notebook_env,
     export_slides,
     list_notebooks,
@@ -80,6 +82,58 @@ def test_student_edition_runs_up_to_its_first_exercise(path):
         o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in student.cells[-1].outputs
     )
     assert "not attempted yet" in check_output
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solution_blocks_sit_in_nbgrader_solution_cells(path):
+    """nbgrader's generate_assignment refuses a solution block outside a cell
+    its metadata marks as a solution cell; grade ids must be unique."""
+    nb = nbformat.read(path, as_version=4)
+    marked = [c.metadata.get("nbgrader", {}) for c in nb.cells]
+    ids = [m["grade_id"] for m in marked if m]
+    assert len(ids) == len(set(ids)) and ids, f"{path.name}: grade ids {ids}"
+    for i, (cell, meta) in enumerate(zip(nb.cells, marked)):
+        has_block = "### BEGIN SOLUTION" in cell.source
+        assert meta.get("solution", False) == has_block, f"{path.name} cell {i}: run `make notebooks`"
+        if has_block:
+            check = marked[i + 1]
+            assert check.get("locked") and not check.get("solution") and not check.get("grade")
+            assert check["grade_id"] == meta["grade_id"] + "_check"
+            assert f"check_{meta['grade_id']}(" in nb.cells[i + 1].source
+        if meta:
+            assert meta["schema_version"] == 3 and meta["grade"] is False and meta["task"] is False
+    assert add_nbgrader_metadata(copy.deepcopy(nb)) == nb
+
+
+def _exercise_nb(*cells):
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+
+
+def test_nbgrader_metadata_names_each_exercise_after_its_check():
+    nb = _exercise_nb("x = 1", "def f():\n    ### BEGIN SOLUTION\n    return 2\n    ### END SOLUTION", "check_two(f)")
+    nb.cells[0].metadata["nbgrader"] = {"solution": True}  # stale metadata is replaced
+    add_nbgrader_metadata(nb)
+    assert "nbgrader" not in nb.cells[0].metadata
+    assert nb.cells[1].metadata["nbgrader"]["grade_id"] == "two" and nb.cells[1].metadata["nbgrader"]["solution"]
+    assert nb.cells[2].metadata["nbgrader"] == {
+        "grade": False, "grade_id": "two_check", "locked": True, "schema_version": 3, "solution": False, "task": False
+    }
+
+
+@pytest.mark.parametrize(
+    "cells, message",
+    [
+        (["### BEGIN SOLUTION\nx = 1\n### END SOLUTION"], "a check cell right after exercise cell 0, got nothing"),
+        (["### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "print(x)"], "got a code cell without a check_\\* call"),
+        (
+            ["### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "check_x(x)"] * 2,
+            "one exercise per check function, got two exercises checked by check_x",
+        ),
+    ],
+)
+def test_nbgrader_metadata_needs_one_check_cell_per_exercise(cells, message):
+    with pytest.raises(ValueError, match=message):
+        add_nbgrader_metadata(_exercise_nb(*cells))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
