@@ -1,6 +1,9 @@
 """The packaging files agree with each other and with the README."""
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import tomllib
@@ -37,6 +40,23 @@ def test_environment_yml_lists_exactly_what_pyproject_lists():
     only_env, only_pyproject = conda - wanted_names, wanted_names - conda
     assert conda == wanted_names, f"only in environment.yml: {only_env}; only in pyproject: {only_pyproject}"
     assert "-e ." in pip, "repo2docker installs the course package only if the pip section says -e ."
+
+
+def test_environment_yml_pip_section_installs_the_course(tmp_path):
+    """What conda (and repo2docker's micromamba) does with the pip section:
+    ``pip install -r`` of its lines, run from environment.yml's folder. Here as
+    an offline dry run: every line must resolve, and ``-e .`` must be this course."""
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    (tmp_path / "requirements.txt").write_text("\n".join(pip) + "\n")
+    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-index", "--no-build-isolation",
+               "--quiet", "--report", str(tmp_path / "report.json"), "-r", str(tmp_path / "requirements.txt")]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    installs = json.loads((tmp_path / "report.json").read_text())["install"]
+    local = [i for i in installs if i["download_info"].get("dir_info", {}).get("editable")]
+    assert [i["metadata"]["name"] for i in local] == [_pyproject()["project"]["name"]]
+    assert local[0]["download_info"]["url"] == ROOT.as_uri()
 
 
 def test_environment_yml_minimum_versions_match_pyproject():
