@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Notebooks run two at a time (each pinned to one thread by course_lib.nbtools).
 WORKERS ?= 2
 
-.PHONY: setup lab present test lint notebooks clean
+.PHONY: setup lab present student slides test lint notebooks clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ lab: $(STAMP)  ## open the course in JupyterLab, on this machine only
 
 present: $(STAMP)  ## JupyterLab for presenting live: long training cells load their shipped results
 	COURSE_SHIPPED=1 $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=. notebooks/01_perceptron.ipynb
+
+student: $(STAMP)  ## write the student edition to student/ (solutions replaced, outputs cleared)
+	$(BIN)/python -m course_lib.nbtools student --out student
+
+slides: $(STAMP)  ## export every chapter as reveal.js slides to build/slides/
+	$(BIN)/python -m course_lib.nbtools slides --out build/slides
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_lib tests notebooks conftest.py

@@ -172,14 +172,48 @@ def add_nbgrader_metadata(nb):
     return nb
 
 
+SLIDES_DIR = Path(__file__).resolve().parent / "slides"
+
+
+def check_slide_assets(assets: Path = SLIDES_DIR / "vendor") -> Path:
+    """Check the vendored slide assets against their ``SHA256SUMS``; return the folder."""
+    from course_lib.data import read_sums, sha256
+
+    sums = read_sums(assets / "SHA256SUMS")
+    if not sums:
+        _fail(ValueError, "export_slides", f"the slide assets listed in {assets / 'SHA256SUMS'}", "no such list",
+              "restore course_lib/slides/vendor with `git checkout course_lib/slides/vendor`")
+    for name, digest in sums.items():
+        got = sha256(assets / name) if (assets / name).is_file() else None
+        if got != digest:
+            _fail(ValueError, "export_slides", f"{assets / name} with SHA-256 {digest[:12]}...",
+                  "a missing file" if got is None else f"SHA-256 {got[:12]}...",
+                  "restore it with `git checkout course_lib/slides/vendor` (SOURCES.md says where it comes from)")
+    return assets
+
+
 def export_slides(path: Path, out_dir: Path) -> Path:
-    """Export one notebook as a reveal.js HTML slideshow; returns the file."""
+    """Export one notebook as a reveal.js HTML slideshow that works offline;
+    returns the file. The scripts, style sheets and fonts it loads (reveal.js,
+    RequireJS, MathJax; see ``course_lib/slides/vendor/SOURCES.md``) are
+    copied to ``out_dir/assets``, so the folder can be opened anywhere."""
+    import shutil
+
     import nbformat
     from nbconvert import SlidesExporter
 
-    nb = nbformat.read(path, as_version=4)
-    body, _ = SlidesExporter().from_notebook_node(nb)
+    assets = check_slide_assets()
+    exporter = SlidesExporter(
+        extra_template_basedirs=[str(SLIDES_DIR / "templates")],
+        template_name="course_reveal",
+        reveal_url_prefix="assets/reveal.js",
+        reveal_theme="white",
+        require_js_url="assets/requirejs/require.js",
+        mathjax_url="assets/mathjax/tex-svg.js",
+    )
+    body, _ = exporter.from_notebook_node(nbformat.read(path, as_version=4))
     out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(assets, out_dir / "assets", dirs_exist_ok=True)
     target = out_dir / (path.stem + ".slides.html")
     target.write_text(body, encoding="utf-8")
     return target

@@ -166,3 +166,40 @@ def _run_all_and_move_the_slider(page):
     page.locator(".jupyter-widgets").first.scroll_into_view_if_needed()
     page.screenshot(path=str(RESULTS / "browser-chapter1-widget.png"))
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+
+
+def test_exported_slides_work_offline(tmp_path):
+    """Chapter 1's exported slides, opened from disk with the network off:
+    reveal.js starts, MathJax draws the equations, a tall slide scrolls, and
+    nothing is requested from anywhere but the export folder."""
+    if CHROMIUM is None:
+        _missing("Chromium is not installed: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    from course_lib.nbtools import export_slides
+
+    html = export_slides(ROOT / "notebooks" / "01_perceptron.ipynb", tmp_path / "slides")
+    RESULTS.mkdir(exist_ok=True)
+    outside, errors = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        context = browser.new_context(offline=True, viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        local = (html.parent.as_uri(), "data:")
+        page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
+        page.on("requestfailed", lambda r: errors.append(f"{r.url}: {r.failure}"))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(html.as_uri())
+        page.wait_for_selector(".reveal.ready", timeout=30_000)
+        page.wait_for_selector("mjx-container svg", timeout=30_000)
+        assert page.locator(".reveal .slides > section").count() >= 9
+        page.keyboard.press("ArrowRight")  # section 1: taller than the screen
+        page.wait_for_timeout(1000)
+        scrolls = page.evaluate(
+            "() => Array.from(document.querySelectorAll('section.present'))"
+            ".some(s => s.style.overflowY === 'scroll' && s.scrollHeight > s.clientHeight)"
+        )
+        page.screenshot(path=str(RESULTS / "slides-chapter1.png"))
+        browser.close()
+    assert outside == [] and errors == [], f"requests outside the export: {outside}; errors: {errors}"
+    assert scrolls, "the tall slide neither fits nor scrolls"

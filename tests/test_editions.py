@@ -2,6 +2,7 @@
 
 import copy
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -9,11 +10,14 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from course_lib.data import read_sums
 from course_lib.nbtools import (
     NOTEBOOK_DIR,
     PLACEHOLDER,
+    SLIDES_DIR,
     add_nbgrader_metadata,
     apply_notebook_env,
+    check_slide_assets,
     export_slides,
     list_notebooks,
     strip_solutions,
@@ -137,9 +141,35 @@ def test_nbgrader_metadata_needs_one_check_cell_per_exercise(cells, message):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_every_chapter_exports_to_slides(path, tmp_path):
+def test_every_chapter_exports_to_slides_that_work_offline(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     kinds = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
     assert None not in kinds and kinds[0] == "slide", "run `make notebooks` to add slide metadata"
     html = export_slides(Path(path), tmp_path).read_text()
     assert "reveal" in html and html.count("<section") >= kinds.count("slide")
+    loaded = re.findall(r'<(?:script|link)\b[^>]*?(?:src|href)="([^"]+)"', html)
+    loaded += re.findall(r'require\(\s*\[([^\]]*)\]', html)[0].replace('"', "").replace(" ", "").split(",")
+    assert len(loaded) >= 6, loaded
+    for url in loaded:
+        assert "://" not in url and not url.startswith("//"), f"the slides load {url} from the network"
+        assert (tmp_path / url.strip()).is_file(), f"the slides load {url}, which the export did not write"
+
+
+def test_slide_assets_are_the_listed_files(tmp_path):
+    assets = SLIDES_DIR / "vendor"
+    listed = set(read_sums(assets / "SHA256SUMS"))
+    present = {p.relative_to(assets).as_posix() for p in assets.rglob("*") if p.is_file()}
+    assert present - {"SHA256SUMS", "SOURCES.md"} == listed
+    assert check_slide_assets() == assets
+
+    copy_of = tmp_path / "assets"
+    shutil.copytree(assets, copy_of)
+    (copy_of / "mathjax" / "tex-svg.js").write_text("// not MathJax")
+    with pytest.raises(ValueError, match=r"mathjax/tex-svg.js with SHA-256 .*got SHA-256 .*git checkout"):
+        check_slide_assets(copy_of)
+    (copy_of / "mathjax" / "tex-svg.js").unlink()
+    with pytest.raises(ValueError, match="got a missing file"):
+        check_slide_assets(copy_of)
+    (copy_of / "SHA256SUMS").unlink()
+    with pytest.raises(ValueError, match="got no such list; restore"):
+        check_slide_assets(copy_of)
