@@ -1,4 +1,9 @@
+import inspect
+import re
+
+import nbformat
 import numpy as np
+import pytest
 
 from course_lib.exercises import Feedback, call_student
 from course_lib.exercises.ch01 import check_gate, check_update, check_weighted_sum
@@ -68,3 +73,49 @@ def test_update_check():
     assert "unchanged" in check_update(always_moves).message or not check_update(always_moves).passed
     assert not check_update(forgets_bias).passed
     assert "return the pair" in check_update(lambda *a: 3).message
+
+
+def _every_check():
+    import importlib
+
+    from course_lib.nbtools import list_notebooks
+
+    checks = []
+    for path in list_notebooks():
+        module = importlib.import_module(f"course_lib.exercises.ch{path.name[:2]}")
+        checks += [(path, name, f) for name, f in inspect.getmembers(module, inspect.isfunction)
+                   if name.startswith("check_") and f.__module__ == module.__name__]
+    return checks
+
+
+CHECKS = _every_check()
+
+
+def _placeholder(*args, **kwargs):
+    raise NotImplementedError("Your turn")
+
+
+@pytest.mark.parametrize("path, name, check", CHECKS, ids=[name for _, name, _ in CHECKS])
+def test_every_check_answers_a_wrong_or_missing_answer_with_a_hint(path, name, check):
+    """A student's placeholder, None or a string: never a traceback, always a hint;
+    where the answer is a function, the student edition's placeholder is "not attempted yet"."""
+    required = [p for p in inspect.signature(check).parameters.values() if p.default is inspect.Parameter.empty]
+    for wrong in (_placeholder, None, "x"):
+        feedback = check(*[wrong] * len(required))
+        assert isinstance(feedback, Feedback) and not feedback.passed and len(feedback.message) > 10, feedback
+    exercise = _exercise_cell(path, name)
+    answer_is_a_function = re.search(r"^def \w+\(", exercise.source, re.M) and "class " not in exercise.source
+    if answer_is_a_function:
+        assert "not attempted yet" in check(*[_placeholder] * len(required)).message
+
+
+def _exercise_cell(path, name):
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == name.removeprefix("check_")]
+    assert len(cells) == 1, f"{name} checks no exercise of {path.name}, or several"
+    return cells[0]
+
+
+@pytest.mark.parametrize("path, name, check", CHECKS, ids=[name for _, name, _ in CHECKS])
+def test_every_check_belongs_to_one_exercise_of_its_chapter(path, name, check):
+    assert "### BEGIN SOLUTION" in _exercise_cell(path, name).source
