@@ -1,3 +1,4 @@
+import importlib
 import inspect
 import re
 
@@ -7,6 +8,7 @@ import pytest
 
 from course_lib.exercises import Feedback, call_student
 from course_lib.exercises.ch01 import check_gate, check_update, check_weighted_sum
+from course_lib.nbtools import list_notebooks
 
 
 def test_feedback_displays_as_one_line():
@@ -76,10 +78,6 @@ def test_update_check():
 
 
 def _every_check():
-    import importlib
-
-    from course_lib.nbtools import list_notebooks
-
     checks = []
     for path in list_notebooks():
         module = importlib.import_module(f"course_lib.exercises.ch{path.name[:2]}")

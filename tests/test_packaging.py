@@ -18,6 +18,14 @@ def _name(requirement: str) -> str:
     return re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
+def _environment():
+    return yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
+def _pip_section(env):
+    return next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+
+
 def _pyproject():
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
@@ -26,7 +34,7 @@ def test_environment_yml_lists_exactly_what_pyproject_lists():
     project = _pyproject()["project"]
     wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
     wanted_names = {CONDA_NAMES.get(_name(r), _name(r)) for r in wanted}
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    env = _environment()
     conda, pip = set(), []
     for dep in env["dependencies"]:
         if isinstance(dep, dict):
@@ -46,8 +54,8 @@ def test_environment_yml_pip_section_installs_the_course(tmp_path):
     """What conda (and repo2docker's micromamba) does with the pip section:
     ``pip install -r`` of its lines, run from environment.yml's folder. Here as
     an offline dry run: every line must resolve, and ``-e .`` must be this course."""
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    env = _environment()
+    pip = _pip_section(env)
     (tmp_path / "requirements.txt").write_text("\n".join(pip) + "\n")
     command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-index", "--no-build-isolation",
                "--quiet", "--report", str(tmp_path / "report.json"), "-r", str(tmp_path / "requirements.txt")]
@@ -62,8 +70,8 @@ def test_environment_yml_pip_section_installs_the_course(tmp_path):
 def test_environment_yml_minimum_versions_match_pyproject():
     project = _pyproject()["project"]
     wanted = {_name(r): r for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    env = _environment()
+    pip = _pip_section(env)
     for dep in env["dependencies"] + [p.split("#")[0].strip() for p in pip if not p.startswith("-e")]:
         if isinstance(dep, str) and _name(dep) not in {"python", "pip"}:
             pypi = {v: k for k, v in CONDA_NAMES.items()}.get(_name(dep), _name(dep))
