@@ -1,6 +1,6 @@
 """Data-parallel training with ``torch.distributed``, on one small problem.
 
-The idea (chapter 10): start ``world_size`` copies of the same program. Every
+The idea (chapter 11): start ``world_size`` copies of the same program. Every
 copy (a *rank*) holds the same model. At every step all ranks agree on the
 same global batch (same seed, no communication needed), each takes its own
 shard of it, computes the gradient of the mean loss over its shard, and then

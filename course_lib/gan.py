@@ -1,4 +1,4 @@
-"""Generative adversarial networks (chapter 8): the loss pieces, a 2-D toy problem, a tiny DCGAN.
+"""Generative adversarial networks (chapter 9): the loss pieces, a 2-D toy problem, a tiny DCGAN.
 
 From scratch in NumPy (no torch in these functions):
 

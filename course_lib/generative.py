@@ -1,4 +1,4 @@
-"""Autoencoders and VAEs from scratch in NumPy (chapter 7).
+"""Autoencoders and VAEs from scratch in NumPy (chapter 8).
 
 The variational autoencoder's loss, in pieces, each with its gradient:
 

@@ -8,13 +8,13 @@ written as
         ...                      # builds, trains, returns what later cells use
         return {"generator": G.state_dict(), "losses": losses}
 
-    dcgan = shipped.run("08_dcgan", train_dcgan)
+    dcgan = shipped.run("09_dcgan", train_dcgan)
 
 and one switch, the environment variable ``COURSE_SHIPPED``, decides what
 ``run`` does:
 
 * unset or ``0`` (the default): it trains, as if ``run`` were not there;
-* ``1``: it loads ``data/shipped/08_dcgan.pt``, recorded by the course's
+* ``1``: it loads ``data/shipped/09_dcgan.pt``, recorded by the course's
   saving run, instead of training. ``make present`` starts JupyterLab this
   way. The cell prints one line saying so, then what the training printed
   when it was recorded, and leaves the global random generators (Python,
@@ -82,7 +82,7 @@ def path_of(key: str, data_dir: Path = DATA_DIR) -> Path:
 def run(key: str, compute, data_dir: Path = DATA_DIR):
     """Train with ``compute()``, or load its recorded result, as ``COURSE_SHIPPED`` says.
 
-    ``key`` names the result, ``"<chapter>_<what>"``, e.g. ``"08_dcgan"``.
+    ``key`` names the result, ``"<chapter>_<what>"``, e.g. ``"09_dcgan"``.
     Returns what ``compute()`` returns, after a round trip through
     ``torch.save``/``torch.load``; see the module's docstring.
 
@@ -135,9 +135,9 @@ def source_fingerprint(compute) -> str:
 
 def _check_key(key) -> None:
     if not isinstance(key, str):
-        _fail(TypeError, "shipped.run", "key as a str, e.g. '08_dcgan'", type(key).__name__, None)
+        _fail(TypeError, "shipped.run", "key as a str, e.g. '09_dcgan'", type(key).__name__, None)
     if not KEY.fullmatch(key):
-        _fail(ValueError, "shipped.run", "a key like '08_dcgan' (chapter number, _, lower-case name)",
+        _fail(ValueError, "shipped.run", "a key like '09_dcgan' (chapter number, _, lower-case name)",
               repr(key), None)
 
 

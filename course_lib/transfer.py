@@ -1,13 +1,13 @@
 """Transfer learning on small images: a source network, two target tasks, four ways to reuse it.
 
-Chapter 9 measures the lecture slides' 2x2 advice table. The pieces:
+Chapter 10 measures the lecture slides' 2x2 advice table. The pieces:
 
 * ``DigitCNN``: a tiny CNN for 16x16 images with four named stages,
   ``conv1 -> conv2 -> fc -> head``, so features can be taken after any of them;
 * the tasks (``load_task``), all 16x16 "cards" with values in 0..1: an 8x8
   image pasted at a random position on a blank 16x16 card (``place_on_card``).
   On centred 8x8 digits the raw pixels are already good features (a linear
-  classifier on them reaches 84% with 5 labels per class, chapter 9), so there
+  classifier on them reaches 84% with 5 labels per class, chapter 10), so there
   would be little to transfer; on a card the object can be anywhere, and
   features that find strokes wherever they are become worth learning, as in
   real photographs.
@@ -696,7 +696,7 @@ def rebuild(data_dir=DATA_DIR, steps: int = SOURCE_STEPS, seed: int = SOURCE_SEE
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.transfer",
-                                     description="Rebuild chapter 9's source network checkpoint.")
+                                     description="Rebuild chapter 10's source network checkpoint.")
     parser.add_argument("--rebuild", action="store_true", help=f"train and write data/{CHECKPOINT}")
     parser.add_argument("--data-dir", default=str(DATA_DIR), help="folder to write to (default: data/)")
     parser.add_argument("--steps", type=int, default=SOURCE_STEPS, help="training steps")

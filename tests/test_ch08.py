@@ -1,4 +1,5 @@
-"""Chapter 8: the GAN library (sampler, coverage, losses vs torch, models), exercise checks, widget."""
+"""Chapter 8: the VAE loss pieces (against torch and numeric gradients), principal angles, the twins'
+models, the exercise checks and the latent-walk widget."""
 
 
 import ipywidgets
@@ -7,334 +8,431 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.exercises.ch08 import (
-    check_nonsaturating_grad,
-    check_optimal_discriminator,
-    check_value_at_optimum,
+from course_lib.exercises.ch08 import check_compression_ratio, check_kl_1d, check_reparameterize
+from course_lib.generative import (
+    gaussian_kl,
+    principal_angles,
+    principal_components,
+    reconstruction_loss,
+    reparameterize,
+    reparameterize_backward,
+    vae_loss,
 )
-from course_lib.gan import (
-    DCDiscriminator,
-    DCGenerator,
-    DigitCNN,
-    classify,
-    confident_fraction,
-    discriminator_loss,
-    discriminator_loss_torch,
-    generate_images,
-    generator_loss,
-    generator_loss_torch,
-    mode_counts,
-    mode_coverage,
-    one_thread,
-    ring_centres,
-    sample_ring,
-    train_classifier,
-    train_dcgan,
-    train_gan_2d,
+from course_lib.scratch.gradcheck import numeric_gradient, rel_error
+from course_lib.scratch.modules import MLP
+from course_lib.twins import generative as tg
+from course_lib.twins.compare import copy_weights
+from course_lib.widgets.ch08 import latent_grid, latent_walk_widget
+
+SHAPES = [(1, 1), (5, 2), (3, 7)]
+
+
+
+
+def _latents(shape, seed):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=shape), rng.normal(scale=0.7, size=shape), rng.normal(size=shape)
+
+
+def _t(a, grad=False):
+    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+
+
+# ----------------------------------------------------------------------------- against torch
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gaussian_kl_matches_torch(shape):
+    mu, logvar, _ = _latents(shape, 0)
+    kl, dmu, dlogvar = gaussian_kl(mu, logvar)
+    mu_t, logvar_t = _t(mu, True), _t(logvar, True)
+    kl_t = tg.gaussian_kl(mu_t, logvar_t)
+    kl_t.backward()
+    assert abs(kl - kl_t.item()) < 1e-10
+    assert np.max(np.abs(dmu - mu_t.grad.numpy())) < 1e-10
+    assert np.max(np.abs(dlogvar - logvar_t.grad.numpy())) < 1e-10
+
+
+def test_gaussian_kl_known_values():
+    # zero for the prior itself; 0.5 * mu**2 per dimension for a shifted unit Gaussian;
+    # averaged over the batch
+    assert gaussian_kl(np.zeros((4, 3)), np.zeros((4, 3)))[0] == 0.0
+    mu = np.array([[1.0, 2.0], [0.0, 0.0]])
+    assert gaussian_kl(mu, np.zeros((2, 2)))[0] == pytest.approx(0.5 * (1 + 4) / 2)
+    sigma = 0.5  # one dimension: 0.5 * (sigma**2 - 1) - log(sigma)
+    assert gaussian_kl(np.zeros((1, 1)), np.full((1, 1), np.log(sigma**2)))[0] == pytest.approx(
+        0.5 * (sigma**2 - 1) - np.log(sigma))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_reparameterize_matches_torch(shape):
+    mu, logvar, eps = _latents(shape, 1)
+    z, cache = reparameterize(mu, logvar, eps)
+    dz = np.random.default_rng(2).normal(size=shape)
+    dmu, dlogvar = reparameterize_backward(dz, cache)
+    mu_t, logvar_t = _t(mu, True), _t(logvar, True)
+    z_t = tg.reparameterize(mu_t, logvar_t, _t(eps))
+    z_t.backward(_t(dz))
+    assert np.max(np.abs(z - z_t.detach().numpy())) < 1e-10
+    assert np.max(np.abs(dmu - mu_t.grad.numpy())) < 1e-10
+    assert np.max(np.abs(dlogvar - logvar_t.grad.numpy())) < 1e-10
+
+
+@pytest.mark.parametrize("kind", ["bce", "mse"])
+@pytest.mark.parametrize("shape", [(1, 1), (4, 9)])
+def test_reconstruction_loss_matches_torch(kind, shape):
+    rng = np.random.default_rng(3)
+    out, x = rng.normal(size=shape), rng.uniform(size=shape)
+    loss, dout = reconstruction_loss(out, x, kind)
+    out_t = _t(out, True)
+    loss_t = tg.reconstruction_loss(out_t, _t(x), kind)
+    loss_t.backward()
+    assert abs(loss - loss_t.item()) < 1e-10
+    assert np.max(np.abs(dout - out_t.grad.numpy())) < 1e-10
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.25])
+def test_vae_loss_matches_torch(beta):
+    rng = np.random.default_rng(4)
+    out, x = rng.normal(size=(3, 5)), rng.uniform(size=(3, 5))
+    mu, logvar, _ = _latents((3, 2), 5)
+    loss, parts, dout, dmu, dlogvar = vae_loss(out, x, mu, logvar, beta=beta)
+    out_t, mu_t, logvar_t = _t(out, True), _t(mu, True), _t(logvar, True)
+    loss_t, recon_t, kl_t = tg.vae_loss(out_t, _t(x), mu_t, logvar_t, beta=beta)
+    loss_t.backward()
+    assert abs(loss - loss_t.item()) < 1e-10
+    assert abs(parts["reconstruction"] - recon_t.item()) < 1e-10 and abs(parts["kl"] - kl_t.item()) < 1e-10
+    for mine, theirs in ((dout, out_t), (dmu, mu_t), (dlogvar, logvar_t)):
+        assert np.max(np.abs(mine - theirs.grad.numpy())) < 1e-10
+
+
+def test_a_whole_scratch_vae_matches_the_torch_vae():
+    rng = np.random.default_rng(6)
+    encoder, decoder = MLP([6, 5, 6], rng=rng), MLP([3, 5, 6], rng=rng)
+    twin = tg.VAE([6, 5, 3], dtype=torch.float64)
+    copy_weights(encoder, twin.encoder)
+    copy_weights(decoder, twin.decoder)
+    x, eps = rng.uniform(size=(4, 6)), rng.normal(size=(4, 3))
+    h = encoder.forward(x)
+    mu, logvar = h[:, :3], h[:, 3:]
+    z, cache = reparameterize(mu, logvar, eps)
+    logits = decoder.forward(z)
+    loss, _, dlogits, dmu, dlogvar = vae_loss(logits, x, mu, logvar)
+    dmu_r, dlogvar_r = reparameterize_backward(decoder.backward(dlogits), cache)
+    encoder.backward(np.concatenate([dmu + dmu_r, dlogvar + dlogvar_r], axis=1))
+    logits_t, mu_t, logvar_t = twin(_t(x), eps=_t(eps))
+    loss_t = tg.vae_loss(logits_t, _t(x), mu_t, logvar_t)[0]
+    loss_t.backward()
+    assert abs(loss - loss_t.item()) < 1e-10
+    for scratch_part, torch_part in ((encoder, twin.encoder), (decoder, twin.decoder)):
+        params = dict(torch_part.named_parameters())
+        for name, _, grad in scratch_part.named_parameters():
+            assert np.max(np.abs(grad - params[name].grad.numpy())) < 1e-10, name
+
+
+# ----------------------------------------------------------------------------- against numeric gradients
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gaussian_kl_gradients_are_numeric(shape):
+    mu, logvar, _ = _latents(shape, 7)
+    _, dmu, dlogvar = gaussian_kl(mu, logvar)
+    assert rel_error(dmu, numeric_gradient(lambda: gaussian_kl(mu, logvar)[0], mu)) < 1e-7
+    assert rel_error(dlogvar, numeric_gradient(lambda: gaussian_kl(mu, logvar)[0], logvar)) < 1e-7
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_reparameterize_gradients_are_numeric(shape):
+    mu, logvar, eps = _latents(shape, 8)
+    dz = np.random.default_rng(9).normal(size=shape)
+    dmu, dlogvar = reparameterize_backward(dz, reparameterize(mu, logvar, eps)[1])
+    assert rel_error(dmu, numeric_gradient(lambda: reparameterize(mu, logvar, eps)[0], mu, dz)) < 1e-7
+    assert rel_error(dlogvar, numeric_gradient(lambda: reparameterize(mu, logvar, eps)[0], logvar, dz)) < 1e-7
+
+
+@pytest.mark.parametrize("kind", ["bce", "mse"])
+def test_reconstruction_loss_gradient_is_numeric(kind):
+    rng = np.random.default_rng(10)
+    out, x = rng.normal(size=(3, 4)), rng.uniform(size=(3, 4))
+    _, dout = reconstruction_loss(out, x, kind)
+    assert rel_error(dout, numeric_gradient(lambda: reconstruction_loss(out, x, kind)[0], out)) < 1e-7
+
+
+def test_reparameterize_samples_have_the_right_moments():
+    n = 200_000
+    eps = np.random.default_rng(11).standard_normal((n, 1))
+    z, _ = reparameterize(np.full((n, 1), -1.0), np.full((n, 1), np.log(4.0)), eps)
+    assert abs(z.mean() + 1.0) < 0.02 and abs(z.std() - 2.0) < 0.02
+
+
+# ----------------------------------------------------------------------------- principal angles and PCA
+
+
+def test_principal_angles_on_known_subspaces():
+    theta = np.radians(25.0)
+    plane = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
+    tilted = np.array([[1.0, 0.0], [0.0, np.cos(theta)], [0.0, 0.0], [0.0, np.sin(theta)]])
+    assert np.allclose(principal_angles(plane, tilted), [0.0, 25.0], atol=1e-8)
+    # the same span in another basis: all angles zero; orthogonal complements: 90 degrees
+    assert np.allclose(principal_angles(plane, plane @ np.array([[3.0, 1.0], [-1.0, 2.0]])), 0.0, atol=1e-8)
+    other = np.array([[0.0], [0.0], [1.0], [0.0]])
+    assert np.allclose(principal_angles(plane, other), [90.0], atol=1e-8)
+    # a line inside the plane: one angle of 0; a line at 60 degrees to the plane: one angle of 60
+    assert np.allclose(principal_angles(plane, np.array([[1.0], [1.0], [0.0], [0.0]])), [0.0], atol=1e-8)
+    line = np.array([[np.cos(np.radians(60.0))], [0.0], [np.sin(np.radians(60.0))], [0.0]])
+    assert np.allclose(principal_angles(line, plane), [60.0], atol=1e-8)
+
+
+def test_principal_angles_are_accurate_for_tiny_angles():
+    theta = 1e-9  # radians; arccos of the cosine would return 0 or 1e-8-sized noise
+    a = np.array([[1.0], [0.0]])
+    b = np.array([[np.cos(theta)], [np.sin(theta)]])
+    assert principal_angles(a, b)[0] == pytest.approx(np.degrees(theta), rel=1e-6)
+
+
+def test_principal_angles_agree_with_scipy():
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    rng = np.random.default_rng(12)
+    a, b = rng.normal(size=(9, 3)), rng.normal(size=(9, 4))
+    expected = np.sort(np.degrees(scipy_linalg.subspace_angles(a, b)))
+    assert np.allclose(principal_angles(a, b), expected, atol=1e-8)
+
+
+def test_principal_components_match_sklearn():
+    decomposition = pytest.importorskip("sklearn.decomposition")
+    X = np.random.default_rng(13).normal(size=(50, 6)) @ np.diag([5.0, 3.0, 2.0, 1.0, 0.5, 0.1])
+    components, variances, mean = principal_components(X, 3)
+    pca = decomposition.PCA(3).fit(X)
+    assert np.allclose(np.abs(np.sum(components * pca.components_, axis=1)), 1.0)
+    assert np.allclose(variances, pca.explained_variance_) and np.allclose(mean, pca.mean_)
+    assert np.allclose(principal_angles(components.T, pca.components_.T), 0.0, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- the torch models
+
+
+def test_autoencoder_and_vae_shapes_and_layouts():
+    ae = tg.Autoencoder([64, 32, 8])
+    x = torch.rand(5, 64)
+    assert ae(x).shape == (5, 64) and ae.encode(x).shape == (5, 8)
+    linear = tg.Autoencoder([64, 8], activation="linear")
+    assert [type(m).__name__ for m in linear.encoder] == ["Linear"]
+    vae = tg.VAE([64, 16, 2])
+    logits, mu, logvar = vae(x, generator=torch.Generator().manual_seed(0))
+    assert logits.shape == (5, 64) and mu.shape == (5, 2) and logvar.shape == (5, 2)
+    keys = set(vae.state_dict())
+    assert {"encoder.0.weight", "encoder.2.weight", "decoder.0.weight", "decoder.2.bias"} <= keys
+    assert vae.encoder[2].out_features == 4  # mu and logvar side by side
+
+
+def test_vae_forward_is_deterministic_given_eps_or_generator():
+    vae = tg.VAE([6, 4, 2])
+    x = torch.rand(3, 6)
+    a = vae(x, generator=torch.Generator().manual_seed(1))[0]
+    b = vae(x, generator=torch.Generator().manual_seed(1))[0]
+    assert torch.equal(a, b)
+    zero = vae(x, eps=torch.zeros(3, 2))[0]
+    assert torch.allclose(zero, vae.decode(vae.encode(x)[0]))
+
+
+# ----------------------------------------------------------------------------- bad inputs
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (lambda: gaussian_kl(np.zeros(3), np.zeros(3)), ValueError,
+         r"expected mu of shape \(N, K\), got shape \(3,\)"),
+        (lambda: gaussian_kl(np.zeros((2, 3)), np.zeros((2, 2))), ValueError,
+         r"logvar of mu's shape \(2, 3\)"),
+        (lambda: gaussian_kl(torch.zeros(2, 3), np.zeros((2, 3))), TypeError, "numpy.ndarray, got Tensor"),
+        (lambda: gaussian_kl(np.zeros((2, 3), dtype=int), np.zeros((2, 3))), TypeError, "floating dtype"),
+        (lambda: reparameterize(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((3, 2))), ValueError,
+         r"eps of mu's shape \(2, 3\), got shape \(3, 2\)"),
+        (lambda: reparameterize_backward(np.zeros((3, 3)), reparameterize(*_latents((2, 3), 0))[1]),
+         ValueError,
+         r"dz of the forward output's shape \(2, 3\)"),
+        (lambda: reconstruction_loss(np.zeros((2, 4)), np.zeros((2, 4)), kind="l1"), ValueError,
+         "kind to be one of"),
+        (lambda: reconstruction_loss(np.zeros((2, 4)), np.full((2, 4), 2.0)), ValueError,
+         r"target in \[0, 1\]"),
+        (lambda: reconstruction_loss(np.zeros((2, 2, 2)), np.zeros((2, 2, 2))), ValueError,
+         r"out of shape \(N, D\)"),
+        (lambda: vae_loss(np.zeros((2, 4)), np.zeros((2, 4)), np.zeros((3, 2)), np.zeros((3, 2))), ValueError,
+         "one row per example"),
+        (lambda: vae_loss(np.zeros((2, 4)), np.zeros((2, 4)), np.zeros((2, 2)), np.zeros((2, 2)), beta=-1.0),
+         ValueError, "beta >= 0"),
+        (lambda: principal_angles(np.zeros((5, 2)) + np.array([1.0, 1.0]), np.eye(5)[:, :2]), ValueError,
+         "linearly independent"),
+        (lambda: principal_angles(np.eye(5)[:, :2].T, np.eye(5)[:, :2]), ValueError, "try A.T"),
+        (lambda: principal_angles(np.eye(5)[:, :2], np.eye(4)[:, :2]), ValueError, "B with A's 5 rows"),
+        (lambda: principal_angles(np.ones(5), np.eye(5)[:, :2]), ValueError, r"A of shape \(D, k\)"),
+        (lambda: principal_components(np.ones((4, 3)), 5), ValueError, "k <= 3"),
+        (lambda: tg.gaussian_kl(np.zeros((2, 2)), torch.zeros(2, 2)), TypeError, "mu to be a torch.Tensor"),
+        (lambda: tg.reparameterize(torch.zeros(2, 2), torch.zeros(2, 3)), ValueError, "logvar of mu's shape"),
+        (lambda: tg.reconstruction_loss(torch.zeros(2, 4), torch.zeros(2, 4), kind="l2"), ValueError,
+         "kind to be one of"),
+        (lambda: tg.Autoencoder([64]), ValueError, "sizes as a list"),
+        (lambda: tg.Autoencoder([64, 32, 8], activation="linear"), ValueError, "sizes \\[D, K\\]"),
+        (lambda: tg.VAE([64, 2]), ValueError, "length >= 3"),
+    ],
 )
-from course_lib.widgets.ch08 import draw_samples, gan_snapshot_widget
+def test_bad_inputs_are_explained(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+# ----------------------------------------------------------------------------- exercise checks
 
 
 def _placeholder(*args):
     raise NotImplementedError("Your turn")
 
 
-# ----------------------------------------------------------------------------- data
-
-
-def test_ring_centres_lie_on_the_circle_evenly():
-    c = ring_centres(8, radius=2.0)
-    assert c.shape == (8, 2)
-    np.testing.assert_allclose(np.linalg.norm(c, axis=1), 2.0)
-    np.testing.assert_allclose(c[0], [2.0, 0.0])
-    np.testing.assert_allclose(np.linalg.norm(c[1] - c[0]), 2 * 2.0 * np.sin(np.pi / 8))
-
-
-def test_sample_ring_is_deterministic_and_seed_dependent():
-    a, b = sample_ring(500, seed=3), sample_ring(500, seed=3)
-    assert a.shape == (500, 2) and a.dtype == np.float64
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, sample_ring(500, seed=4))
-    counts = mode_counts(sample_ring(8000, std=0.05, seed=0), ring_centres(), 0.25)
-    assert counts.sum() == 8000 and counts.min() > 850  # every mode about 1000 points
-
-
-# ----------------------------------------------------------------------------- coverage metric
-
-
-def test_mode_coverage_on_constructed_samples():
-    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
-    samples = np.array([
-        [0.1, 0.0], [0.0, -0.2], [-0.1, 0.1],  # 3 near mode 0
-        [10.0, 0.3],  # 1 near mode 1
-        [5.0, 5.0], [20.0, 20.0],  # 2 near nothing
-    ])
-    np.testing.assert_array_equal(mode_counts(samples, centres, 0.5), [3, 1, 0])
-    assert mode_coverage(samples, centres, 0.5) == (2, 4 / 6)
-    assert mode_coverage(samples, centres, 0.5, min_count=2) == (1, 4 / 6)
-    assert mode_coverage(samples, centres, 0.05) == (0, 0.0)
-    # a huge radius: every sample is near its nearest centre ([5, 5] ties go to mode 0, [20, 20] to mode 1)
-    assert mode_coverage(samples, centres, 100.0) == (2, 1.0)
-
-
-def test_mode_coverage_counts_a_sample_once_for_its_nearest_mode():
-    centres = np.array([[0.0, 0.0], [1.0, 0.0]])
-    samples = np.array([[0.4, 0.0], [0.6, 0.0]])
-    np.testing.assert_array_equal(mode_counts(samples, centres, 0.7), [1, 1])
-    assert mode_coverage(samples, centres, 0.7) == (2, 1.0)
+def test_kl_check_passes_a_right_answer():
+    assert check_kl_1d(lambda mu, sigma: 0.5 * (mu**2 + sigma**2 - 1) - np.log(sigma)).passed
 
 
 @pytest.mark.parametrize(
-    "samples, centres, radius, exc, match",
+    "wrong, hint",
     [
-        (np.zeros((5, 3)), np.zeros((8, 2)), 0.2, ValueError, "same number of columns"),
-        (np.zeros(5), np.zeros((8, 2)), 0.2, ValueError, r"samples of shape \(N, 2\)"),
-        ([[0.0, 0.0]], np.zeros((8, 2)), 0.2, TypeError, "numpy.ndarray"),
-        (np.zeros((5, 2)), np.zeros((8, 2)), 0.0, ValueError, "radius > 0"),
-        (np.full((5, 2), np.nan), np.zeros((8, 2)), 0.2, ValueError, "finite"),
+        (lambda mu, s: 0.5 * (mu**2 + s**2 - 1) - 2 * np.log(s), "log sigma^2 = 2 log sigma"),
+        (lambda mu, s: 0.5 * (mu**2 + s - 1) - np.log(s), "the variance is sigma**2"),
+        (lambda mu, s: 0.5 * (mu**2 + s**2 - 1), "left out the -log(sigma)"),
+        (lambda mu, s: np.log(s) - 0.5 * (mu**2 + s**2 - 1), "sign is flipped"),
+        (lambda mu, s: mu**2, "expected"),
+        (lambda mu, s: "zero", "return one number"),
     ],
 )
-def test_mode_coverage_bad_inputs(samples, centres, radius, exc, match):
-    with pytest.raises(exc, match=match):
-        mode_coverage(samples, centres, radius)
+def test_kl_check_hints(wrong, hint):
+    fb = check_kl_1d(wrong)
+    assert not fb.passed and hint in fb.message
 
 
-def test_mode_coverage_bad_min_count_and_sampler_args():
-    with pytest.raises(ValueError, match="min_count >= 1"):
-        mode_coverage(np.zeros((5, 2)), np.zeros((8, 2)), 0.2, min_count=0)
-    with pytest.raises(ValueError, match="std > 0"):
-        sample_ring(10, std=0.0)
-    with pytest.raises(TypeError, match="n to be an int"):
-        sample_ring(10.5)
+def test_reparameterize_check_passes_right_answers():
+    assert check_reparameterize(lambda mu, lv, eps: mu + np.exp(0.5 * lv) * eps).passed
+    assert check_reparameterize(lambda mu, lv, eps: reparameterize(mu, lv, eps)[0]).passed
 
 
-# ----------------------------------------------------------------------------- losses vs torch
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda mu, lv, eps: mu + np.exp(lv) * eps, "exp(logvar) is the variance"),
+        (lambda mu, lv, eps: mu + lv * eps, "logvar is the log of the variance"),
+        (lambda mu, lv, eps: np.exp(0.5 * lv) * eps, "shift the scaled noise"),
+        (lambda mu, lv, eps: mu + np.sqrt(np.abs(lv)) * eps, "undo it with exp"),
+        (lambda mu, lv, eps: mu, "z = mu + exp(logvar / 2) * eps"),
+        (lambda mu, lv, eps: mu[0], "z has mu's shape"),
+    ],
+)
+def test_reparameterize_check_hints(wrong, hint):
+    fb = check_reparameterize(wrong)
+    assert not fb.passed and hint in fb.message
 
 
-def _torch_losses(real, fake, kind):
-    real_t = torch.tensor(real, requires_grad=True)
-    fake_t = torch.tensor(fake, requires_grad=True)
-    d = discriminator_loss_torch(real_t, fake_t)
-    d.backward()
-    dreal, dfake = real_t.grad.numpy().copy(), fake_t.grad.numpy().copy()
-    fake_t.grad = None
-    g = generator_loss_torch(fake_t, kind=kind)
-    g.backward()
-    return d.item(), dreal, dfake, g.item(), fake_t.grad.numpy()
+def test_compression_check_passes_a_right_answer():
+    assert check_compression_ratio(lambda shape, code: np.prod(shape) / code).passed
 
 
-@pytest.mark.parametrize("n_real, n_fake", [(1, 1), (7, 3), (64, 128)])
-@pytest.mark.parametrize("kind", ["non_saturating", "minimax"])
-@pytest.mark.parametrize("scale", [1.0, 30.0])  # 30: logits up to about +-100, where naive formulas overflow
-def test_losses_match_torch_in_float64(n_real, n_fake, kind, scale):
-    rng = np.random.default_rng(n_real + n_fake)
-    real, fake = scale * rng.normal(size=n_real), scale * rng.normal(size=n_fake)
-    d_ref, dreal_ref, dfake_ref, g_ref, dg_ref = _torch_losses(real, fake, kind)
-    d, dreal, dfake = discriminator_loss(real, fake)
-    g, dg = generator_loss(fake, kind=kind)
-    assert abs(d - d_ref) < 1e-10 and abs(g - g_ref) < 1e-10
-    for ours, ref in ((dreal, dreal_ref), (dfake, dfake_ref), (dg, dg_ref)):
-        assert ours.shape == ref.shape and np.abs(ours - ref).max() < 1e-10
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda shape, code: code / np.prod(shape), "other way round"),
+        (lambda shape, code: shape[0] / code, "count every number"),
+        (lambda shape, code: int(np.prod(shape)) // code, "floor division"),
+        (lambda shape, code: 8.0, "expected"),
+        (lambda shape, code: None, "return one number"),
+    ],
+)
+def test_compression_check_hints(wrong, hint):
+    fb = check_compression_ratio(wrong)
+    assert not fb.passed and hint in fb.message
 
 
-def _numeric_grad(f, x, h=1e-6):
-    grad = np.zeros_like(x)
-    for i in range(x.size):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        grad[i] = (f(xp) - f(xm)) / (2 * h)
-    return grad
-
-
-def _rel_error(a, b):
-    return np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))
-
-
-@pytest.mark.parametrize("kind", ["non_saturating", "minimax"])
-def test_loss_gradients_match_numeric_gradients(kind):
-    rng = np.random.default_rng(5)
-    real, fake = rng.normal(size=5), rng.normal(size=4)
-    _, dreal, dfake = discriminator_loss(real, fake)
-    assert _rel_error(dreal, _numeric_grad(lambda r: discriminator_loss(r, fake)[0], real)) < 1e-7
-    assert _rel_error(dfake, _numeric_grad(lambda f: discriminator_loss(real, f)[0], fake)) < 1e-7
-    _, dg = generator_loss(fake, kind=kind)
-    assert _rel_error(dg, _numeric_grad(lambda f: generator_loss(f, kind=kind)[0], fake)) < 1e-7
-
-
-def test_saturation_is_visible_in_the_gradients():
-    logits = np.array([-8.0])  # D(G(z)) = 0.0003: a confidently rejected fake
-    assert abs(generator_loss(logits, kind="minimax")[1][0]) < 1e-3
-    assert generator_loss(logits)[1][0] < -0.99
-
-
-def test_losses_bad_inputs():
-    with pytest.raises(ValueError, match=r"real_logits of shape \(N,\).*flatten"):
-        discriminator_loss(np.zeros((4, 1)), np.zeros(4))
-    with pytest.raises(TypeError, match="floating"):
-        generator_loss(np.zeros(4, dtype=np.int64))
-    with pytest.raises(ValueError, match="kind to be one of"):
-        generator_loss(np.zeros(4), kind="wasserstein")
-    with pytest.raises(TypeError, match="torch.Tensor"):
-        discriminator_loss_torch(np.zeros(4), torch.zeros(4))
-    with pytest.raises(ValueError, match=r"shape \(N,\)"):
-        generator_loss_torch(torch.zeros(4, 1))
-
-
-# ----------------------------------------------------------------------------- models and training loops
-
-
-def test_one_thread_restores_the_thread_count():
-    before = torch.get_num_threads()
-    with one_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-
-
-def test_train_gan_2d_is_repeatable_and_records_snapshots():
-    data = sample_ring(300, seed=0)
-    settings = dict(steps=20, batch_size=32, snapshot_every=10, n_snapshot=50, seed=1)
-    state = torch.get_rng_state()
-    runs = [train_gan_2d(data, **settings) for _ in range(2)]
-    assert torch.equal(state, torch.get_rng_state())  # the global generator is left alone
-    assert runs[0].snapshot_steps == [0, 10, 20]
-    assert runs[0].snapshots.shape == (3, 50, 2) and runs[0].d_loss.shape == (20,)
-    np.testing.assert_array_equal(runs[0].snapshots, runs[1].snapshots)
-    packed = train_gan_2d(data, steps=3, batch_size=32, pack=4, d_steps=2, n_snapshot=8, seed=1)
-    assert packed.discriminator[0].in_features == 8 and np.all(np.isfinite(packed.g_loss))
-
-
-def test_train_gan_2d_bad_inputs():
-    data = sample_ring(100, seed=0)
-    with pytest.raises(ValueError, match="multiple of pack"):
-        train_gan_2d(data, steps=2, batch_size=30, pack=4)
-    with pytest.raises(ValueError, match=r"data of shape \(N, 2\)"):
-        train_gan_2d(data[:, 0], steps=2)
-    with pytest.raises(ValueError, match="lr_g > 0"):
-        train_gan_2d(data, steps=2, lr_g=0.0)
-
-
-def test_dcgan_shapes_training_and_samples():
-    g, d = DCGenerator(latent_dim=5, width=4), DCDiscriminator(width=4)
-    z = torch.randn(3, 5)
-    assert g(z).shape == (3, 1, 8, 8) and d(g(z)).shape == (3, 1)
-    images = np.random.default_rng(0).random((40, 1, 8, 8))
-    run = train_dcgan(images, steps=3, batch_size=8, latent_dim=5, width=4, seed=0)
-    x = generate_images(run.generator, 6, seed=2)
-    assert x.shape == (6, 1, 8, 8) and x.min() >= 0 and x.max() <= 1
-    np.testing.assert_array_equal(x, generate_images(run.generator, 6, seed=2))
-
-
-def test_dcgan_bad_inputs():
-    with pytest.raises(ValueError, match=r"pixels in \[0, 1\]"):
-        train_dcgan(np.full((10, 1, 8, 8), 16.0), steps=1)
-    with pytest.raises(ValueError, match=r"images of shape \(N, 1, 8, 8\)"):
-        train_dcgan(np.zeros((10, 64)), steps=1)
-    with pytest.raises(TypeError, match="DCGenerator"):
-        generate_images(DCDiscriminator(4), 3)
-
-
-def test_classifier_pieces():
-    rng = np.random.default_rng(0)
-    images, labels = rng.random((50, 1, 8, 8)), rng.integers(0, 10, 50)
-    model = train_classifier(images, labels, epochs=1, batch_size=25)
-    assert isinstance(model, DigitCNN) and not model.training
-    pred, conf = classify(model, images)
-    assert pred.shape == (50,) and np.all((conf > 0.1) & (conf <= 1))
-    assert confident_fraction(model, images, threshold=0.0) == 1.0
-    assert confident_fraction(model, images, threshold=1.0) <= 0.1
-    with pytest.raises(ValueError, match="one label per image"):
-        train_classifier(images, labels[:10], epochs=1)
-    with pytest.raises(ValueError, match=r"threshold <= 1"):
-        confident_fraction(model, images, threshold=1.5)
-
-
-# ----------------------------------------------------------------------------- exercises
-
-
-def test_optimal_discriminator_check():
-    assert check_optimal_discriminator(lambda p, q: p / (p + q)).passed
-    for wrong, hint in [
-        (lambda p, q: q / (p + q), "1 - D*"),
-        (lambda p, q: p / q, "probability"),
-        (lambda p, q: np.full_like(p, 0.5), "derivative"),
-        (lambda p, q: p[:2], "one value per point"),
-    ]:
-        fb = check_optimal_discriminator(wrong)
-        assert not fb.passed and hint in fb.message, fb.message
-    assert "not attempted yet" in check_optimal_discriminator(_placeholder).message
-
-
-def _value(p, q):
-    d = p / (p + q)
-    return np.sum(p * np.log(d)) + np.sum(q * np.log(1 - d))
-
-
-def test_value_at_optimum_check():
-    assert check_value_at_optimum(_value).passed
-    for wrong, hint in [
-        (lambda p, q: -np.log(4), "only when p_g = p_data"),
-        (lambda p, q: -_value(p, q), "sign"),
-        (lambda p, q: _value(p, q) / len(p), "weights by the probabilities"),
-        (lambda p, q: np.sum(p * np.log(p / (p + q))), "V = sum"),
-        (lambda p, q: "a string", "one number"),
-    ]:
-        fb = check_value_at_optimum(wrong)
-        assert not fb.passed and hint in fb.message, fb.message
-    assert "not attempted yet" in check_value_at_optimum(_placeholder).message
-    assert "ZeroDivisionError" in check_value_at_optimum(lambda p, q: 1 / 0).message
-
-
-def test_nonsaturating_grad_check():
-    def sigmoid(x):
-        return 1 / (1 + np.exp(-x))
-
-    assert check_nonsaturating_grad(lambda f: (sigmoid(f) - 1) / f.size).passed
-    assert check_nonsaturating_grad(lambda f: generator_loss(f)[1]).passed  # agrees with the library
-    for wrong, hint in [
-        (lambda f: sigmoid(f) - 1, "divide by N"),
-        (lambda f: -sigmoid(f) / f.size, "minimax"),
-        (lambda f: (1 - sigmoid(f)) / f.size, "sign"),
-        (lambda f: f / f.size, "sigmoid(x) - 1"),
-        (lambda f: np.zeros(3), "one gradient per logit"),
-    ]:
-        fb = check_nonsaturating_grad(wrong)
-        assert not fb.passed and hint in fb.message, fb.message
-    assert "not attempted yet" in check_nonsaturating_grad(_placeholder).message
+@pytest.mark.parametrize("check", [check_kl_1d, check_reparameterize, check_compression_ratio])
+def test_checks_handle_not_attempted_and_crashes(check):
+    assert "not attempted yet" in check(_placeholder).message
+    assert "ZeroDivisionError" in check(lambda *args: 1 / 0).message
+    assert "pass your function itself" in check(3.0).message
 
 
 # ----------------------------------------------------------------------------- widget
 
 
-def _snapshots():
-    centres = ring_centres()
-    data = sample_ring(200, seed=0)
-    snaps = np.stack([sample_ring(100, seed=s) * (s / 2) for s in (1, 2)])
-    return [0, 100], snaps, data, centres
+class _FakeDecoder:
+    """Stands in for the VAE's decoder: the image brightness encodes z1, records the points asked for."""
+
+    def __init__(self, flat=True):
+        self.calls = []
+        self.flat = flat
+
+    def __call__(self, z):
+        self.calls.append(np.array(z))
+        images = np.zeros((len(z), 8, 8))
+        images[:, :4] = (np.tanh(z[:, :1, None]) + 1) / 2
+        images[:, 4:] = (np.tanh(z[:, 1:, None]) + 1) / 2
+        return images.reshape(len(z), 64) if self.flat else images
+
+
+def _controls(demo):
+    return {w.description: w for w in demo.children if isinstance(w, ipywidgets.ValueWidget)}
 
 
 def test_widget_builds_and_redraws():
-    steps, snaps, data, centres = _snapshots()
-    w = gan_snapshot_widget(steps, snaps, data, centres, 0.2)
-    assert isinstance(w, ipywidgets.interactive)
-    slider = w.children[0]
-    assert list(slider.options) == [0, 100] and slider.value == 100
-    slider.value = 0  # redraws without error
-    w.update()
+    decode = _FakeDecoder()
+    points = np.random.default_rng(0).normal(size=(20, 2))
+    labels = np.arange(20) % 10
+    demo = latent_walk_widget(decode, z1=0.5, z2=-1.0, points=points, labels=labels)
+    controls = _controls(demo)
+    assert set(controls) == {"z1", "z2"}
+    assert np.allclose(decode.calls[0], [[0.5, -1.0]])  # the first frame is decoded straight away
+    controls["z1"].value = 2.0
+    assert np.allclose(decode.calls[-1], [[2.0, -1.0]])
+    fig = plt.figure(plt.get_fignums()[-1])
+    assert fig.axes[1].get_title() == "decoded at z = (2.0, -1.0)"
+    image = fig.axes[1].get_images()[0].get_array()
+    assert image.shape == (8, 8) and image[0, 0] == pytest.approx((np.tanh(2.0) + 1) / 2)
 
 
-def test_draw_samples_reports_coverage():
-    steps, snaps, data, centres = _snapshots()
-    fig, ax = plt.subplots()
-    covered, near = draw_samples(ax, snaps[1], data, centres, 0.2, min_count=5, title="x: ")
-    assert covered == 8 and near > 0.99 and ax.get_title().startswith("x: 8/8 modes")
+def test_widget_without_points():
+    decode = _FakeDecoder(flat=False)
+    latent_walk_widget(decode, limit=2.0)
+    assert np.allclose(decode.calls[0], [[0.0, 0.0]])
 
 
-def test_widget_bad_inputs():
-    steps, snaps, data, centres = _snapshots()
-    with pytest.raises(ValueError, match=r"snapshots of shape \(2, M, 2\)"):
-        gan_snapshot_widget(steps, snaps[:1], data, centres, 0.2)
-    with pytest.raises(TypeError, match="non-empty list"):
-        gan_snapshot_widget([], snaps, data, centres, 0.2)
-    with pytest.raises(ValueError, match="radius > 0"):
-        gan_snapshot_widget(steps, snaps, data, centres, -1.0)
+def test_latent_grid_layout():
+    framed = latent_grid(_FakeDecoder(), n=3, limit=1.0)
+    assert framed.shape == (28, 28) and np.isnan(framed[0]).all() and np.isnan(framed[:, 9]).all()
+    assert np.array_equal(framed[1:9, 1:9], latent_grid(_FakeDecoder(), n=3, limit=1.0, gap=0)[:8, :8])
+    mosaic = latent_grid(_FakeDecoder(), n=3, limit=1.0, gap=0)
+    assert mosaic.shape == (24, 24)
+    # top-left tile: z1 = -1 (left half of the tile's rows 0..3), z2 = +1 (rows 4..7)
+    assert mosaic[0, 0] == pytest.approx((np.tanh(-1.0) + 1) / 2)
+    assert mosaic[4, 0] == pytest.approx((np.tanh(1.0) + 1) / 2)
+    # bottom-right tile: z1 = +1, z2 = -1
+    assert mosaic[16, 16] == pytest.approx((np.tanh(1.0) + 1) / 2)
+    assert mosaic[20, 16] == pytest.approx((np.tanh(-1.0) + 1) / 2)
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (lambda: latent_walk_widget("decoder"), TypeError, "decode_fn to be a function"),
+        (lambda: latent_walk_widget(_FakeDecoder(), z1=5.0), ValueError, "z1 <= 3.0"),
+        (lambda: latent_walk_widget(_FakeDecoder(), limit=0.0), ValueError, "limit > 0"),
+        (lambda: latent_walk_widget(_FakeDecoder(), points=np.zeros((5, 3))), ValueError,
+         r"points of shape \(M, 2\)"),
+        (lambda: latent_walk_widget(_FakeDecoder(), points=np.zeros((5, 2)), labels=np.zeros(4, dtype=int)),
+         ValueError, "one label per point"),
+        (lambda: latent_walk_widget(_FakeDecoder(), labels=np.zeros(4, dtype=int)), ValueError,
+         "labels only together with points"),
+        (lambda: latent_walk_widget(lambda z: torch.zeros(len(z), 64)), TypeError, "numpy array"),
+        (lambda: latent_walk_widget(lambda z: np.zeros((len(z), 10))), ValueError, "shape"),
+        (lambda: latent_walk_widget(lambda z: np.full((len(z), 64), 3.0)), ValueError, "apply the sigmoid"),
+        (lambda: latent_grid(_FakeDecoder(), n=0), ValueError, "n >= 1"),
+        (lambda: latent_grid(_FakeDecoder(), gap=-1), ValueError, "gap >= 0"),
+    ],
+)
+def test_widget_bad_arguments_are_explained(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()

@@ -1,392 +1,340 @@
-"""Chapter 9: the transfer-learning library, the shipped checkpoint, the exercise checks and the widget."""
+"""Chapter 9: the GAN library (sampler, coverage, losses vs torch, models), exercise checks, widget."""
 
-
-import shutil
 
 import ipywidgets
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
-from course_lib import transfer as T
-from course_lib.data import DATA_DIR, read_sums, sha256
-from course_lib.exercises.ch09 import check_advice, check_count_trainable, check_stage_output
-from course_lib.widgets.ch09 import check_curves, plot_bars, plot_curves, transfer_widget
-
-
-@pytest.fixture(scope="module")
-def task():
-    return T.load_task("similar")
-
-
-def _batch(n=6, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.uniform(size=(n, 1, 16, 16)), rng.integers(0, 5, size=n)
-
-
-def _copy(model):
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-# --------------------------------------------------------------------------- freezing and learning rates
-
-
-def test_freezing_really_freezes():
-    model = T.make_cnn(5, seed=0)
-    T.freeze(model.conv1)
-    T.freeze(model.conv2)
-    before = _copy(model)
-    X, y = _batch()
-    nn.functional.cross_entropy(model(torch.as_tensor(X, dtype=torch.float32)), torch.as_tensor(y)).backward()
-    assert all(p.grad is None for p in model.conv1.parameters())
-    assert all(p.grad is not None for p in model.head.parameters())
-    T.train(model, X, y, steps=3, device="cpu")
-    after = model.state_dict()
-    for name in before:
-        moved = not torch.equal(before[name], after[name])
-        assert moved == name.startswith(("fc.", "head.")), name
-    top = (*model.fc.parameters(), *model.head.parameters())
-    assert T.count_trainable(model) == sum(p.numel() for p in top)
-    T.unfreeze(model)
-    assert T.count_trainable(model) == sum(p.numel() for p in model.parameters())
+from course_lib.exercises.ch09 import (
+    check_nonsaturating_grad,
+    check_optimal_discriminator,
+    check_value_at_optimum,
+)
+from course_lib.gan import (
+    DCDiscriminator,
+    DCGenerator,
+    DigitCNN,
+    classify,
+    confident_fraction,
+    discriminator_loss,
+    discriminator_loss_torch,
+    generate_images,
+    generator_loss,
+    generator_loss_torch,
+    mode_counts,
+    mode_coverage,
+    one_thread,
+    ring_centres,
+    sample_ring,
+    train_classifier,
+    train_dcgan,
+    train_gan_2d,
+)
+from course_lib.widgets.ch09 import draw_samples, gan_snapshot_widget
 
 
-def test_layerwise_learning_rates_are_applied():
-    model = T.make_cnn(5, seed=1)
-    groups = T.param_groups(model, 0.01, {"conv1": 1e-4, "fc": 0.0})
-    expected = [("conv1", 1e-4), ("conv2", 0.01), ("fc", 0.0), ("head", 0.01)]
-    assert [(g["stage"], g["lr"]) for g in groups] == expected
-    before = _copy(model)
-    X, y = _batch(seed=1)
-    T.train(model, X, y, steps=1, lr=0.01, stage_lrs={"conv1": 1e-4, "fc": 0.0}, device="cpu")
-    # Adam's first step moves every weight with a non-zero gradient by almost exactly its learning rate
-    step = {k: (model.state_dict()[k] - before[k]).abs().max().item() for k in before}
-    assert step["conv1.0.weight"] == pytest.approx(1e-4, rel=1e-2)
-    assert step["conv2.0.weight"] == pytest.approx(1e-2, rel=1e-2)
-    assert step["fc.1.weight"] == 0.0
-    assert step["head.weight"] == pytest.approx(1e-2, rel=1e-2)
+def _placeholder(*args):
+    raise NotImplementedError("Your turn")
 
 
-def test_param_groups_skip_frozen_stages_and_explain_mistakes():
-    model = T.make_cnn(5)
-    T.freeze(model.conv1)
-    assert [g["stage"] for g in T.param_groups(model, 0.1)] == ["conv2", "fc", "head"]
-    with pytest.raises(ValueError, match="stage_lrs keys from .*got 'conv3'"):
-        T.param_groups(model, 0.1, {"conv3": 0.1})
-    with pytest.raises(TypeError, match="stage_lrs as a dict"):
-        T.param_groups(model, 0.1, [0.1])
-    with pytest.raises(ValueError, match="at least one trainable parameter.*unfreeze"):
-        T.param_groups(T.freeze(model), 0.1)
-    with pytest.raises(TypeError, match="a torch.nn.Module"):
-        T.freeze("conv1")
+# ----------------------------------------------------------------------------- data
 
 
-# --------------------------------------------------------------------------- features
+def test_ring_centres_lie_on_the_circle_evenly():
+    c = ring_centres(8, radius=2.0)
+    assert c.shape == (8, 2)
+    np.testing.assert_allclose(np.linalg.norm(c, axis=1), 2.0)
+    np.testing.assert_allclose(c[0], [2.0, 0.0])
+    np.testing.assert_allclose(np.linalg.norm(c[1] - c[0]), 2 * 2.0 * np.sin(np.pi / 8))
 
 
-def test_feature_shapes_per_stage_and_the_hook_is_removed():
-    model = T.make_cnn(3, seed=2)
-    X, _ = _batch(n=7)
-    for stage, dim in [("conv1", 512), ("conv2", 256), ("fc", 32), ("head", 3)]:
-        assert T.features(model, X, stage).shape == (7, dim)
-        assert stage == "head" or int(np.prod(T.FEATURE_SHAPES[stage])) == dim
-        assert not getattr(model, stage)._forward_hooks
-    x = torch.as_tensor(X, dtype=torch.float32)
-    with torch.no_grad():
-        fc = model.fc(model.conv2(model.conv1(x)))
-    np.testing.assert_allclose(T.features(model, X, "fc"), fc.double().numpy(), rtol=0, atol=1e-6)
-    conv2 = model.conv2(model.conv1(x)).flatten(1).detach().double().numpy()
-    np.testing.assert_allclose(T.features(model, X, "conv2", batch_size=2), conv2, atol=1e-6)
-    with pytest.raises(ValueError, match="a stage name from .*got 'layer4'"):
-        T.features(model, X, "layer4")
-    with pytest.raises(ValueError, match=r"X of shape \(N, 1, 16, 16\)"):
-        T.features(model, X[0], "fc")
+def test_sample_ring_is_deterministic_and_seed_dependent():
+    a, b = sample_ring(500, seed=3), sample_ring(500, seed=3)
+    assert a.shape == (500, 2) and a.dtype == np.float64
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, sample_ring(500, seed=4))
+    counts = mode_counts(sample_ring(8000, std=0.05, seed=0), ring_centres(), 0.25)
+    assert counts.sum() == 8000 and counts.min() > 850  # every mode about 1000 points
 
 
-def test_train_cached_gives_the_same_weights_as_training_the_whole_model():
-    pretrained = T.make_cnn(5, seed=3)
-    X, y = _batch(n=20, seed=3)
-    a, _ = T.prepare("top", 5, pretrained, seed=4)
-    b, _ = T.prepare("top", 5, pretrained, seed=4)
-    T.train(a, X, y, steps=10, batch_size=8, device="cpu")
-    T.train_cached(b, X, y, steps=10, batch_size=8, device="cpu")
-    for (name, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
-        torch.testing.assert_close(va, vb, rtol=1e-5, atol=1e-6, msg=name)
-    with pytest.raises(ValueError, match="first stage is frozen"):
-        T.train_cached(T.make_cnn(5), X, y, steps=1)
+# ----------------------------------------------------------------------------- coverage metric
 
 
-def test_prepare_builds_the_four_strategies_without_touching_the_pretrained_model():
-    pretrained = T.make_cnn(5, seed=5)
-    before = _copy(pretrained)
-    trainable = {}
-    for strategy in T.STRATEGIES:
-        model, stage_lrs = T.prepare(strategy, 4, pretrained, seed=6, lr=0.02)
-        assert model.head.out_features == 4
-        trainable[strategy] = [name for name, child in model.named_children()
-                               if any(p.requires_grad for p in child.parameters())]
-        if strategy != "scratch":
-            torch.testing.assert_close(model.conv1[0].weight, pretrained.conv1[0].weight)
-        if strategy == "all":
-            assert stage_lrs == {"conv1": 0.002, "conv2": 0.002, "fc": 0.002}
-    everything = ["conv1", "conv2", "fc", "head"]
-    assert trainable == {"scratch": everything, "probe": ["head"], "top": ["fc", "head"], "all": everything}
-    assert all(torch.equal(before[k], v) for k, v in pretrained.state_dict().items())
-    with pytest.raises(ValueError, match="strategy to be one of"):
-        T.prepare("finetune", 4, pretrained)
-    with pytest.raises(TypeError, match="pretrained to be a DigitCNN.*load_pretrained"):
-        T.prepare("probe", 4, None)
+def test_mode_coverage_on_constructed_samples():
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    samples = np.array([
+        [0.1, 0.0], [0.0, -0.2], [-0.1, 0.1],  # 3 near mode 0
+        [10.0, 0.3],  # 1 near mode 1
+        [5.0, 5.0], [20.0, 20.0],  # 2 near nothing
+    ])
+    np.testing.assert_array_equal(mode_counts(samples, centres, 0.5), [3, 1, 0])
+    assert mode_coverage(samples, centres, 0.5) == (2, 4 / 6)
+    assert mode_coverage(samples, centres, 0.5, min_count=2) == (1, 4 / 6)
+    assert mode_coverage(samples, centres, 0.05) == (0, 0.0)
+    # a huge radius: every sample is near its nearest centre ([5, 5] ties go to mode 0, [20, 20] to mode 1)
+    assert mode_coverage(samples, centres, 100.0) == (2, 1.0)
 
 
-def test_train_checks_its_arguments():
-    model = T.make_cnn(5)
-    X, y = _batch()
-    with pytest.raises(ValueError, match="X and y with the same number of rows"):
-        T.train(model, X, y[:3], device="cpu")
-    with pytest.raises(ValueError, match="labels >= 0"):
-        T.train(model, X, y - 1, device="cpu")
-    with pytest.raises(ValueError, match="steps >= 1"):
-        T.train(model, X, y, steps=0, device="cpu")
-    with pytest.raises(TypeError, match="y with a integer"):
-        T.train(model, X, y.astype(float), device="cpu")
-    with pytest.raises(TypeError, match="a torch.nn.Module"):
-        T.train(lambda x: x, X, y)
-
-
-def test_training_is_deterministic_and_learns(task):
-    idx = T.few_labels(task.y_train, 10, seed=0)
-    accs = [T.run_strategy("scratch", task, train_idx=idx, steps=30, seed=1, device="cpu") for _ in range(2)]
-    assert accs[0] == accs[1]
-    losses = T.train(T.make_cnn(5), task.X_train[idx], task.y_train[idx], steps=40, device="cpu")
-    assert losses[-1] < 0.5 * losses[0]
-
-
-# --------------------------------------------------------------------------- tasks
-
-
-def test_tasks_have_the_documented_shapes_and_labels():
-    for name, classes in [("source", 5), ("similar", 5), ("different", 4)]:
-        split = T.load_task(name)
-        assert split.X_train.shape[1:] == (1, 16, 16) and split.X_test.shape[1:] == (1, 16, 16)
-        assert set(np.unique(split.y_train)) == set(range(classes)) == set(np.unique(split.y_test))
-        assert 0.0 <= split.X_train.min() and split.X_train.max() <= 1.0
-    source = T.load_task("source", copies=3)
-    assert len(source.y_train) == 3 * len(T.load_task("source").y_train)
-    with pytest.raises(ValueError, match="name to be one of"):
-        T.load_task("mnist")
-
-
-def test_shapes_and_cards_are_deterministic_and_keep_every_pixel():
-    X, y = T.make_shapes(5, seed=1)
-    X2, y2 = T.make_shapes(5, seed=1)
-    assert X.shape == (20, 1, 8, 8) and np.array_equal(X, X2) and np.array_equal(y, y2)
-    assert np.bincount(y).tolist() == [5, 5, 5, 5] and X.max() <= 1.0 and (X.sum(axis=(1, 2, 3)) > 1).all()
-    cards = T.place_on_card(X, seed=2)
-    assert cards.shape == (20, 1, 16, 16)
-    np.testing.assert_allclose(cards.sum(axis=(1, 2, 3)), X.sum(axis=(1, 2, 3)))
-    with pytest.raises(ValueError, match=r"X of shape \(N, 1, 8, 8\)"):
-        T.place_on_card(cards)
-
-
-def test_few_labels_picks_per_class():
-    y = np.repeat(np.arange(3), 4)
-    idx = T.few_labels(y, 2, seed=0)
-    assert np.bincount(y[idx]).tolist() == [2, 2, 2]
-    assert np.array_equal(T.few_labels(y, "all"), np.arange(12))
-    with pytest.raises(ValueError, match="per_class <= 4"):
-        T.few_labels(y, 5)
-    with pytest.raises(TypeError, match="per_class to be an int"):
-        T.few_labels(y, 2.5)
-
-
-# --------------------------------------------------------------------------- the checkpoint
-
-
-def test_the_shipped_checkpoint_loads_is_small_and_knows_its_digits():
-    path = DATA_DIR / T.CHECKPOINT
-    assert path.stat().st_size < 1_000_000
-    assert read_sums()[T.CHECKPOINT] == sha256(path)
-    model = T.load_pretrained()
-    source = T.load_task("source")
-    assert T.evaluate(model, source.X_test, source.y_test) > 0.9
-
-
-def _copy_data(tmp_path):
-    shutil.copy(DATA_DIR / T.CHECKPOINT, tmp_path / T.CHECKPOINT)
-    shutil.copy(DATA_DIR / "SHA256SUMS", tmp_path / "SHA256SUMS")
-    return tmp_path / T.CHECKPOINT
-
-
-def test_load_pretrained_checks_the_sum(tmp_path):
-    path = _copy_data(tmp_path)
-    T.load_pretrained(path)  # an intact copy loads
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match=r"corrupted or was changed.*course_lib\.transfer --rebuild"):
-        T.load_pretrained(path)
-
-
-def test_load_pretrained_explains_a_missing_or_unreadable_file(tmp_path):
-    path = _copy_data(tmp_path)
-    path.unlink()
-    with pytest.raises(ValueError, match=r"nothing there.*python -m course_lib.transfer --rebuild"):
-        T.load_pretrained(path)
-    path.write_bytes(b"not a checkpoint")
-    (tmp_path / "SHA256SUMS").write_text(f"{sha256(path)}  {T.CHECKPOINT}\n")
-    with pytest.raises(ValueError, match=r"to be a torch checkpoint.*--rebuild"):
-        T.load_pretrained(path)
-    with pytest.raises(ValueError, match="a file listed in"):
-        T.load_pretrained(tmp_path / "other.pt")
-    with pytest.raises(TypeError, match="path as a str or pathlib.Path"):
-        T.load_pretrained(3)
-
-
-def test_rebuild_is_deterministic_and_keeps_other_sums(tmp_path):
-    first, second = tmp_path / "a", tmp_path / "b"
-    for folder in (first, second):
-        folder.mkdir()
-        (folder / "SHA256SUMS").write_text(f"{'0' * 64}  other.csv\n")
-        T.rebuild(folder, steps=3)
-    a, b = T.load_pretrained(first / T.CHECKPOINT), T.load_pretrained(second / T.CHECKPOINT)
-    for (name, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
-        assert torch.equal(va, vb), name
-    assert (first / T.CHECKPOINT).read_bytes() == (second / T.CHECKPOINT).read_bytes()
-    lines = (first / "SHA256SUMS").read_text().splitlines()
-    assert lines == [f"{sha256(first / T.CHECKPOINT)}  {T.CHECKPOINT}", f"{'0' * 64}  other.csv"]  # sorted
-    with pytest.raises(ValueError, match="data_dir to be an existing folder"):
-        T.rebuild(tmp_path / "missing", steps=1)
-
-
-def test_the_command_line_needs_rebuild(capsys):
-    assert T.main([]) == 2
-    assert "--rebuild" in capsys.readouterr().out
-
-
-# --------------------------------------------------------------------------- exercise checks
-
-
-def _not_attempted(*args):
-    raise NotImplementedError
-
-
-def test_count_trainable_check():
-    assert check_count_trainable(lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)).passed
+def test_mode_coverage_counts_a_sample_once_for_its_nearest_mode():
+    centres = np.array([[0.0, 0.0], [1.0, 0.0]])
+    samples = np.array([[0.4, 0.0], [0.6, 0.0]])
+    np.testing.assert_array_equal(mode_counts(samples, centres, 0.7), [1, 1])
+    assert mode_coverage(samples, centres, 0.7) == (2, 1.0)
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "samples, centres, radius, exc, match",
     [
-        (lambda m: sum(p.numel() for p in m.parameters()), "counted frozen parameters too"),
-        (lambda m: sum(p.numel() for p in m.parameters() if not p.requires_grad), "frozen* parameters"),
-        (lambda m: sum(1 for p in m.parameters() if p.requires_grad), "p.numel()"),
-        (lambda m: "many", "one whole number"),
-        (lambda m: 7, "expected"),
-        (_not_attempted, "not attempted yet"),
+        (np.zeros((5, 3)), np.zeros((8, 2)), 0.2, ValueError, "same number of columns"),
+        (np.zeros(5), np.zeros((8, 2)), 0.2, ValueError, r"samples of shape \(N, 2\)"),
+        ([[0.0, 0.0]], np.zeros((8, 2)), 0.2, TypeError, "numpy.ndarray"),
+        (np.zeros((5, 2)), np.zeros((8, 2)), 0.0, ValueError, "radius > 0"),
+        (np.full((5, 2), np.nan), np.zeros((8, 2)), 0.2, ValueError, "finite"),
     ],
 )
-def test_count_trainable_check_hints(wrong, hint):
-    feedback = check_count_trainable(wrong)
-    assert not feedback.passed and hint in feedback.message
+def test_mode_coverage_bad_inputs(samples, centres, radius, exc, match):
+    with pytest.raises(exc, match=match):
+        mode_coverage(samples, centres, radius)
 
 
-def _hooked(model, x, stage, remove=True, what="output"):
-    captured = []
-    handle = getattr(model, stage).register_forward_hook(
-        lambda mod, inp, out: captured.append(out if what == "output" else inp[0]))
-    final = model(x)
-    if remove:
-        handle.remove()
-    return final if what == "final" else captured[0]
+def test_mode_coverage_bad_min_count_and_sampler_args():
+    with pytest.raises(ValueError, match="min_count >= 1"):
+        mode_coverage(np.zeros((5, 2)), np.zeros((8, 2)), 0.2, min_count=0)
+    with pytest.raises(ValueError, match="std > 0"):
+        sample_ring(10, std=0.0)
+    with pytest.raises(TypeError, match="n to be an int"):
+        sample_ring(10.5)
 
 
-def test_stage_output_check():
-    assert check_stage_output(_hooked).passed
-    assert check_stage_output(lambda m, x, s: torch.as_tensor(T.features(m, x, s))).passed
+# ----------------------------------------------------------------------------- losses vs torch
 
 
-@pytest.mark.parametrize(
-    "wrong, hint",
-    [
-        (lambda m, x, s: _hooked(m, x, s, remove=False), "handle.remove()"),
-        (lambda m, x, s: _hooked(m, x, s, what="input"), "not its input"),
-        (lambda m, x, s: _hooked(m, x, s, what="final"), "final output"),
-        (lambda m, x, s: 2 * _hooked(m, x, s) + 1, "values of stage"),
-        (lambda m, x, s: _hooked(m, x, s).detach().numpy().tolist(), "captured tensor"),
-        (_not_attempted, "not attempted yet"),
-    ],
-)
-def test_stage_output_check_hints(wrong, hint):
-    feedback = check_stage_output(wrong)
-    assert not feedback.passed and hint in feedback.message
+def _torch_losses(real, fake, kind):
+    real_t = torch.tensor(real, requires_grad=True)
+    fake_t = torch.tensor(fake, requires_grad=True)
+    d = discriminator_loss_torch(real_t, fake_t)
+    d.backward()
+    dreal, dfake = real_t.grad.numpy().copy(), fake_t.grad.numpy().copy()
+    fake_t.grad = None
+    g = generator_loss_torch(fake_t, kind=kind)
+    g.backward()
+    return d.item(), dreal, dfake, g.item(), fake_t.grad.numpy()
 
 
-def test_advice_check():
-    assert check_advice(lambda little, similar: T.SLIDES_ADVICE[(little, similar)]).passed
+@pytest.mark.parametrize("n_real, n_fake", [(1, 1), (7, 3), (64, 128)])
+@pytest.mark.parametrize("kind", ["non_saturating", "minimax"])
+@pytest.mark.parametrize("scale", [1.0, 30.0])  # 30: logits up to about +-100, where naive formulas overflow
+def test_losses_match_torch_in_float64(n_real, n_fake, kind, scale):
+    rng = np.random.default_rng(n_real + n_fake)
+    real, fake = scale * rng.normal(size=n_real), scale * rng.normal(size=n_fake)
+    d_ref, dreal_ref, dfake_ref, g_ref, dg_ref = _torch_losses(real, fake, kind)
+    d, dreal, dfake = discriminator_loss(real, fake)
+    g, dg = generator_loss(fake, kind=kind)
+    assert abs(d - d_ref) < 1e-10 and abs(g - g_ref) < 1e-10
+    for ours, ref in ((dreal, dreal_ref), (dfake, dfake_ref), (dg, dg_ref)):
+        assert ours.shape == ref.shape and np.abs(ours - ref).max() < 1e-10
 
 
-@pytest.mark.parametrize(
-    "wrong, hint",
-    [
-        (lambda little, similar: "probe", "quite a lot of data and a very similar"),
-        (lambda little, similar: "probe" if little else T.SLIDES_ADVICE[(little, similar)],
-         "very little data and a very different"),
-        (lambda little, similar: "linear classifier", "answer with one of"),
-        (_not_attempted, "not attempted yet"),
-    ],
-)
-def test_advice_check_hints(wrong, hint):
-    feedback = check_advice(wrong)
-    assert not feedback.passed and hint in feedback.message
+def _numeric_grad(f, x, h=1e-6):
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += h
+        xm[i] -= h
+        grad[i] = (f(xp) - f(xm)) / (2 * h)
+    return grad
 
 
-# --------------------------------------------------------------------------- widget
+def _rel_error(a, b):
+    return np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))
 
 
-COUNTS = (1, 5, 20, 125)
+@pytest.mark.parametrize("kind", ["non_saturating", "minimax"])
+def test_loss_gradients_match_numeric_gradients(kind):
+    rng = np.random.default_rng(5)
+    real, fake = rng.normal(size=5), rng.normal(size=4)
+    _, dreal, dfake = discriminator_loss(real, fake)
+    assert _rel_error(dreal, _numeric_grad(lambda r: discriminator_loss(r, fake)[0], real)) < 1e-7
+    assert _rel_error(dfake, _numeric_grad(lambda f: discriminator_loss(real, f)[0], fake)) < 1e-7
+    _, dg = generator_loss(fake, kind=kind)
+    assert _rel_error(dg, _numeric_grad(lambda f: generator_loss(f, kind=kind)[0], fake)) < 1e-7
 
 
-def _curves():
-    base = np.array([0.3, 0.5, 0.7, 0.9])
-    return {target: {s: np.clip(base + 0.02 * i, 0, 1) for i, s in enumerate(T.STRATEGIES)}
-            for target in ("similar", "different")}
+def test_saturation_is_visible_in_the_gradients():
+    logits = np.array([-8.0])  # D(G(z)) = 0.0003: a confidently rejected fake
+    assert abs(generator_loss(logits, kind="minimax")[1][0]) < 1e-3
+    assert generator_loss(logits)[1][0] < -0.99
+
+
+def test_losses_bad_inputs():
+    with pytest.raises(ValueError, match=r"real_logits of shape \(N,\).*flatten"):
+        discriminator_loss(np.zeros((4, 1)), np.zeros(4))
+    with pytest.raises(TypeError, match="floating"):
+        generator_loss(np.zeros(4, dtype=np.int64))
+    with pytest.raises(ValueError, match="kind to be one of"):
+        generator_loss(np.zeros(4), kind="wasserstein")
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        discriminator_loss_torch(np.zeros(4), torch.zeros(4))
+    with pytest.raises(ValueError, match=r"shape \(N,\)"):
+        generator_loss_torch(torch.zeros(4, 1))
+
+
+# ----------------------------------------------------------------------------- models and training loops
+
+
+def test_one_thread_restores_the_thread_count():
+    before = torch.get_num_threads()
+    with one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_train_gan_2d_is_repeatable_and_records_snapshots():
+    data = sample_ring(300, seed=0)
+    settings = dict(steps=20, batch_size=32, snapshot_every=10, n_snapshot=50, seed=1)
+    state = torch.get_rng_state()
+    runs = [train_gan_2d(data, **settings) for _ in range(2)]
+    assert torch.equal(state, torch.get_rng_state())  # the global generator is left alone
+    assert runs[0].snapshot_steps == [0, 10, 20]
+    assert runs[0].snapshots.shape == (3, 50, 2) and runs[0].d_loss.shape == (20,)
+    np.testing.assert_array_equal(runs[0].snapshots, runs[1].snapshots)
+    packed = train_gan_2d(data, steps=3, batch_size=32, pack=4, d_steps=2, n_snapshot=8, seed=1)
+    assert packed.discriminator[0].in_features == 8 and np.all(np.isfinite(packed.g_loss))
+
+
+def test_train_gan_2d_bad_inputs():
+    data = sample_ring(100, seed=0)
+    with pytest.raises(ValueError, match="multiple of pack"):
+        train_gan_2d(data, steps=2, batch_size=30, pack=4)
+    with pytest.raises(ValueError, match=r"data of shape \(N, 2\)"):
+        train_gan_2d(data[:, 0], steps=2)
+    with pytest.raises(ValueError, match="lr_g > 0"):
+        train_gan_2d(data, steps=2, lr_g=0.0)
+
+
+def test_dcgan_shapes_training_and_samples():
+    g, d = DCGenerator(latent_dim=5, width=4), DCDiscriminator(width=4)
+    z = torch.randn(3, 5)
+    assert g(z).shape == (3, 1, 8, 8) and d(g(z)).shape == (3, 1)
+    images = np.random.default_rng(0).random((40, 1, 8, 8))
+    run = train_dcgan(images, steps=3, batch_size=8, latent_dim=5, width=4, seed=0)
+    x = generate_images(run.generator, 6, seed=2)
+    assert x.shape == (6, 1, 8, 8) and x.min() >= 0 and x.max() <= 1
+    np.testing.assert_array_equal(x, generate_images(run.generator, 6, seed=2))
+
+
+def test_dcgan_bad_inputs():
+    with pytest.raises(ValueError, match=r"pixels in \[0, 1\]"):
+        train_dcgan(np.full((10, 1, 8, 8), 16.0), steps=1)
+    with pytest.raises(ValueError, match=r"images of shape \(N, 1, 8, 8\)"):
+        train_dcgan(np.zeros((10, 64)), steps=1)
+    with pytest.raises(TypeError, match="DCGenerator"):
+        generate_images(DCDiscriminator(4), 3)
+
+
+def test_classifier_pieces():
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((50, 1, 8, 8)), rng.integers(0, 10, 50)
+    model = train_classifier(images, labels, epochs=1, batch_size=25)
+    assert isinstance(model, DigitCNN) and not model.training
+    pred, conf = classify(model, images)
+    assert pred.shape == (50,) and np.all((conf > 0.1) & (conf <= 1))
+    assert confident_fraction(model, images, threshold=0.0) == 1.0
+    assert confident_fraction(model, images, threshold=1.0) <= 0.1
+    with pytest.raises(ValueError, match="one label per image"):
+        train_classifier(images, labels[:10], epochs=1)
+    with pytest.raises(ValueError, match=r"threshold <= 1"):
+        confident_fraction(model, images, threshold=1.5)
+
+
+# ----------------------------------------------------------------------------- exercises
+
+
+def test_optimal_discriminator_check():
+    assert check_optimal_discriminator(lambda p, q: p / (p + q)).passed
+    for wrong, hint in [
+        (lambda p, q: q / (p + q), "1 - D*"),
+        (lambda p, q: p / q, "probability"),
+        (lambda p, q: np.full_like(p, 0.5), "derivative"),
+        (lambda p, q: p[:2], "one value per point"),
+    ]:
+        fb = check_optimal_discriminator(wrong)
+        assert not fb.passed and hint in fb.message, fb.message
+    assert "not attempted yet" in check_optimal_discriminator(_placeholder).message
+
+
+def _value(p, q):
+    d = p / (p + q)
+    return np.sum(p * np.log(d)) + np.sum(q * np.log(1 - d))
+
+
+def test_value_at_optimum_check():
+    assert check_value_at_optimum(_value).passed
+    for wrong, hint in [
+        (lambda p, q: -np.log(4), "only when p_g = p_data"),
+        (lambda p, q: -_value(p, q), "sign"),
+        (lambda p, q: _value(p, q) / len(p), "weights by the probabilities"),
+        (lambda p, q: np.sum(p * np.log(p / (p + q))), "V = sum"),
+        (lambda p, q: "a string", "one number"),
+    ]:
+        fb = check_value_at_optimum(wrong)
+        assert not fb.passed and hint in fb.message, fb.message
+    assert "not attempted yet" in check_value_at_optimum(_placeholder).message
+    assert "ZeroDivisionError" in check_value_at_optimum(lambda p, q: 1 / 0).message
+
+
+def test_nonsaturating_grad_check():
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    assert check_nonsaturating_grad(lambda f: (sigmoid(f) - 1) / f.size).passed
+    assert check_nonsaturating_grad(lambda f: generator_loss(f)[1]).passed  # agrees with the library
+    for wrong, hint in [
+        (lambda f: sigmoid(f) - 1, "divide by N"),
+        (lambda f: -sigmoid(f) / f.size, "minimax"),
+        (lambda f: (1 - sigmoid(f)) / f.size, "sign"),
+        (lambda f: f / f.size, "sigmoid(x) - 1"),
+        (lambda f: np.zeros(3), "one gradient per logit"),
+    ]:
+        fb = check_nonsaturating_grad(wrong)
+        assert not fb.passed and hint in fb.message, fb.message
+    assert "not attempted yet" in check_nonsaturating_grad(_placeholder).message
+
+
+# ----------------------------------------------------------------------------- widget
+
+
+def _snapshots():
+    centres = ring_centres()
+    data = sample_ring(200, seed=0)
+    snaps = np.stack([sample_ring(100, seed=s) * (s / 2) for s in (1, 2)])
+    return [0, 100], snaps, data, centres
 
 
 def test_widget_builds_and_redraws():
-    demo = transfer_widget(_curves(), COUNTS)
-    controls = {w.description: w for w in demo.children if isinstance(w, ipywidgets.ValueWidget)}
-    assert set(controls) == {"target", "per class"} and controls["per class"].value == 20
-    controls["target"].value = "different"
-    controls["per class"].value = 1
-    axes = plt.figure(plt.get_fignums()[-1]).axes
-    assert axes[0].get_title() == "different target"
-    assert axes[1].get_title() == "1 per class; slides' advice: stages"
-    controls["target"].value = "similar"
-    assert plt.figure(plt.get_fignums()[-1]).axes[1].get_title() == "1 per class; slides' advice: probe"
+    steps, snaps, data, centres = _snapshots()
+    w = gan_snapshot_widget(steps, snaps, data, centres, 0.2)
+    assert isinstance(w, ipywidgets.interactive)
+    slider = w.children[0]
+    assert list(slider.options) == [0, 100] and slider.value == 100
+    slider.value = 0  # redraws without error
+    w.update()
 
 
-def test_plots_draw_every_strategy():
-    ax = plot_curves(_curves(), COUNTS, "similar", highlight=5)
-    assert len(ax.get_lines()) == len(T.STRATEGIES) + 1
-    ax = plot_bars(_curves(), COUNTS, "similar", 125, similar=True)
-    assert ax.get_title() == "125 per class; slides' advice: top" and len(ax.patches) == 4
+def test_draw_samples_reports_coverage():
+    steps, snaps, data, centres = _snapshots()
+    fig, ax = plt.subplots()
+    covered, near = draw_samples(ax, snaps[1], data, centres, 0.2, min_count=5, title="x: ")
+    assert covered == 8 and near > 0.99 and ax.get_title().startswith("x: 8/8 modes")
 
 
-@pytest.mark.parametrize(
-    "call, exc, message",
-    [
-        (lambda: check_curves(_curves(), (5, 1, 20, 125)), ValueError, "increasing"),
-        (lambda: check_curves(_curves(), "abc"), TypeError, "counts as a list"),
-        (lambda: check_curves([], COUNTS), TypeError, "curves as a dict"),
-        (lambda: check_curves({"similar": {"probe": [0.5] * 4}}, COUNTS), ValueError, "have the strategies"),
-        (lambda: check_curves({"s": {s: [0.5] * 3 for s in T.STRATEGIES}}, COUNTS), ValueError, "4 accurac"),
-        (lambda: check_curves({"s": {s: [50.0] * 4 for s in T.STRATEGIES}}, COUNTS), ValueError, "percent"),
-        (lambda: plot_curves(_curves(), COUNTS, "medical"), ValueError, "target to be one of"),
-        (lambda: plot_bars(_curves(), COUNTS, "similar", 3, True), ValueError, "count to be one of"),
-    ],
-)
-def test_widget_bad_arguments_are_explained(call, exc, message):
-    with pytest.raises(exc, match=message):
-        call()
+def test_widget_bad_inputs():
+    steps, snaps, data, centres = _snapshots()
+    with pytest.raises(ValueError, match=r"snapshots of shape \(2, M, 2\)"):
+        gan_snapshot_widget(steps, snaps[:1], data, centres, 0.2)
+    with pytest.raises(TypeError, match="non-empty list"):
+        gan_snapshot_widget([], snaps, data, centres, 0.2)
+    with pytest.raises(ValueError, match="radius > 0"):
+        gan_snapshot_widget(steps, snaps, data, centres, -1.0)

@@ -1,179 +1,392 @@
-"""Chapter 10: the exercise checks and the roofline widget."""
+"""Chapter 10: the transfer-learning library, the shipped checkpoint, the exercise checks and the widget."""
 
+
+import shutil
 
 import ipywidgets
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
-from course_lib.exercises.ch10 import check_conv_flops, check_linear_flops, check_matmul_intensity
-from course_lib.widgets.ch10 import matmul_intensity, plot_roofline, roofline_widget
-
-
-def _placeholder(*args):
-    raise NotImplementedError("Your turn")
-
-
-# ----------------------------------------------------------------------------- 10.1 linear flops
+from course_lib import transfer as T
+from course_lib.data import DATA_DIR, read_sums, sha256
+from course_lib.exercises.ch10 import check_advice, check_count_trainable, check_stage_output
+from course_lib.widgets.ch10 import check_curves, plot_bars, plot_curves, transfer_widget
 
 
-def test_linear_flops_check_passes_right_answers():
-    assert check_linear_flops(lambda n, d_in, d_out: 2 * n * d_in * d_out).passed
-    assert check_linear_flops(lambda n, d_in, d_out: np.float64(2.0 * n * d_in * d_out)).passed
+@pytest.fixture(scope="module")
+def task():
+    return T.load_task("similar")
+
+
+def _batch(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(size=(n, 1, 16, 16)), rng.integers(0, 5, size=n)
+
+
+def _copy(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+# --------------------------------------------------------------------------- freezing and learning rates
+
+
+def test_freezing_really_freezes():
+    model = T.make_cnn(5, seed=0)
+    T.freeze(model.conv1)
+    T.freeze(model.conv2)
+    before = _copy(model)
+    X, y = _batch()
+    nn.functional.cross_entropy(model(torch.as_tensor(X, dtype=torch.float32)), torch.as_tensor(y)).backward()
+    assert all(p.grad is None for p in model.conv1.parameters())
+    assert all(p.grad is not None for p in model.head.parameters())
+    T.train(model, X, y, steps=3, device="cpu")
+    after = model.state_dict()
+    for name in before:
+        moved = not torch.equal(before[name], after[name])
+        assert moved == name.startswith(("fc.", "head.")), name
+    top = (*model.fc.parameters(), *model.head.parameters())
+    assert T.count_trainable(model) == sum(p.numel() for p in top)
+    T.unfreeze(model)
+    assert T.count_trainable(model) == sum(p.numel() for p in model.parameters())
+
+
+def test_layerwise_learning_rates_are_applied():
+    model = T.make_cnn(5, seed=1)
+    groups = T.param_groups(model, 0.01, {"conv1": 1e-4, "fc": 0.0})
+    expected = [("conv1", 1e-4), ("conv2", 0.01), ("fc", 0.0), ("head", 0.01)]
+    assert [(g["stage"], g["lr"]) for g in groups] == expected
+    before = _copy(model)
+    X, y = _batch(seed=1)
+    T.train(model, X, y, steps=1, lr=0.01, stage_lrs={"conv1": 1e-4, "fc": 0.0}, device="cpu")
+    # Adam's first step moves every weight with a non-zero gradient by almost exactly its learning rate
+    step = {k: (model.state_dict()[k] - before[k]).abs().max().item() for k in before}
+    assert step["conv1.0.weight"] == pytest.approx(1e-4, rel=1e-2)
+    assert step["conv2.0.weight"] == pytest.approx(1e-2, rel=1e-2)
+    assert step["fc.1.weight"] == 0.0
+    assert step["head.weight"] == pytest.approx(1e-2, rel=1e-2)
+
+
+def test_param_groups_skip_frozen_stages_and_explain_mistakes():
+    model = T.make_cnn(5)
+    T.freeze(model.conv1)
+    assert [g["stage"] for g in T.param_groups(model, 0.1)] == ["conv2", "fc", "head"]
+    with pytest.raises(ValueError, match="stage_lrs keys from .*got 'conv3'"):
+        T.param_groups(model, 0.1, {"conv3": 0.1})
+    with pytest.raises(TypeError, match="stage_lrs as a dict"):
+        T.param_groups(model, 0.1, [0.1])
+    with pytest.raises(ValueError, match="at least one trainable parameter.*unfreeze"):
+        T.param_groups(T.freeze(model), 0.1)
+    with pytest.raises(TypeError, match="a torch.nn.Module"):
+        T.freeze("conv1")
+
+
+# --------------------------------------------------------------------------- features
+
+
+def test_feature_shapes_per_stage_and_the_hook_is_removed():
+    model = T.make_cnn(3, seed=2)
+    X, _ = _batch(n=7)
+    for stage, dim in [("conv1", 512), ("conv2", 256), ("fc", 32), ("head", 3)]:
+        assert T.features(model, X, stage).shape == (7, dim)
+        assert stage == "head" or int(np.prod(T.FEATURE_SHAPES[stage])) == dim
+        assert not getattr(model, stage)._forward_hooks
+    x = torch.as_tensor(X, dtype=torch.float32)
+    with torch.no_grad():
+        fc = model.fc(model.conv2(model.conv1(x)))
+    np.testing.assert_allclose(T.features(model, X, "fc"), fc.double().numpy(), rtol=0, atol=1e-6)
+    conv2 = model.conv2(model.conv1(x)).flatten(1).detach().double().numpy()
+    np.testing.assert_allclose(T.features(model, X, "conv2", batch_size=2), conv2, atol=1e-6)
+    with pytest.raises(ValueError, match="a stage name from .*got 'layer4'"):
+        T.features(model, X, "layer4")
+    with pytest.raises(ValueError, match=r"X of shape \(N, 1, 16, 16\)"):
+        T.features(model, X[0], "fc")
+
+
+def test_train_cached_gives_the_same_weights_as_training_the_whole_model():
+    pretrained = T.make_cnn(5, seed=3)
+    X, y = _batch(n=20, seed=3)
+    a, _ = T.prepare("top", 5, pretrained, seed=4)
+    b, _ = T.prepare("top", 5, pretrained, seed=4)
+    T.train(a, X, y, steps=10, batch_size=8, device="cpu")
+    T.train_cached(b, X, y, steps=10, batch_size=8, device="cpu")
+    for (name, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(va, vb, rtol=1e-5, atol=1e-6, msg=name)
+    with pytest.raises(ValueError, match="first stage is frozen"):
+        T.train_cached(T.make_cnn(5), X, y, steps=1)
+
+
+def test_prepare_builds_the_four_strategies_without_touching_the_pretrained_model():
+    pretrained = T.make_cnn(5, seed=5)
+    before = _copy(pretrained)
+    trainable = {}
+    for strategy in T.STRATEGIES:
+        model, stage_lrs = T.prepare(strategy, 4, pretrained, seed=6, lr=0.02)
+        assert model.head.out_features == 4
+        trainable[strategy] = [name for name, child in model.named_children()
+                               if any(p.requires_grad for p in child.parameters())]
+        if strategy != "scratch":
+            torch.testing.assert_close(model.conv1[0].weight, pretrained.conv1[0].weight)
+        if strategy == "all":
+            assert stage_lrs == {"conv1": 0.002, "conv2": 0.002, "fc": 0.002}
+    everything = ["conv1", "conv2", "fc", "head"]
+    assert trainable == {"scratch": everything, "probe": ["head"], "top": ["fc", "head"], "all": everything}
+    assert all(torch.equal(before[k], v) for k, v in pretrained.state_dict().items())
+    with pytest.raises(ValueError, match="strategy to be one of"):
+        T.prepare("finetune", 4, pretrained)
+    with pytest.raises(TypeError, match="pretrained to be a DigitCNN.*load_pretrained"):
+        T.prepare("probe", 4, None)
+
+
+def test_train_checks_its_arguments():
+    model = T.make_cnn(5)
+    X, y = _batch()
+    with pytest.raises(ValueError, match="X and y with the same number of rows"):
+        T.train(model, X, y[:3], device="cpu")
+    with pytest.raises(ValueError, match="labels >= 0"):
+        T.train(model, X, y - 1, device="cpu")
+    with pytest.raises(ValueError, match="steps >= 1"):
+        T.train(model, X, y, steps=0, device="cpu")
+    with pytest.raises(TypeError, match="y with a integer"):
+        T.train(model, X, y.astype(float), device="cpu")
+    with pytest.raises(TypeError, match="a torch.nn.Module"):
+        T.train(lambda x: x, X, y)
+
+
+def test_training_is_deterministic_and_learns(task):
+    idx = T.few_labels(task.y_train, 10, seed=0)
+    accs = [T.run_strategy("scratch", task, train_idx=idx, steps=30, seed=1, device="cpu") for _ in range(2)]
+    assert accs[0] == accs[1]
+    losses = T.train(T.make_cnn(5), task.X_train[idx], task.y_train[idx], steps=40, device="cpu")
+    assert losses[-1] < 0.5 * losses[0]
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def test_tasks_have_the_documented_shapes_and_labels():
+    for name, classes in [("source", 5), ("similar", 5), ("different", 4)]:
+        split = T.load_task(name)
+        assert split.X_train.shape[1:] == (1, 16, 16) and split.X_test.shape[1:] == (1, 16, 16)
+        assert set(np.unique(split.y_train)) == set(range(classes)) == set(np.unique(split.y_test))
+        assert 0.0 <= split.X_train.min() and split.X_train.max() <= 1.0
+    source = T.load_task("source", copies=3)
+    assert len(source.y_train) == 3 * len(T.load_task("source").y_train)
+    with pytest.raises(ValueError, match="name to be one of"):
+        T.load_task("mnist")
+
+
+def test_shapes_and_cards_are_deterministic_and_keep_every_pixel():
+    X, y = T.make_shapes(5, seed=1)
+    X2, y2 = T.make_shapes(5, seed=1)
+    assert X.shape == (20, 1, 8, 8) and np.array_equal(X, X2) and np.array_equal(y, y2)
+    assert np.bincount(y).tolist() == [5, 5, 5, 5] and X.max() <= 1.0 and (X.sum(axis=(1, 2, 3)) > 1).all()
+    cards = T.place_on_card(X, seed=2)
+    assert cards.shape == (20, 1, 16, 16)
+    np.testing.assert_allclose(cards.sum(axis=(1, 2, 3)), X.sum(axis=(1, 2, 3)))
+    with pytest.raises(ValueError, match=r"X of shape \(N, 1, 8, 8\)"):
+        T.place_on_card(cards)
+
+
+def test_few_labels_picks_per_class():
+    y = np.repeat(np.arange(3), 4)
+    idx = T.few_labels(y, 2, seed=0)
+    assert np.bincount(y[idx]).tolist() == [2, 2, 2]
+    assert np.array_equal(T.few_labels(y, "all"), np.arange(12))
+    with pytest.raises(ValueError, match="per_class <= 4"):
+        T.few_labels(y, 5)
+    with pytest.raises(TypeError, match="per_class to be an int"):
+        T.few_labels(y, 2.5)
+
+
+# --------------------------------------------------------------------------- the checkpoint
+
+
+def test_the_shipped_checkpoint_loads_is_small_and_knows_its_digits():
+    path = DATA_DIR / T.CHECKPOINT
+    assert path.stat().st_size < 1_000_000
+    assert read_sums()[T.CHECKPOINT] == sha256(path)
+    model = T.load_pretrained()
+    source = T.load_task("source")
+    assert T.evaluate(model, source.X_test, source.y_test) > 0.9
+
+
+def _copy_data(tmp_path):
+    shutil.copy(DATA_DIR / T.CHECKPOINT, tmp_path / T.CHECKPOINT)
+    shutil.copy(DATA_DIR / "SHA256SUMS", tmp_path / "SHA256SUMS")
+    return tmp_path / T.CHECKPOINT
+
+
+def test_load_pretrained_checks_the_sum(tmp_path):
+    path = _copy_data(tmp_path)
+    T.load_pretrained(path)  # an intact copy loads
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"corrupted or was changed.*course_lib\.transfer --rebuild"):
+        T.load_pretrained(path)
+
+
+def test_load_pretrained_explains_a_missing_or_unreadable_file(tmp_path):
+    path = _copy_data(tmp_path)
+    path.unlink()
+    with pytest.raises(ValueError, match=r"nothing there.*python -m course_lib.transfer --rebuild"):
+        T.load_pretrained(path)
+    path.write_bytes(b"not a checkpoint")
+    (tmp_path / "SHA256SUMS").write_text(f"{sha256(path)}  {T.CHECKPOINT}\n")
+    with pytest.raises(ValueError, match=r"to be a torch checkpoint.*--rebuild"):
+        T.load_pretrained(path)
+    with pytest.raises(ValueError, match="a file listed in"):
+        T.load_pretrained(tmp_path / "other.pt")
+    with pytest.raises(TypeError, match="path as a str or pathlib.Path"):
+        T.load_pretrained(3)
+
+
+def test_rebuild_is_deterministic_and_keeps_other_sums(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "SHA256SUMS").write_text(f"{'0' * 64}  other.csv\n")
+        T.rebuild(folder, steps=3)
+    a, b = T.load_pretrained(first / T.CHECKPOINT), T.load_pretrained(second / T.CHECKPOINT)
+    for (name, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), name
+    assert (first / T.CHECKPOINT).read_bytes() == (second / T.CHECKPOINT).read_bytes()
+    lines = (first / "SHA256SUMS").read_text().splitlines()
+    assert lines == [f"{sha256(first / T.CHECKPOINT)}  {T.CHECKPOINT}", f"{'0' * 64}  other.csv"]  # sorted
+    with pytest.raises(ValueError, match="data_dir to be an existing folder"):
+        T.rebuild(tmp_path / "missing", steps=1)
+
+
+def test_the_command_line_needs_rebuild(capsys):
+    assert T.main([]) == 2
+    assert "--rebuild" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- exercise checks
+
+
+def _not_attempted(*args):
+    raise NotImplementedError
+
+
+def test_count_trainable_check():
+    assert check_count_trainable(lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)).passed
 
 
 @pytest.mark.parametrize(
     "wrong, hint",
     [
-        (lambda n, i, o: n * i * o, "multiply-add is two flops"),
-        (lambda n, i, o: 2 * i * o, "every one of the N examples"),
-        (lambda n, i, o: 2 * n * i * o + n * o, "bias"),
-        (lambda n, i, o: 2 * n * (i + o), "expected"),
-        (lambda n, i, o: "many", "return one number"),
-        (lambda n, i, o: [2 * n * i * o], "return one number"),
+        (lambda m: sum(p.numel() for p in m.parameters()), "counted frozen parameters too"),
+        (lambda m: sum(p.numel() for p in m.parameters() if not p.requires_grad), "frozen* parameters"),
+        (lambda m: sum(1 for p in m.parameters() if p.requires_grad), "p.numel()"),
+        (lambda m: "many", "one whole number"),
+        (lambda m: 7, "expected"),
+        (_not_attempted, "not attempted yet"),
     ],
 )
-def test_linear_flops_check_hints(wrong, hint):
-    fb = check_linear_flops(wrong)
-    assert not fb.passed and hint in fb.message
+def test_count_trainable_check_hints(wrong, hint):
+    feedback = check_count_trainable(wrong)
+    assert not feedback.passed and hint in feedback.message
 
 
-def test_linear_flops_not_attempted_and_crash():
-    assert "not attempted yet" in check_linear_flops(_placeholder).message
-    assert "ZeroDivisionError" in check_linear_flops(lambda n, i, o: 1 / 0).message
+def _hooked(model, x, stage, remove=True, what="output"):
+    captured = []
+    handle = getattr(model, stage).register_forward_hook(
+        lambda mod, inp, out: captured.append(out if what == "output" else inp[0]))
+    final = model(x)
+    if remove:
+        handle.remove()
+    return final if what == "final" else captured[0]
 
 
-# ----------------------------------------------------------------------------- 10.2 conv flops
-
-
-def _conv_right(x_shape, w_shape, stride, padding):
-    n, c, h, w = x_shape
-    f, _, kh, kw = w_shape
-    oh, ow = (h + 2 * padding - kh) // stride + 1, (w + 2 * padding - kw) // stride + 1
-    return 2 * n * f * c * kh * kw * oh * ow
-
-
-def test_conv_flops_check_passes_a_right_answer():
-    assert check_conv_flops(_conv_right).passed
-
-
-def test_conv_flops_agrees_with_torch():
-    torch = pytest.importorskip("torch")
-    from torch.utils.flop_counter import FlopCounterMode
-
-    x, weight = torch.zeros(2, 4, 9, 7), torch.zeros(6, 4, 3, 3)
-    with FlopCounterMode(display=False) as counter:
-        torch.nn.functional.conv2d(x, weight, stride=2, padding=1)
-    assert counter.get_total_flops() == _conv_right((2, 4, 9, 7), (6, 4, 3, 3), 2, 1)
+def test_stage_output_check():
+    assert check_stage_output(_hooked).passed
+    assert check_stage_output(lambda m, x, s: torch.as_tensor(T.features(m, x, s))).passed
 
 
 @pytest.mark.parametrize(
     "wrong, hint",
     [
-        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) // 2, "multiply-adds"),
-        (lambda xs, ws, s, p: 2 * xs[0] * ws[0] * xs[1] * ws[2] * ws[3] * xs[2] * xs[3], "OUTPUT size"),
-        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) // xs[1], "include C"),
-        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) // xs[0], "batch size N"),
-        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) + 1, "expected"),
-        (lambda xs, ws, s, p: None, "return one number"),
+        (lambda m, x, s: _hooked(m, x, s, remove=False), "handle.remove()"),
+        (lambda m, x, s: _hooked(m, x, s, what="input"), "not its input"),
+        (lambda m, x, s: _hooked(m, x, s, what="final"), "final output"),
+        (lambda m, x, s: 2 * _hooked(m, x, s) + 1, "values of stage"),
+        (lambda m, x, s: _hooked(m, x, s).detach().numpy().tolist(), "captured tensor"),
+        (_not_attempted, "not attempted yet"),
     ],
 )
-def test_conv_flops_check_hints(wrong, hint):
-    fb = check_conv_flops(wrong)
-    assert not fb.passed and hint in fb.message
+def test_stage_output_check_hints(wrong, hint):
+    feedback = check_stage_output(wrong)
+    assert not feedback.passed and hint in feedback.message
 
 
-def test_conv_flops_not_attempted():
-    assert "not attempted yet" in check_conv_flops(_placeholder).message
-
-
-# ----------------------------------------------------------------------------- 10.3 intensity
-
-
-def test_intensity_check_passes_right_answers():
-    assert check_matmul_intensity(lambda n, b: 2 * n**3 / (3 * n * n * b)).passed
-    assert check_matmul_intensity(lambda n, b: matmul_intensity(n, b)).passed
+def test_advice_check():
+    assert check_advice(lambda little, similar: T.SLIDES_ADVICE[(little, similar)]).passed
 
 
 @pytest.mark.parametrize(
     "wrong, hint",
     [
-        (lambda n, b: 2 * n**3 / (2 * n * n * b), "3 matrices move"),
-        (lambda n, b: 2 * n**3 / (3 * n * n), "BYTES, not elements"),
-        (lambda n, b: n**3 / (3 * n * n * b), "2 * n**3 flops"),
-        (lambda n, b: (3 * n * n * b) / (2 * n**3), "upside down"),
-        (lambda n, b: n, "expected"),
-        (lambda n, b: True, "return one number"),
+        (lambda little, similar: "probe", "quite a lot of data and a very similar"),
+        (lambda little, similar: "probe" if little else T.SLIDES_ADVICE[(little, similar)],
+         "very little data and a very different"),
+        (lambda little, similar: "linear classifier", "answer with one of"),
+        (_not_attempted, "not attempted yet"),
     ],
 )
-def test_intensity_check_hints(wrong, hint):
-    fb = check_matmul_intensity(wrong)
-    assert not fb.passed and hint in fb.message
+def test_advice_check_hints(wrong, hint):
+    feedback = check_advice(wrong)
+    assert not feedback.passed and hint in feedback.message
 
 
-def test_intensity_not_attempted():
-    assert "not attempted yet" in check_matmul_intensity(_placeholder).message
+# --------------------------------------------------------------------------- widget
 
 
-# ----------------------------------------------------------------------------- widget and plot
-
-SIZES = [64, 128, 256]
-CURVES = {"NumPy": [5.0, 10.0, 20.0], "torch CPU": [4.0, 11.0, 21.0]}
+COUNTS = (1, 5, 20, 125)
 
 
-def test_matmul_intensity_formula():
-    assert matmul_intensity(6, 4) == pytest.approx(1.0)  # 2*216 / (3*36*4)
-    assert matmul_intensity(1024, 8) == pytest.approx(2 * 1024 / 24)
-    with pytest.raises(ValueError, match="n"):
-        matmul_intensity(0)
+def _curves():
+    base = np.array([0.3, 0.5, 0.7, 0.9])
+    return {target: {s: np.clip(base + 0.02 * i, 0, 1) for i, s in enumerate(T.STRATEGIES)}
+            for target in ("similar", "different")}
 
 
-def test_plot_roofline_draws_two_panels():
-    fig = plot_roofline(SIZES, CURVES, peak=30.0, bandwidth=10.0, n=128)
-    left, right = fig.axes
-    assert len(left.get_lines()) >= 2 + 2  # two curves, peak and half-peak lines
-    assert "n = 128" in right.get_title() and "compute-bound" in right.get_title()
-    # the roof: bandwidth * intensity below the ridge, the peak above it
-    roof = right.get_lines()[0].get_ydata()
-    assert roof.max() == pytest.approx(30.0) and roof.min() < 30.0
+def test_widget_builds_and_redraws():
+    demo = transfer_widget(_curves(), COUNTS)
+    controls = {w.description: w for w in demo.children if isinstance(w, ipywidgets.ValueWidget)}
+    assert set(controls) == {"target", "per class"} and controls["per class"].value == 20
+    controls["target"].value = "different"
+    controls["per class"].value = 1
+    axes = plt.figure(plt.get_fignums()[-1]).axes
+    assert axes[0].get_title() == "different target"
+    assert axes[1].get_title() == "1 per class; slides' advice: stages"
+    controls["target"].value = "similar"
+    assert plt.figure(plt.get_fignums()[-1]).axes[1].get_title() == "1 per class; slides' advice: probe"
 
 
-def test_plot_roofline_marks_memory_bound_sizes():
-    fig = plot_roofline([4, 8], {"NumPy": [0.1, 0.2]}, peak=100.0, bandwidth=1.0, n=4)
-    assert "memory-bound" in fig.axes[1].get_title()
-
-
-def test_widget_builds_and_redraws(monkeypatch):
-    import course_lib.widgets.ch10 as ch10
-
-    drawn = []
-    real = ch10.plot_roofline
-    monkeypatch.setattr(ch10, "plot_roofline", lambda *a, **k: drawn.append(k["n"]) or real(*a, **k))
-    w = roofline_widget(SIZES, CURVES, peak=30.0, bandwidth=10.0, n=64)
-    assert isinstance(w, ipywidgets.interactive)
-    slider = w.children[0]
-    assert list(slider.options) == SIZES and slider.value == 64
-    assert drawn == [64]  # the first frame is drawn at once
-    slider.value = 256  # moving the slider redraws
-    assert drawn == [64, 256]
-    assert roofline_widget(SIZES, CURVES, peak=30.0, bandwidth=10.0).children[0].value == 128
+def test_plots_draw_every_strategy():
+    ax = plot_curves(_curves(), COUNTS, "similar", highlight=5)
+    assert len(ax.get_lines()) == len(T.STRATEGIES) + 1
+    ax = plot_bars(_curves(), COUNTS, "similar", 125, similar=True)
+    assert ax.get_title() == "125 per class; slides' advice: top" and len(ax.patches) == 4
 
 
 @pytest.mark.parametrize(
-    "kwargs, error, message",
+    "call, exc, message",
     [
-        (dict(sizes=[]), ValueError, "sizes as a non-empty list"),
-        (dict(sizes=[128, 64, 256]), ValueError, "sizes in increasing order"),
-        (dict(gflops=[1, 2, 3]), TypeError, "gflops as a dict"),
-        (dict(gflops={}), ValueError, "gflops as a dict"),
-        (dict(gflops={"NumPy": [1.0, 2.0]}), ValueError, "3 non-negative GFLOP/s values for 'NumPy'"),
-        (dict(gflops={"NumPy": [1.0, -2.0, 3.0]}), ValueError, "negative or non-finite"),
-        (dict(peak=0.0), ValueError, "peak"),
-        (dict(bandwidth=-1.0), ValueError, "bandwidth"),
-        (dict(n=100), ValueError, "n to be one of the measured sizes"),
+        (lambda: check_curves(_curves(), (5, 1, 20, 125)), ValueError, "increasing"),
+        (lambda: check_curves(_curves(), "abc"), TypeError, "counts as a list"),
+        (lambda: check_curves([], COUNTS), TypeError, "curves as a dict"),
+        (lambda: check_curves({"similar": {"probe": [0.5] * 4}}, COUNTS), ValueError, "have the strategies"),
+        (lambda: check_curves({"s": {s: [0.5] * 3 for s in T.STRATEGIES}}, COUNTS), ValueError, "4 accurac"),
+        (lambda: check_curves({"s": {s: [50.0] * 4 for s in T.STRATEGIES}}, COUNTS), ValueError, "percent"),
+        (lambda: plot_curves(_curves(), COUNTS, "medical"), ValueError, "target to be one of"),
+        (lambda: plot_bars(_curves(), COUNTS, "similar", 3, True), ValueError, "count to be one of"),
     ],
 )
-def test_widget_rejects_bad_input(kwargs, error, message):
-    args = dict(sizes=SIZES, gflops=CURVES, peak=30.0, bandwidth=10.0)
-    args.update(kwargs)
-    with pytest.raises(error, match=message):
-        roofline_widget(**args)
+def test_widget_bad_arguments_are_explained(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()

@@ -1,4 +1,4 @@
-"""Data-parallel training (chapter 10): ranks agree, and equal one-process training.
+"""Data-parallel training (chapter 11): ranks agree, and equal one-process training.
 
 The two-process runs use the gloo backend on 127.0.0.1 only. Process start-up
 dominates the time, so the spawned demo runs once (module fixture) and the

@@ -20,7 +20,7 @@ from torch import nn
 from course_lib import shipped
 from course_lib.data import data_file, write_sum
 
-KEY = "08_dcgan"
+KEY = "09_dcgan"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -422,11 +422,11 @@ def test_mode_reads_the_environment(monkeypatch, value, mode):
     assert shipped.mode() == mode
 
 
-@pytest.mark.parametrize("key", ["dcgan", "08-DCGAN", "08_DCGAN", "8_dcgan", "08_", "08_dcgan.pt",
-                                 "08_../../etc", "08_dc gan", ""])
+@pytest.mark.parametrize("key", ["dcgan", "08-DCGAN", "08_DCGAN", "8_dcgan", "08_", "09_dcgan.pt",
+                                 "08_../../etc", "09_dc gan", ""])
 def test_bad_key_is_a_value_error(monkeypatch, tmp_path, key):
     set_mode(monkeypatch, "record")
-    with pytest.raises(ValueError, match="a key like '08_dcgan'") as info:
+    with pytest.raises(ValueError, match="a key like '09_dcgan'") as info:
         shipped.run(key, lambda: 1, data_dir=tmp_path)
     assert repr(key) in str(info.value)
     assert list(tmp_path.iterdir()) == []
@@ -434,10 +434,10 @@ def test_bad_key_is_a_value_error(monkeypatch, tmp_path, key):
 
 def test_key_with_trailing_newline_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="a key like"):
-        shipped.path_of("08_dcgan\n", tmp_path)
+        shipped.path_of("09_dcgan\n", tmp_path)
 
 
-@pytest.mark.parametrize("key", [8, None, b"08_dcgan", ("08", "dcgan")])
+@pytest.mark.parametrize("key", [8, None, b"09_dcgan", ("08", "dcgan")])
 def test_key_that_is_not_a_str_is_a_type_error(monkeypatch, tmp_path, key):
     set_mode(monkeypatch, None)
     with pytest.raises(TypeError, match=rf"key as a str.*got {type(key).__name__}"):

@@ -1,103 +1,94 @@
-"""Checks for chapter 9, transfer learning."""
+"""Checks for chapter 9, generative adversarial networks."""
 
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torch import nn
 
 from course_lib.exercises import Feedback, call_student, close, failed, passed
-from course_lib.transfer import SLIDES_ADVICE, count_trainable, features, freeze, make_cnn
 
 
-def _models():
-    """Models with different parts frozen, and a plain layer."""
-    whole = make_cnn(5, seed=1)
-    top = make_cnn(4, seed=2)
-    freeze(top.conv1)
-    freeze(top.conv2)
-    probe = make_cnn(5, seed=3)
-    for stage in (probe.conv1, probe.conv2, probe.fc):
-        freeze(stage)
-    frozen = freeze(make_cnn(5, seed=4))
-    return [whole, top, probe, frozen, nn.Linear(7, 3)]
+def _distributions(seed: int, size: int = 6):
+    """Two discrete distributions over ``size`` points, both strictly positive."""
+    rng = np.random.default_rng(seed)
+    p_data, p_g = rng.random(size) + 0.05, rng.random(size) + 0.05
+    return p_data / p_data.sum(), p_g / p_g.sum()
 
 
-def check_count_trainable(func) -> Feedback:
-    """Exercise 9.1: ``func(model)`` returns the number of trainable parameters (scalars)."""
-    name = "9.1 trainable parameters"
-    for model in _models():
-        result, problem = call_student(name, func, model)
+def _value(p_data, p_g):
+    d = p_data / (p_data + p_g)
+    return float(np.sum(p_data * np.log(d)) + np.sum(p_g * np.log(1 - d)))
+
+
+def check_optimal_discriminator(func) -> Feedback:
+    """Exercise 8.1: ``func(p_data, p_g)`` returns the best discriminator D*(x) at each point."""
+    name = "8.1 optimal discriminator"
+    p_data, p_g = _distributions(81)
+    result, problem = call_student(name, func, p_data.copy(), p_g.copy())
+    if problem is not None:
+        return problem
+    if np.shape(result) != p_data.shape:
+        return failed(name, f"return one value per point, shape {p_data.shape}; got {np.shape(result)}.")
+    expected = p_data / (p_data + p_g)
+    if close(result, 1 - expected):
+        return failed(name, "that is 1 - D*: D should be large where the data is dense, p_data on top.")
+    if close(result, p_data / p_g) or close(result, p_data):
+        return failed(name, "D* is a probability: divide p_data by the total density p_data + p_g.")
+    if not close(result, expected):
+        return failed(name, "maximise p_data log D + p_g log(1 - D) at each point: set its derivative to 0.")
+    same, _ = call_student(name, func, p_data.copy(), p_data.copy())
+    if not close(same, np.full(p_data.shape, 0.5)):
+        return failed(name, "when p_g equals p_data, D* must be 1/2 everywhere.")
+    return passed(name, "D*(x) = p_data / (p_data + p_g); it is 1/2 everywhere once p_g = p_data.")
+
+
+def check_value_at_optimum(func) -> Feedback:
+    """Exercise 8.2: ``func(p_data, p_g)`` returns V(D*, G) for two discrete distributions."""
+    name = "8.2 value of the game"
+    for seed in (82, 83):
+        p_data, p_g = _distributions(seed)
+        result, problem = call_student(name, func, p_data.copy(), p_g.copy())
         if problem is not None:
             return problem
         try:
-            result = int(result)
+            value = float(result)
         except (TypeError, ValueError):
-            return failed(name, f"return one whole number, got {type(result).__name__}.")
-        right = count_trainable(model)
-        total = sum(p.numel() for p in model.parameters())
-        if result == right:
-            continue
-        if result == total:
-            return failed(name, "you counted frozen parameters too: keep only those with p.requires_grad.")
-        if result == total - right:
-            return failed(name, "that is the number of *frozen* parameters: "
-                                "keep those with p.requires_grad True.")
-        if result == sum(1 for p in model.parameters() if p.requires_grad):
-            return failed(name, "you counted parameter tensors; count the numbers in them with p.numel().")
-        return failed(name, f"expected {right} for a {type(model).__name__}; add p.numel() over the "
-                            "parameters with p.requires_grad.")
-    return passed(name, "frozen layers cost nothing to train: only requires_grad parameters count.")
+            return failed(name, f"return one number, got {type(result).__name__}.")
+        expected = _value(p_data, p_g)
+        if np.isclose(value, -np.log(4)) and not np.isclose(expected, -np.log(4)):
+            return failed(name, "-log 4 is the value only when p_g = p_data; compute V from p_data and p_g.")
+        if np.isclose(value, -expected):
+            return failed(name, "the sign: V sums p log D terms, and the log of a probability is negative.")
+        if np.isclose(value, expected / len(p_data)):
+            return failed(name, "an expectation weights by the probabilities: sum p(x) log D(x), not a mean.")
+        if not np.isclose(value, expected, atol=1e-8):
+            return failed(name, "V = sum p_data log D* + sum p_g log(1 - D*), D* = p_data / (p_data + p_g).")
+    p_data, _ = _distributions(84)
+    equal, problem = call_student(name, func, p_data.copy(), p_data.copy())
+    if problem is not None:
+        return problem
+    if not np.isclose(float(equal), -np.log(4), atol=1e-8):
+        return failed(name, "for p_g = p_data every D* is 1/2, so V should be 2 log(1/2) = -log 4.")
+    return passed(name, "V(D*, G) = -log 4 + 2 JS(p_data || p_g): lowest (-log 4) just when p_g = p_data.")
 
 
-def check_stage_output(func) -> Feedback:
-    """Exercise 9.2: ``func(model, x, stage)`` returns the output of the named stage, via a forward hook."""
-    name = "9.2 a forward hook"
-    model = make_cnn(5, seed=5)
-    x = torch.as_tensor(np.random.default_rng(92).uniform(size=(3, 1, 16, 16)), dtype=torch.float32)
-    for stage in ("conv1", "conv2", "fc"):
-        result, problem = call_student(name, func, model, x, stage)
-        if problem is not None:
-            return problem
-        module = getattr(model, stage)
-        if len(module._forward_hooks) > 0:
-            for key in list(module._forward_hooks):
-                del module._forward_hooks[key]
-            return failed(name, "the hook is still attached after your function returned: keep the handle "
-                                "that register_forward_hook returns and call handle.remove().")
-        if not isinstance(result, torch.Tensor):
-            return failed(name, f"return the captured tensor, got {type(result).__name__}.")
-        expected = features(model, x, stage)
-        got = result.detach().cpu().double().reshape(len(x), -1).numpy()
-        if got.shape != expected.shape:
-            if got.shape == (3, 5):
-                return failed(name, "that is the model's final output; return what the hook captured, "
-                                    "the stage's own output.")
-            return failed(name, f"stage {stage!r} should give {expected.shape[1]} numbers per image, "
-                                f"got {got.shape[1]}: capture the hook's `output` argument, not its input.")
-        if not close(got, expected, atol=1e-5):
-            return failed(name, f"the values of stage {stage!r} differ: capture `output` in the hook "
-                                "and run model(x) once.")
-    return passed(name, "a hook sees every stage's output without changing the model's code.")
-
-
-def check_advice(func) -> Feedback:
-    """Exercise 9.3: ``func(little_data, similar)`` names the slides' strategy for that cell of the table."""
-    name = "9.3 the slides' advice"
-    options = sorted(set(SLIDES_ADVICE.values()))
-    for (little, similar), right in SLIDES_ADVICE.items():
-        result, problem = call_student(name, func, little, similar)
-        if problem is not None:
-            return problem
-        if result not in options:
-            return failed(name, f"answer with one of {options}, got {result!r}.")
-        if result != right:
-            amount = "very little data" if little else "quite a lot of data"
-            kind = "a very similar" if similar else "a very different"
-            return failed(name, f"for {amount} and {kind} dataset the slides say something else: "
-                                "look at that cell of the 2x2 table again.")
-    return passed(name, "little data: train only a linear classifier; more data: fine-tune more; "
-                        "a different domain: go to earlier stages or fine-tune more layers.")
-
-
-__all__ = ["check_advice", "check_count_trainable", "check_stage_output"]
+def check_nonsaturating_grad(func) -> Feedback:
+    """Exercise 8.3: ``func(fake_logits)`` returns d/d(logits) of mean(-log sigmoid(logits))."""
+    name = "8.3 non-saturating gradient"
+    logits = np.array([-6.0, -2.0, -0.5, 0.0, 1.5, 4.0, -9.0])
+    result, problem = call_student(name, func, logits.copy())
+    if problem is not None:
+        return problem
+    if np.shape(result) != logits.shape:
+        return failed(name, f"return one gradient per logit, shape {logits.shape}; got {np.shape(result)}.")
+    s = 1.0 / (1.0 + np.exp(-logits))
+    n = logits.size
+    expected = (s - 1.0) / n
+    if close(result, s - 1.0):
+        return failed(name, "close: the loss is a mean over the batch, so divide by N.")
+    if close(result, -s / n):
+        return failed(name, "that is the minimax loss's gradient, -sigmoid / N; differentiate -log sigmoid.")
+    if close(result, (1.0 - s) / n):
+        return failed(name, "the sign: raising a fake's logit lowers -log D, so the gradient is negative.")
+    if not close(result, expected):
+        return failed(name, "d/dx of -log sigmoid(x) is sigmoid(x) - 1; then divide by N for the mean.")
+    return passed(name, "(sigmoid - 1) / N: about -1/N for confidently rejected fakes, so they still learn.")

@@ -1,115 +1,103 @@
-"""Checks for chapter 10, hardware and scale: counting flops and bytes."""
+"""Checks for chapter 10, transfer learning."""
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+import torch
+from torch import nn
 
-from course_lib.exercises import Feedback, call_student, failed, passed
-
-
-def _number(result):
-    """The student's answer as a float, or None when it is not one number."""
-    if isinstance(result, bool):
-        return None
-    if isinstance(result, numbers.Real):
-        return float(result)
-    if isinstance(result, np.ndarray) and result.size == 1 and result.dtype.kind in "iuf":
-        return float(result.reshape(()))
-    return None
+from course_lib.exercises import Feedback, call_student, close, failed, passed
+from course_lib.transfer import SLIDES_ADVICE, count_trainable, features, freeze, make_cnn
 
 
-def _same(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-9 * max(1.0, abs(b))
+def _models():
+    """Models with different parts frozen, and a plain layer."""
+    whole = make_cnn(5, seed=1)
+    top = make_cnn(4, seed=2)
+    freeze(top.conv1)
+    freeze(top.conv2)
+    probe = make_cnn(5, seed=3)
+    for stage in (probe.conv1, probe.conv2, probe.fc):
+        freeze(stage)
+    frozen = freeze(make_cnn(5, seed=4))
+    return [whole, top, probe, frozen, nn.Linear(7, 3)]
 
 
-def check_linear_flops(func) -> Feedback:
-    """Exercise 10.1: ``func(n, in_features, out_features)`` = flops of a Linear layer's forward (no bias)."""
-    name = "10.1 flops of a linear layer"
-    for n, d_in, d_out in [(32, 64, 10), (1, 3, 5), (7, 128, 256)]:
-        result, problem = call_student(name, func, n, d_in, d_out)
+def check_count_trainable(func) -> Feedback:
+    """Exercise 9.1: ``func(model)`` returns the number of trainable parameters (scalars)."""
+    name = "9.1 trainable parameters"
+    for model in _models():
+        result, problem = call_student(name, func, model)
         if problem is not None:
             return problem
-        value = _number(result)
-        if value is None:
-            return failed(name, f"return one number, got {type(result).__name__}.")
-        expected = 2.0 * n * d_in * d_out
-        if _same(value, expected):
+        try:
+            result = int(result)
+        except (TypeError, ValueError):
+            return failed(name, f"return one whole number, got {type(result).__name__}.")
+        right = count_trainable(model)
+        total = sum(p.numel() for p in model.parameters())
+        if result == right:
             continue
-        if _same(value, expected / 2):
-            return failed(name, "that counts multiply-adds; a multiply-add is two flops (one *, one +).")
-        if _same(value, 2.0 * d_in * d_out):
-            return failed(name, "that is one example; every one of the N examples in the batch costs the same.")
-        if _same(value, expected + n * d_out) or _same(value, expected + 2 * n * d_out):
-            return failed(name, "count the matrix product only: the bias adds just N*out_features, ignore it.")
-        return failed(name, f"for N={n}, in={d_in}, out={d_out} expected {expected:.0f} flops, got {value:g}; "
-                            "each of the N*out outputs is a dot product of length in_features.")
-    return passed(name, "2 * N * in_features * out_features: one multiply and one add per weight, per example.")
+        if result == total:
+            return failed(name, "you counted frozen parameters too: keep only those with p.requires_grad.")
+        if result == total - right:
+            return failed(name, "that is the number of *frozen* parameters: "
+                                "keep those with p.requires_grad True.")
+        if result == sum(1 for p in model.parameters() if p.requires_grad):
+            return failed(name, "you counted parameter tensors; count the numbers in them with p.numel().")
+        return failed(name, f"expected {right} for a {type(model).__name__}; add p.numel() over the "
+                            "parameters with p.requires_grad.")
+    return passed(name, "frozen layers cost nothing to train: only requires_grad parameters count.")
 
 
-def _conv_out(size, kernel, stride, padding):
-    return (size + 2 * padding - kernel) // stride + 1
-
-
-def check_conv_flops(func) -> Feedback:
-    """Exercise 10.2: ``func(x_shape, w_shape, stride, padding)`` = flops of conv2d's forward (no bias)."""
-    name = "10.2 flops of a conv layer"
-    cases = [
-        ((8, 3, 32, 32), (16, 3, 5, 5), 1, 0),  # the slides' 32x32x3 image, 5x5 filters
-        ((2, 4, 9, 7), (6, 4, 3, 3), 2, 1),
-        ((1, 1, 5, 5), (1, 1, 3, 3), 1, 1),
-    ]
-    for x_shape, w_shape, stride, padding in cases:
-        result, problem = call_student(name, func, x_shape, w_shape, stride, padding)
+def check_stage_output(func) -> Feedback:
+    """Exercise 9.2: ``func(model, x, stage)`` returns the output of the named stage, via a forward hook."""
+    name = "9.2 a forward hook"
+    model = make_cnn(5, seed=5)
+    x = torch.as_tensor(np.random.default_rng(92).uniform(size=(3, 1, 16, 16)), dtype=torch.float32)
+    for stage in ("conv1", "conv2", "fc"):
+        result, problem = call_student(name, func, model, x, stage)
         if problem is not None:
             return problem
-        value = _number(result)
-        if value is None:
-            return failed(name, f"return one number, got {type(result).__name__}.")
-        n, c, h, w = x_shape
-        f, _, kh, kw = w_shape
-        oh, ow = _conv_out(h, kh, stride, padding), _conv_out(w, kw, stride, padding)
-        expected = 2.0 * n * f * c * kh * kw * oh * ow
-        if _same(value, expected):
-            continue
-        if _same(value, expected / 2):
-            return failed(name, "that counts multiply-adds; a multiply-add is two flops.")
-        if _same(value, 2.0 * n * f * c * kh * kw * h * w) and (oh, ow) != (h, w):
-            return failed(name, "use the OUTPUT size, OH = (H + 2*padding - KH) // stride + 1 (and OW alike), "
-                                "not the input's H and W.")
-        if _same(value, 2.0 * n * f * kh * kw * oh * ow):
-            return failed(name, "each output sums over all C input channels too: include C.")
-        if _same(value, 2.0 * f * c * kh * kw * oh * ow):
-            return failed(name, "that is one image; multiply by the batch size N.")
-        return failed(name, f"for x {x_shape}, weight {w_shape}, stride {stride}, padding {padding} expected "
-                            f"{expected:.0f}, got {value:g}; count 2*C*KH*KW flops per output value, "
-                            "and there are N*F*OH*OW outputs.")
-    return passed(name, "2 * N * F * C * KH * KW * OH * OW: every output value is a dot product of length C*KH*KW.")
+        module = getattr(model, stage)
+        if len(module._forward_hooks) > 0:
+            for key in list(module._forward_hooks):
+                del module._forward_hooks[key]
+            return failed(name, "the hook is still attached after your function returned: keep the handle "
+                                "that register_forward_hook returns and call handle.remove().")
+        if not isinstance(result, torch.Tensor):
+            return failed(name, f"return the captured tensor, got {type(result).__name__}.")
+        expected = features(model, x, stage)
+        got = result.detach().cpu().double().reshape(len(x), -1).numpy()
+        if got.shape != expected.shape:
+            if got.shape == (3, 5):
+                return failed(name, "that is the model's final output; return what the hook captured, "
+                                    "the stage's own output.")
+            return failed(name, f"stage {stage!r} should give {expected.shape[1]} numbers per image, "
+                                f"got {got.shape[1]}: capture the hook's `output` argument, not its input.")
+        if not close(got, expected, atol=1e-5):
+            return failed(name, f"the values of stage {stage!r} differ: capture `output` in the hook "
+                                "and run model(x) once.")
+    return passed(name, "a hook sees every stage's output without changing the model's code.")
 
 
-def check_matmul_intensity(func) -> Feedback:
-    """Exercise 10.3: ``func(n, bytes_per_element)`` = flops per byte moved of an (n, n) @ (n, n) product."""
-    name = "10.3 arithmetic intensity"
-    for n, nbytes in [(1024, 4), (64, 8), (3, 2)]:
-        result, problem = call_student(name, func, n, nbytes)
+def check_advice(func) -> Feedback:
+    """Exercise 9.3: ``func(little_data, similar)`` names the slides' strategy for that cell of the table."""
+    name = "9.3 the slides' advice"
+    options = sorted(set(SLIDES_ADVICE.values()))
+    for (little, similar), right in SLIDES_ADVICE.items():
+        result, problem = call_student(name, func, little, similar)
         if problem is not None:
             return problem
-        value = _number(result)
-        if value is None:
-            return failed(name, f"return one number, got {type(result).__name__}.")
-        flops, moved = 2.0 * n**3, 3.0 * n * n * nbytes
-        expected = flops / moved
-        if _same(value, expected):
-            continue
-        if _same(value, flops / (2.0 * n * n * nbytes)):
-            return failed(name, "the result C has to be written to memory too: 3 matrices move, not 2.")
-        if _same(value, flops / (3.0 * n * n)):
-            return failed(name, "divide by BYTES, not elements: multiply the element count by bytes_per_element.")
-        if _same(value, expected / 2):
-            return failed(name, "an n x n matrix product costs 2 * n**3 flops (n**3 multiply-adds).")
-        if _same(value, moved / flops):
-            return failed(name, "upside down: intensity is flops divided by bytes.")
-        return failed(name, f"for n={n}, {nbytes} bytes per number expected {expected:.4g} flop/byte, "
-                            f"got {value:.4g}; flops = 2*n**3, bytes = 3 * n*n * bytes_per_element.")
-    return passed(name, "2n^3 / (3 n^2 b) = 2n / (3b): intensity grows with n, so big products are compute-bound.")
+        if result not in options:
+            return failed(name, f"answer with one of {options}, got {result!r}.")
+        if result != right:
+            amount = "very little data" if little else "quite a lot of data"
+            kind = "a very similar" if similar else "a very different"
+            return failed(name, f"for {amount} and {kind} dataset the slides say something else: "
+                                "look at that cell of the 2x2 table again.")
+    return passed(name, "little data: train only a linear classifier; more data: fine-tune more; "
+                        "a different domain: go to earlier stages or fine-tune more layers.")
+
+
+__all__ = ["check_advice", "check_count_trainable", "check_stage_output"]

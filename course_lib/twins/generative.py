@@ -1,4 +1,4 @@
-"""Autoencoders and VAEs in PyTorch: twins of course_lib.generative, and the chapter 7 models.
+"""Autoencoders and VAEs in PyTorch: twins of course_lib.generative, and the chapter 8 models.
 
 The loss pieces (``reparameterize``, ``gaussian_kl``,
 ``reconstruction_loss``, ``vae_loss``) compute what their NumPy twins do,

@@ -1,10 +1,7 @@
-"""Chapter 9 demo: accuracy against labels per class, for each target task and strategy.
+"""Chapter 9 demo: a slider over the saved snapshots of a GAN learning eight Gaussians on a ring.
 
-The notebook measures the curves (every run is a training run, too slow to
-repeat on every click); the widget only redraws them. Pick the target task
-and a number of labels per class: the left panel shows every strategy's
-curve, the right panel the four accuracies at that number of labels, with
-the strategy the lecture slides recommend for that cell outlined.
+The training runs once in the notebook (``course_lib.gan.train_gan_2d``);
+the widget only replays its snapshots, so moving the slider is instant.
 """
 
 from __future__ import annotations
@@ -13,126 +10,65 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_lib._checks import _fail
-from course_lib.transfer import SLIDES_ADVICE, STRATEGIES, STRATEGY_NAMES
+from course_lib._checks import _fail, check_array, check_float
+from course_lib.gan import mode_coverage
 
-COLOURS = {"scratch": "tab:gray", "probe": "tab:blue", "top": "tab:orange", "all": "tab:green"}
-_FUNC = "transfer_widget"
+_FUNC = "gan_snapshot_widget"
 
 
-def check_curves(curves, counts, func: str = _FUNC) -> tuple[dict, tuple[int, ...]]:
-    """Validate ``curves = {target: {strategy: accuracies}}`` against ``counts`` (labels per class).
+def draw_samples(ax, samples: np.ndarray, data: np.ndarray, centres: np.ndarray, radius: float,
+                 min_count: int = 10, title: str = ""):
+    """Real points (grey), generated points (blue) and a circle of ``radius`` around each mode.
 
-    Shapes: counts (L,) increasing positive ints; every accuracy list (L,) in [0, 1].
-    Twin: none.
+    The title ends with the coverage: modes covered and the fraction of samples near a mode.
+
+    Shapes: samples (M, 2), data (N, 2), centres (K, 2).
+    Twin: none (a plot).
     """
-    try:
-        counts = tuple(int(c) for c in counts)
-    except (TypeError, ValueError):
-        _fail(TypeError, func, "counts as a list of labels per class, e.g. [1, 5, 20, 125]", repr(counts),
-              None)
-    if not counts or any(c < 1 for c in counts) or list(counts) != sorted(set(counts)):
-        _fail(ValueError, func, "counts to be increasing positive numbers", repr(counts), None)
-    if not isinstance(curves, dict) or not curves:
-        _fail(TypeError, func, "curves as a dict {target: {strategy: accuracies}}", type(curves).__name__,
-              None)
-    checked = {}
-    for target, by_strategy in curves.items():
-        if not isinstance(by_strategy, dict) or set(by_strategy) != set(STRATEGIES):
-            got = sorted(by_strategy) if isinstance(by_strategy, dict) else type(by_strategy).__name__
-            _fail(ValueError, func, f"curves[{target!r}] to have the strategies {STRATEGIES}", f"{got}", None)
-        checked[target] = {}
-        for strategy in STRATEGIES:
-            acc = np.asarray(by_strategy[strategy], dtype=float)
-            if acc.shape != (len(counts),):
-                _fail(ValueError, func,
-                      f"{len(counts)} accuracies for {target!r}/{strategy!r} (one per count)",
-                      f"shape {acc.shape}", None)
-            if np.any(~np.isfinite(acc)) or acc.min() < 0 or acc.max() > 1:
-                _fail(ValueError, func, "accuracies in [0, 1]", repr(acc.tolist()),
-                      "pass fractions, not percent")
-            checked[target][strategy] = acc
-    return checked, counts
+    covered, near = mode_coverage(samples, centres, radius, min_count=min_count)
+    ax.scatter(data[:, 0], data[:, 1], s=2, c="0.7", label="data")
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:blue", alpha=0.6, label="generated")
+    for cx, cy in centres:
+        ax.add_patch(plt.Circle((cx, cy), radius, fill=False, lw=0.6, color="tab:red"))
+    ax.set_xlim(-3, 3)
+    ax.set_ylim(-3, 3)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"{title}{covered}/{len(centres)} modes, {near:.0%} near", fontsize=9)
+    return covered, near
 
 
-def plot_curves(curves, counts, target: str, highlight: int | None = None, ax=None):
-    """Test accuracy against labels per class (log scale) for every strategy on ``target``; returns the Axes.
+def gan_snapshot_widget(steps, snapshots, data, centres, radius: float, min_count: int = 10):
+    """A slider over training steps redraws the generator's samples saved at that step.
 
-    Shapes: curves as ``check_curves`` describes -> Axes.
-    Twin: none (plotting).
+    ``steps[i]`` is the step after which ``snapshots[i]`` was taken
+    (``GANRun.snapshot_steps`` and ``GANRun.snapshots``).
+
+    Shapes: steps (T,), snapshots (T, M, 2), data (N, 2), centres (K, 2).
+    Twin: none (a teaching demo).
     """
-    curves, counts = check_curves(curves, counts, "plot_curves")
-    if target not in curves:
-        _fail(ValueError, "plot_curves", f"target to be one of {sorted(curves)}", repr(target), None)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5))
-    for strategy in STRATEGIES:
-        ax.plot(counts, curves[target][strategy], "o-", color=COLOURS[strategy],
-                label=STRATEGY_NAMES[strategy])
-    if highlight is not None:
-        ax.axvline(highlight, color="k", lw=0.8, ls="--")
-    ax.set_xscale("log")
-    ax.set_xticks(counts)
-    ax.set_xticklabels([str(c) for c in counts])
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("labelled examples per class")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"{target} target")
-    ax.legend(fontsize=7, loc="lower right")
-    return ax
+    steps = [int(s) for s in steps] if hasattr(steps, "__iter__") else steps
+    if not isinstance(steps, list) or not steps:
+        _fail(TypeError, _FUNC, "steps to be a non-empty list of step numbers", type(steps).__name__,
+              "pass run.snapshot_steps")
+    snapshots = check_array(snapshots, "snapshots", _FUNC, ndim=3, shape_doc="(T, M, 2)",
+                            fix="pass run.snapshots")
+    if snapshots.shape[0] != len(steps) or snapshots.shape[2] != 2:
+        _fail(ValueError, _FUNC, f"snapshots of shape ({len(steps)}, M, 2), one per step",
+              f"shape {snapshots.shape}", "pass run.snapshot_steps and run.snapshots from the same run")
+    check_array(data, "data", _FUNC, ndim=2, shape_doc="(N, 2)")
+    check_array(centres, "centres", _FUNC, ndim=2, shape_doc="(K, 2)")
+    radius = check_float(radius, "radius", _FUNC, minimum=0.0, strict_min=True)
+    index = {s: i for i, s in enumerate(steps)}
 
-
-def plot_bars(curves, counts, target: str, count: int, similar: bool, ax=None):
-    """The four strategies' accuracies at ``count`` labels per class, the slides' pick outlined; -> Axes.
-
-    ``similar`` says which column of the slides' table ``target`` belongs to;
-    ``count`` at most 5 counts as "very little data".
-
-    Shapes: curves as ``check_curves`` describes -> Axes.
-    Twin: none (plotting).
-    """
-    curves, counts = check_curves(curves, counts, "plot_bars")
-    if target not in curves:
-        _fail(ValueError, "plot_bars", f"target to be one of {sorted(curves)}", repr(target), None)
-    if count not in counts:
-        _fail(ValueError, "plot_bars", f"count to be one of {counts}", repr(count), None)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5))
-    column = counts.index(count)
-    accs = [curves[target][s][column] for s in STRATEGIES]
-    advice = SLIDES_ADVICE[(count <= 5, bool(similar))]
-    picked = "probe" if advice == "stages" else advice
-    bars = ax.bar(range(len(STRATEGIES)), accs, color=[COLOURS[s] for s in STRATEGIES])
-    bars[STRATEGIES.index(picked)].set_edgecolor("k")
-    bars[STRATEGIES.index(picked)].set_linewidth(2.5)
-    for i, acc in enumerate(accs):
-        ax.text(i, acc + 0.01, f"{acc:.2f}", ha="center", fontsize=8)
-    ax.set_xticks(range(len(STRATEGIES)))
-    ax.set_xticklabels(STRATEGIES)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"{count} per class; slides' advice: {advice}", fontsize=9)
-    return ax
-
-
-def transfer_widget(curves, counts, similar_targets=("similar",)):
-    """A target menu and a labels-per-class slider over precomputed accuracy curves.
-
-    Shapes: curves {target: {strategy: (L,) accuracies}}, counts (L,).
-    Twin: none (an ipywidgets demo).
-    """
-    curves, counts = check_curves(curves, counts)
-    targets = list(curves)
-
-    def draw(target, count):
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-        plot_curves(curves, counts, target, highlight=count, ax=axes[0])
-        plot_bars(curves, counts, target, count, similar=target in similar_targets, ax=axes[1])
+    def draw(step):
+        fig, ax = plt.subplots(figsize=(4, 4))
+        draw_samples(ax, snapshots[index[step]], data, centres, radius, min_count, title=f"step {step}: ")
         plt.show()
 
     return widgets.interactive(
         draw,
-        target=widgets.Dropdown(options=targets, value=targets[0], description="target"),
-        count=widgets.SelectionSlider(options=list(counts), value=counts[min(2, len(counts) - 1)],
-                                      description="per class", continuous_update=False),
+        step=widgets.SelectionSlider(options=steps, value=steps[-1], description="step",
+                                     continuous_update=False),
     )

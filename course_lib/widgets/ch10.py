@@ -1,136 +1,138 @@
-"""Chapter 10 demo: measured matrix-multiply speed against the machine's roofline.
+"""Chapter 10 demo: accuracy against labels per class, for each target task and strategy.
 
-The notebook measures GFLOP/s for a few matrix sizes and passes them in; the
-widget draws no new measurements, so moving the slider is instant. Left: the
-measured curves against the measured peak. Right: the roofline, the most a
-kernel of a given arithmetic intensity can reach, min(peak, bandwidth x
-intensity), with the matrix multiply of the chosen size placed on it.
+The notebook measures the curves (every run is a training run, too slow to
+repeat on every click); the widget only redraws them. Pick the target task
+and a number of labels per class: the left panel shows every strategy's
+curve, the right panel the four accuracies at that number of labels, with
+the strategy the lecture slides recommend for that cell outlined.
 """
 
 from __future__ import annotations
-
-import numbers
-from collections.abc import Mapping
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_lib._checks import _fail, check_float, check_int
+from course_lib._checks import _fail
+from course_lib.transfer import SLIDES_ADVICE, STRATEGIES, STRATEGY_NAMES
 
-_FUNC = "roofline_widget"
+COLOURS = {"scratch": "tab:gray", "probe": "tab:blue", "top": "tab:orange", "all": "tab:green"}
+_FUNC = "transfer_widget"
 
 
-def matmul_intensity(n: int, bytes_per_element: int = 4) -> float:
-    """Arithmetic intensity of an (n, n) @ (n, n) product: 2n^3 flops over 3n^2 elements moved.
+def check_curves(curves, counts, func: str = _FUNC) -> tuple[dict, tuple[int, ...]]:
+    """Validate ``curves = {target: {strategy: accuracies}}`` against ``counts`` (labels per class).
 
-    Reading A and B and writing C once each is the least memory traffic
-    possible, so this is the highest intensity the product can have.
-
-    Shapes: A (n, n), B (n, n) -> C (n, n).
-    Twin: none (a formula).
+    Shapes: counts (L,) increasing positive ints; every accuracy list (L,) in [0, 1].
+    Twin: none.
     """
-    n = check_int(n, "n", "matmul_intensity", minimum=1)
-    bytes_per_element = check_int(bytes_per_element, "bytes_per_element", "matmul_intensity", minimum=1)
-    return 2.0 * n**3 / (3.0 * n**2 * bytes_per_element)
+    try:
+        counts = tuple(int(c) for c in counts)
+    except (TypeError, ValueError):
+        _fail(TypeError, func, "counts as a list of labels per class, e.g. [1, 5, 20, 125]", repr(counts),
+              None)
+    if not counts or any(c < 1 for c in counts) or list(counts) != sorted(set(counts)):
+        _fail(ValueError, func, "counts to be increasing positive numbers", repr(counts), None)
+    if not isinstance(curves, dict) or not curves:
+        _fail(TypeError, func, "curves as a dict {target: {strategy: accuracies}}", type(curves).__name__,
+              None)
+    checked = {}
+    for target, by_strategy in curves.items():
+        if not isinstance(by_strategy, dict) or set(by_strategy) != set(STRATEGIES):
+            got = sorted(by_strategy) if isinstance(by_strategy, dict) else type(by_strategy).__name__
+            _fail(ValueError, func, f"curves[{target!r}] to have the strategies {STRATEGIES}", f"{got}", None)
+        checked[target] = {}
+        for strategy in STRATEGIES:
+            acc = np.asarray(by_strategy[strategy], dtype=float)
+            if acc.shape != (len(counts),):
+                _fail(ValueError, func,
+                      f"{len(counts)} accuracies for {target!r}/{strategy!r} (one per count)",
+                      f"shape {acc.shape}", None)
+            if np.any(~np.isfinite(acc)) or acc.min() < 0 or acc.max() > 1:
+                _fail(ValueError, func, "accuracies in [0, 1]", repr(acc.tolist()),
+                      "pass fractions, not percent")
+            checked[target][strategy] = acc
+    return checked, counts
 
 
-def _check_measurements(sizes, gflops, peak, bandwidth, func):
-    if not isinstance(sizes, (list, tuple, np.ndarray)) or len(sizes) == 0:
-        _fail(ValueError, func, "sizes as a non-empty list of matrix sizes", repr(sizes), "e.g. [64, 128, 256]")
-    sizes = [check_int(int(s) if isinstance(s, np.integer) else s, "sizes[i]", func, minimum=1) for s in sizes]
-    if any(b <= a for a, b in zip(sizes, sizes[1:])):
-        _fail(ValueError, func, "sizes in increasing order", repr(sizes), "sort them")
-    if not isinstance(gflops, Mapping) or not gflops:
-        got = type(gflops).__name__ if not isinstance(gflops, Mapping) else "an empty dict"
-        _fail(TypeError if not isinstance(gflops, Mapping) else ValueError, func,
-              "gflops as a dict {label: [GFLOP/s per size]}", got, "e.g. {'NumPy': [1.0, 2.0, 3.0]}")
-    curves = {}
-    for label, values in gflops.items():
-        try:
-            values = np.asarray(values, dtype=float)
-        except (TypeError, ValueError):
-            _fail(ValueError, func, f"numbers for {label!r}", repr(values)[:60], None)
-        if values.shape != (len(sizes),) or not np.all(np.isfinite(values)) or np.any(values < 0):
-            _fail(ValueError, func, f"{len(sizes)} non-negative GFLOP/s values for {label!r}, one per size",
-                  f"shape {values.shape}" if values.shape != (len(sizes),) else "negative or non-finite values",
-                  "leave out a backend that was not measured")
-        curves[str(label)] = values
-    peak = check_float(peak, "peak", func, minimum=0.0, strict_min=True)
-    bandwidth = check_float(bandwidth, "bandwidth", func, minimum=0.0, strict_min=True)
-    return sizes, curves, peak, bandwidth
+def plot_curves(curves, counts, target: str, highlight: int | None = None, ax=None):
+    """Test accuracy against labels per class (log scale) for every strategy on ``target``; returns the Axes.
 
-
-def plot_roofline(sizes, gflops, peak: float, bandwidth: float, n: int | None = None, bytes_per_element: int = 4):
-    """Two panels: GFLOP/s against matrix size, and the roofline with the measured points.
-
-    ``gflops`` maps a label ("NumPy", "torch CPU", ...) to one measured
-    GFLOP/s per size; ``peak`` is in GFLOP/s, ``bandwidth`` in GB/s;
-    ``n`` (one of ``sizes``) is highlighted. Returns the figure.
-
-    Shapes: sizes (S,), each gflops curve (S,).
-    Twin: none (a teaching plot).
+    Shapes: curves as ``check_curves`` describes -> Axes.
+    Twin: none (plotting).
     """
-    func = "plot_roofline"
-    sizes, curves, peak, bandwidth = _check_measurements(sizes, gflops, peak, bandwidth, func)
-    bytes_per_element = check_int(bytes_per_element, "bytes_per_element", func, minimum=1)
-    if n is not None and n not in sizes:
-        _fail(ValueError, func, f"n to be one of the measured sizes {sizes}", repr(n), None)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for label, values in curves.items():
-        left.plot(sizes, values, "o-", label=label)
-    left.axhline(peak, color="k", ls="--", lw=1, label=f"measured peak {peak:.0f}")
-    left.axhline(peak / 2, color="gray", ls=":", lw=1, label="half the peak")
-    left.set_xscale("log", base=2)
-    left.set_xlabel("matrix size n  (n x n @ n x n)")
-    left.set_ylabel("GFLOP/s")
-    left.set_title("measured speed of a matrix multiply", fontsize=10)
-
-    intensities = np.array([matmul_intensity(s, bytes_per_element) for s in sizes])
-    ridge = peak / bandwidth
-    grid = np.logspace(np.log10(min(0.1, intensities.min() / 2)), np.log10(max(intensities.max(), ridge) * 4), 200)
-    right.plot(grid, np.minimum(peak, bandwidth * grid), "k-", lw=2, label="roofline")
-    right.axvline(ridge, color="gray", ls=":", lw=1, label=f"ridge {ridge:.1f} flop/B")
-    for label, values in curves.items():
-        right.plot(intensities, values, "o", label=label)
-    right.set_xscale("log")
-    right.set_yscale("log")
-    right.set_xlabel("arithmetic intensity (flop per byte moved)")
-    right.set_ylabel("GFLOP/s")
-    if n is not None:
-        i = sizes.index(n)
-        left.axvline(n, color="C3", lw=1)
-        right.axvline(intensities[i], color="C3", lw=1)
-        bound = "compute-bound" if intensities[i] >= ridge else "memory-bound"
-        right.set_title(f"n = {n}: {2 * n**3 / 1e6:.3g} MFLOP, {3 * n * n * bytes_per_element / 1e6:.3g} MB, "
-                        f"{intensities[i]:.3g} flop/B: {bound}", fontsize=9)
-    else:
-        right.set_title("roofline: min(peak, bandwidth x intensity)", fontsize=10)
-    left.legend(fontsize=8)
-    right.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    return fig
+    curves, counts = check_curves(curves, counts, "plot_curves")
+    if target not in curves:
+        _fail(ValueError, "plot_curves", f"target to be one of {sorted(curves)}", repr(target), None)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    for strategy in STRATEGIES:
+        ax.plot(counts, curves[target][strategy], "o-", color=COLOURS[strategy],
+                label=STRATEGY_NAMES[strategy])
+    if highlight is not None:
+        ax.axvline(highlight, color="k", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xticks(counts)
+    ax.set_xticklabels([str(c) for c in counts])
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("labelled examples per class")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"{target} target")
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
 
 
-def roofline_widget(sizes, gflops, peak: float, bandwidth: float, n: int | None = None, bytes_per_element: int = 4):
-    """A slider over the measured matrix sizes redraws ``plot_roofline`` with that size highlighted.
+def plot_bars(curves, counts, target: str, count: int, similar: bool, ax=None):
+    """The four strategies' accuracies at ``count`` labels per class, the slides' pick outlined; -> Axes.
 
-    The measurements are passed in (nothing is timed here).
+    ``similar`` says which column of the slides' table ``target`` belongs to;
+    ``count`` at most 5 counts as "very little data".
 
-    Shapes: sizes (S,), each gflops curve (S,).
-    Twin: none (a teaching demo).
+    Shapes: curves as ``check_curves`` describes -> Axes.
+    Twin: none (plotting).
     """
-    sizes, curves, peak, bandwidth = _check_measurements(sizes, gflops, peak, bandwidth, _FUNC)
-    if n is None:
-        n = sizes[len(sizes) // 2]
-    if not isinstance(n, numbers.Integral) or n not in sizes:
-        _fail(ValueError, _FUNC, f"n to be one of the measured sizes {sizes}", repr(n), None)
+    curves, counts = check_curves(curves, counts, "plot_bars")
+    if target not in curves:
+        _fail(ValueError, "plot_bars", f"target to be one of {sorted(curves)}", repr(target), None)
+    if count not in counts:
+        _fail(ValueError, "plot_bars", f"count to be one of {counts}", repr(count), None)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    column = counts.index(count)
+    accs = [curves[target][s][column] for s in STRATEGIES]
+    advice = SLIDES_ADVICE[(count <= 5, bool(similar))]
+    picked = "probe" if advice == "stages" else advice
+    bars = ax.bar(range(len(STRATEGIES)), accs, color=[COLOURS[s] for s in STRATEGIES])
+    bars[STRATEGIES.index(picked)].set_edgecolor("k")
+    bars[STRATEGIES.index(picked)].set_linewidth(2.5)
+    for i, acc in enumerate(accs):
+        ax.text(i, acc + 0.01, f"{acc:.2f}", ha="center", fontsize=8)
+    ax.set_xticks(range(len(STRATEGIES)))
+    ax.set_xticklabels(STRATEGIES)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"{count} per class; slides' advice: {advice}", fontsize=9)
+    return ax
 
-    def draw(n):
-        plot_roofline(sizes, curves, peak, bandwidth, n=n, bytes_per_element=bytes_per_element)
+
+def transfer_widget(curves, counts, similar_targets=("similar",)):
+    """A target menu and a labels-per-class slider over precomputed accuracy curves.
+
+    Shapes: curves {target: {strategy: (L,) accuracies}}, counts (L,).
+    Twin: none (an ipywidgets demo).
+    """
+    curves, counts = check_curves(curves, counts)
+    targets = list(curves)
+
+    def draw(target, count):
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        plot_curves(curves, counts, target, highlight=count, ax=axes[0])
+        plot_bars(curves, counts, target, count, similar=target in similar_targets, ax=axes[1])
         plt.show()
 
     return widgets.interactive(
         draw,
-        n=widgets.SelectionSlider(options=sizes, value=int(n), description="matrix size n", continuous_update=False),
+        target=widgets.Dropdown(options=targets, value=targets[0], description="target"),
+        count=widgets.SelectionSlider(options=list(counts), value=counts[min(2, len(counts) - 1)],
+                                      description="per class", continuous_update=False),
     )

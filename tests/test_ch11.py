@@ -1,0 +1,179 @@
+"""Chapter 11: the exercise checks and the roofline widget."""
+
+
+import ipywidgets
+import numpy as np
+import pytest
+
+from course_lib.exercises.ch11 import check_conv_flops, check_linear_flops, check_matmul_intensity
+from course_lib.widgets.ch11 import matmul_intensity, plot_roofline, roofline_widget
+
+
+def _placeholder(*args):
+    raise NotImplementedError("Your turn")
+
+
+# ----------------------------------------------------------------------------- 10.1 linear flops
+
+
+def test_linear_flops_check_passes_right_answers():
+    assert check_linear_flops(lambda n, d_in, d_out: 2 * n * d_in * d_out).passed
+    assert check_linear_flops(lambda n, d_in, d_out: np.float64(2.0 * n * d_in * d_out)).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda n, i, o: n * i * o, "multiply-add is two flops"),
+        (lambda n, i, o: 2 * i * o, "every one of the N examples"),
+        (lambda n, i, o: 2 * n * i * o + n * o, "bias"),
+        (lambda n, i, o: 2 * n * (i + o), "expected"),
+        (lambda n, i, o: "many", "return one number"),
+        (lambda n, i, o: [2 * n * i * o], "return one number"),
+    ],
+)
+def test_linear_flops_check_hints(wrong, hint):
+    fb = check_linear_flops(wrong)
+    assert not fb.passed and hint in fb.message
+
+
+def test_linear_flops_not_attempted_and_crash():
+    assert "not attempted yet" in check_linear_flops(_placeholder).message
+    assert "ZeroDivisionError" in check_linear_flops(lambda n, i, o: 1 / 0).message
+
+
+# ----------------------------------------------------------------------------- 10.2 conv flops
+
+
+def _conv_right(x_shape, w_shape, stride, padding):
+    n, c, h, w = x_shape
+    f, _, kh, kw = w_shape
+    oh, ow = (h + 2 * padding - kh) // stride + 1, (w + 2 * padding - kw) // stride + 1
+    return 2 * n * f * c * kh * kw * oh * ow
+
+
+def test_conv_flops_check_passes_a_right_answer():
+    assert check_conv_flops(_conv_right).passed
+
+
+def test_conv_flops_agrees_with_torch():
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x, weight = torch.zeros(2, 4, 9, 7), torch.zeros(6, 4, 3, 3)
+    with FlopCounterMode(display=False) as counter:
+        torch.nn.functional.conv2d(x, weight, stride=2, padding=1)
+    assert counter.get_total_flops() == _conv_right((2, 4, 9, 7), (6, 4, 3, 3), 2, 1)
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) // 2, "multiply-adds"),
+        (lambda xs, ws, s, p: 2 * xs[0] * ws[0] * xs[1] * ws[2] * ws[3] * xs[2] * xs[3], "OUTPUT size"),
+        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) // xs[1], "include C"),
+        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) // xs[0], "batch size N"),
+        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) + 1, "expected"),
+        (lambda xs, ws, s, p: None, "return one number"),
+    ],
+)
+def test_conv_flops_check_hints(wrong, hint):
+    fb = check_conv_flops(wrong)
+    assert not fb.passed and hint in fb.message
+
+
+def test_conv_flops_not_attempted():
+    assert "not attempted yet" in check_conv_flops(_placeholder).message
+
+
+# ----------------------------------------------------------------------------- 10.3 intensity
+
+
+def test_intensity_check_passes_right_answers():
+    assert check_matmul_intensity(lambda n, b: 2 * n**3 / (3 * n * n * b)).passed
+    assert check_matmul_intensity(lambda n, b: matmul_intensity(n, b)).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda n, b: 2 * n**3 / (2 * n * n * b), "3 matrices move"),
+        (lambda n, b: 2 * n**3 / (3 * n * n), "BYTES, not elements"),
+        (lambda n, b: n**3 / (3 * n * n * b), "2 * n**3 flops"),
+        (lambda n, b: (3 * n * n * b) / (2 * n**3), "upside down"),
+        (lambda n, b: n, "expected"),
+        (lambda n, b: True, "return one number"),
+    ],
+)
+def test_intensity_check_hints(wrong, hint):
+    fb = check_matmul_intensity(wrong)
+    assert not fb.passed and hint in fb.message
+
+
+def test_intensity_not_attempted():
+    assert "not attempted yet" in check_matmul_intensity(_placeholder).message
+
+
+# ----------------------------------------------------------------------------- widget and plot
+
+SIZES = [64, 128, 256]
+CURVES = {"NumPy": [5.0, 10.0, 20.0], "torch CPU": [4.0, 11.0, 21.0]}
+
+
+def test_matmul_intensity_formula():
+    assert matmul_intensity(6, 4) == pytest.approx(1.0)  # 2*216 / (3*36*4)
+    assert matmul_intensity(1024, 8) == pytest.approx(2 * 1024 / 24)
+    with pytest.raises(ValueError, match="n"):
+        matmul_intensity(0)
+
+
+def test_plot_roofline_draws_two_panels():
+    fig = plot_roofline(SIZES, CURVES, peak=30.0, bandwidth=10.0, n=128)
+    left, right = fig.axes
+    assert len(left.get_lines()) >= 2 + 2  # two curves, peak and half-peak lines
+    assert "n = 128" in right.get_title() and "compute-bound" in right.get_title()
+    # the roof: bandwidth * intensity below the ridge, the peak above it
+    roof = right.get_lines()[0].get_ydata()
+    assert roof.max() == pytest.approx(30.0) and roof.min() < 30.0
+
+
+def test_plot_roofline_marks_memory_bound_sizes():
+    fig = plot_roofline([4, 8], {"NumPy": [0.1, 0.2]}, peak=100.0, bandwidth=1.0, n=4)
+    assert "memory-bound" in fig.axes[1].get_title()
+
+
+def test_widget_builds_and_redraws(monkeypatch):
+    import course_lib.widgets.ch11 as ch11
+
+    drawn = []
+    real = ch11.plot_roofline
+    monkeypatch.setattr(ch11, "plot_roofline", lambda *a, **k: drawn.append(k["n"]) or real(*a, **k))
+    w = roofline_widget(SIZES, CURVES, peak=30.0, bandwidth=10.0, n=64)
+    assert isinstance(w, ipywidgets.interactive)
+    slider = w.children[0]
+    assert list(slider.options) == SIZES and slider.value == 64
+    assert drawn == [64]  # the first frame is drawn at once
+    slider.value = 256  # moving the slider redraws
+    assert drawn == [64, 256]
+    assert roofline_widget(SIZES, CURVES, peak=30.0, bandwidth=10.0).children[0].value == 128
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(sizes=[]), ValueError, "sizes as a non-empty list"),
+        (dict(sizes=[128, 64, 256]), ValueError, "sizes in increasing order"),
+        (dict(gflops=[1, 2, 3]), TypeError, "gflops as a dict"),
+        (dict(gflops={}), ValueError, "gflops as a dict"),
+        (dict(gflops={"NumPy": [1.0, 2.0]}), ValueError, "3 non-negative GFLOP/s values for 'NumPy'"),
+        (dict(gflops={"NumPy": [1.0, -2.0, 3.0]}), ValueError, "negative or non-finite"),
+        (dict(peak=0.0), ValueError, "peak"),
+        (dict(bandwidth=-1.0), ValueError, "bandwidth"),
+        (dict(n=100), ValueError, "n to be one of the measured sizes"),
+    ],
+)
+def test_widget_rejects_bad_input(kwargs, error, message):
+    args = dict(sizes=SIZES, gflops=CURVES, peak=30.0, bandwidth=10.0)
+    args.update(kwargs)
+    with pytest.raises(error, match=message):
+        roofline_widget(**args)
