@@ -66,31 +66,23 @@ The global batch must split evenly: ``--batch-size`` defaults to
 
 from __future__ import annotations
 
-import argparse
-import os
-import pickle
 import socket
-import sys
-import tempfile
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from course_lib._checks import _fail, check_choice, check_float, check_int
+from course_lib._checks import _fail, check_array, check_float, check_int
 
 N_SAMPLES = 256
 IN_FEATURES = 3
 INIT_TIMEOUT = timedelta(seconds=60)  # give up on a rank that never shows up
 ATOL = 1e-12  # "equal up to float rounding" in float64
 MAX_DEMO_PROCESSES = 8  # the demo runs on one machine's CPU; use torchrun beyond that
+PORT_TRIES = 3  # run_demo picks a fresh free port this many times when another program takes it
 
 
 # ---------------------------------------------------------------- the problem
@@ -144,6 +136,11 @@ def batch_indices(step: int, batch_size: int, n_samples: int, seed: int) -> np.n
     Shapes: returns (B,) int64, B = ``batch_size``.
     Twin: torch.utils.data.DistributedSampler (which shuffles once per epoch).
     """
+    func = "batch_indices"
+    step = check_int(step, "step", func, minimum=0)
+    n_samples = check_int(n_samples, "n_samples", func, minimum=1)
+    batch_size = check_int(batch_size, "batch_size", func, minimum=1, maximum=n_samples)
+    seed = check_int(seed, "seed", func, minimum=0)
     rng = np.random.default_rng([seed, step])
     return rng.choice(n_samples, size=batch_size, replace=False)
 
@@ -151,9 +148,24 @@ def batch_indices(step: int, batch_size: int, n_samples: int, seed: int) -> np.n
 def shard_indices(indices: np.ndarray, rank: int, world_size: int) -> np.ndarray:
     """Rank ``rank``'s share of a global batch: every ``world_size``-th index.
 
+    The shards have equal sizes, which is what makes the mean of the shard
+    gradients equal the full-batch gradient: ``B`` must divide evenly.
+
     Shapes: indices (B,) -> (B / world_size,).
     Twin: torch.utils.data.DistributedSampler (same strided split).
     """
+    func = "shard_indices"
+    check_array(indices, "indices", func, ndim=1, shape_doc="(B,)", dtype_kind="iu")
+    world_size = check_int(world_size, "world_size", func, minimum=1)
+    rank = check_int(rank, "rank", func, minimum=0, maximum=world_size - 1)
+    if len(indices) % world_size != 0:
+        _fail(
+            ValueError,
+            func,
+            f"a batch that splits into {world_size} equal shards",
+            f"{len(indices)} indices",
+            f"use a batch size that is a multiple of {world_size}",
+        )
     return indices[rank::world_size]
 
 
@@ -201,6 +213,11 @@ def average_gradients(model: nn.Module, world_size: int) -> None:
     Shapes: each p.grad keeps its parameter's shape, e.g. weight (K, D).
     Twin: torch.nn.parallel.DistributedDataParallel (does this in buckets during backward).
     """
+    func = "average_gradients"
+    _check_module(model, func)
+    world_size = check_int(world_size, "world_size", func, minimum=1)
+    if any(p.grad is None for p in model.parameters()):
+        _fail(ValueError, func, "a gradient on every parameter", "p.grad None", "call loss.backward() first")
     for p in model.parameters():
         dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
         p.grad /= world_size
@@ -265,182 +282,12 @@ def gather_weights(model: nn.Module, world_size: int) -> list[dict[str, np.ndarr
     Shapes: each dict maps a parameter name ("0.weight", ...) to its (K, D)-style array.
     Twin: torch.distributed.all_gather.
     """
+    _check_module(model, "gather_weights")
+    world_size = check_int(world_size, "world_size", "gather_weights", minimum=1)
     vector = nn.utils.parameters_to_vector(model.parameters()).detach()
     vectors = [torch.empty_like(vector) for _ in range(world_size)]
     dist.all_gather(vectors, vector)
     return [_unflatten(v.cpu().numpy(), model) for v in vectors]
-
-
-# ---------------------------------------------------------------- the demo
-
-
-@dataclass
-class DemoResult:
-    """What ``run_demo`` measured.
-
-    ``rank_weights`` (explicit all-reduce) and ``ddp_weights`` (DDP, or None)
-    hold one ``{name: array}`` dict per rank; ``single_weights`` the
-    single-process reference. ``max_abs_diff`` is the largest absolute
-    difference between any rank's weights and the reference;
-    ``ranks_identical`` says whether all ranks agree bit for bit;
-    ``matches_single`` whether every rank is ``allclose`` to the reference
-    with ``rtol=0, atol=1e-12``. ``seconds`` is the wall time of the
-    multi-process part (process start-up included).
-
-    Shapes: weights as in the model's state_dict, e.g. "0.weight" (K, D).
-    Twin: none.
-    """
-
-    world_size: int
-    steps: int
-    backend: str
-    rank_weights: list
-    ddp_weights: list | None
-    single_weights: dict
-    losses: list
-    single_losses: list
-    max_abs_diff: float
-    ranks_identical: bool
-    matches_single: bool
-    seconds: float
-
-    def summary(self) -> str:
-        """One line for the notebook or the terminal."""
-        method = "all_reduce and DDP" if self.ddp_weights is not None else "all_reduce"
-        return (
-            f"data parallel ({self.world_size} processes, {self.backend}, {method}) vs one process, "
-            f"{self.steps} steps: equal={self.matches_single} (atol {ATOL:g}), "
-            f"max abs diff {self.max_abs_diff:.1e}, ranks identical={self.ranks_identical}"
-        )
-
-
-def run_demo(
-    world_size: int = 2,
-    steps: int = 20,
-    *,
-    batch_size: int | None = None,
-    lr: float = 0.1,
-    hidden: int = 16,
-    seed: int = 0,
-    use_ddp: bool = True,
-) -> DemoResult:
-    """Train with ``world_size`` CPU processes (gloo, 127.0.0.1 only) and compare.
-
-    Starts the processes with ``torch.multiprocessing.spawn`` (works from a
-    notebook: the worker lives in this importable module), has rank 0 write
-    every rank's final weights to a temporary file, trains the
-    single-process reference here with one thread, and returns both.
-    ``batch_size`` defaults to ``8 * world_size``.
-
-    Shapes: global batch (B, D) split into world_size shards of (B / world_size, D).
-    Twin: torchrun --nproc_per_node=world_size -m course_lib.distributed --backend gloo.
-    """
-    func = "run_demo"
-    world_size = check_int(world_size, "world_size", func, minimum=1, maximum=MAX_DEMO_PROCESSES)
-    if batch_size is None:
-        batch_size = 8 * world_size
-    steps, batch_size, lr, hidden, seed = _check_training(
-        func, steps, batch_size, lr, hidden, seed, world_size
-    )
-    options = dict(batch_size=batch_size, lr=lr, hidden=hidden, seed=seed)
-    port = find_free_port()
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="course_dist_") as out_dir:
-        path = os.path.join(out_dir, "result.pkl")
-        mp.spawn(_demo_worker, args=(world_size, port, steps, options, use_ddp, path), nprocs=world_size)
-        seconds = time.perf_counter() - start
-        with open(path, "rb") as f:
-            parallel = pickle.load(f)
-    with _one_thread():
-        single_model, single_losses = train_single_process(steps, **options)
-    single = _named_arrays(single_model)
-    return _compare(world_size, steps, "gloo", parallel, single, single_losses, seconds)
-
-
-def find_free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now (the OS picks it).
-
-    Another program could take it between this call and its use; the demo
-    then fails with "address already in use" and can simply be run again.
-
-    Shapes: none. Twin: torchrun's --rdzv_endpoint=localhost:0.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _demo_worker(rank, world_size, port, steps, options, use_ddp, path):
-    """One spawned process of ``run_demo`` (spawn passes the rank first)."""
-    torch.set_num_threads(1)  # deterministic, and 2 processes on 2 cores do not fight
-    os.environ["MASTER_ADDR"] = "127.0.0.1"  # this process's own environment, not the caller's
-    os.environ["MASTER_PORT"] = str(port)
-    loopback = _loopback_interface()
-    if loopback is not None:
-        os.environ["GLOO_SOCKET_IFNAME"] = loopback
-    dist.init_process_group("gloo", rank=rank, world_size=world_size, timeout=INIT_TIMEOUT)
-    try:
-        result = _train_both(rank, world_size, steps, options, use_ddp, torch.device("cpu"))
-        if rank == 0:
-            with open(path, "wb") as f:
-                pickle.dump(result, f)
-    finally:
-        dist.destroy_process_group()
-    _leave_now(0)
-
-
-def _leave_now(code: int) -> None:
-    """End a finished rank at once, skipping the interpreter's teardown.
-
-    All work is done and the process group destroyed when this runs. With
-    torch 2.13 and gloo, a C++ thread now and then aborts the process during
-    teardown ("terminate called without an active exception"; seen in about
-    4 of 150 two-process runs on a busy 2-core machine, always after
-    ``destroy_process_group()`` had returned on both ranks), which would
-    report a finished run as failed. ``os._exit`` skips that teardown.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def _train_both(rank, world_size, steps, options, use_ddp, device) -> dict:
-    """Train with explicit all-reduce (and DDP); gather every rank's weights."""
-    model, losses = train_data_parallel(rank, world_size, steps, device=device, **options)
-    result = {"rank_weights": gather_weights(model, world_size), "losses": losses, "ddp_weights": None}
-    if use_ddp:
-        ddp_model, _ = train_data_parallel(rank, world_size, steps, use_ddp=True, device=device, **options)
-        result["ddp_weights"] = gather_weights(ddp_model, world_size)
-    return result
-
-
-def _compare(world_size, steps, backend, parallel, single, single_losses, seconds) -> DemoResult:
-    runs = parallel["rank_weights"] + (parallel["ddp_weights"] or [])
-    diffs = [max(float(np.max(np.abs(run[k] - single[k]))) for k in single) for run in runs]
-    identical = all(
-        all(np.array_equal(run[k], group[0][k]) for k in single)
-        for group in (parallel["rank_weights"], parallel["ddp_weights"] or [])
-        for run in group
-    )
-    matches = all(
-        torch.allclose(torch.from_numpy(run[k]), torch.from_numpy(single[k]), rtol=0, atol=ATOL)
-        for run in runs
-        for k in single
-    )
-    return DemoResult(
-        world_size=world_size,
-        steps=steps,
-        backend=backend,
-        rank_weights=parallel["rank_weights"],
-        ddp_weights=parallel["ddp_weights"],
-        single_weights=single,
-        losses=parallel["losses"],
-        single_losses=single_losses,
-        max_abs_diff=max(diffs),
-        ranks_identical=identical,
-        matches_single=matches,
-        seconds=seconds,
-    )
 
 
 # ---------------------------------------------------------------- plumbing
@@ -461,6 +308,11 @@ def _check_training(func, steps, batch_size, lr, hidden, seed, world_size):
     hidden = check_int(hidden, "hidden", func, minimum=1)
     seed = check_int(seed, "seed", func, minimum=0)
     return steps, batch_size, lr, hidden, seed
+
+
+def _check_module(model, func):
+    if not isinstance(model, nn.Module):
+        _fail(TypeError, func, "model to be a torch.nn.Module", type(model).__name__, "pass the model itself")
 
 
 def _check_process_group(func, rank, world_size):
@@ -515,90 +367,21 @@ def _loopback_interface() -> str | None:
     return None
 
 
-@contextmanager
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+# ---------------------------------------------------------------- the demo (course_lib.distributed_demo)
+
+_DEMO_NAMES = ("DemoResult", "PortInUseError", "find_free_port", "main", "run_demo")
 
 
-# ---------------------------------------------------------------- command line
+def __getattr__(name):
+    """``run_demo`` and the command line live in ``distributed_demo`` (split for size)."""
+    if name in _DEMO_NAMES:
+        from course_lib import distributed_demo
 
-
-def main(argv=None) -> int:
-    """``python -m course_lib.distributed --demo``, or one rank under ``torchrun``.
-
-    Shapes: none. Twin: torchrun.
-    """
-    parser = argparse.ArgumentParser(
-        prog="python -m course_lib.distributed", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--demo", action="store_true", help="spawn CPU processes here (gloo, 127.0.0.1)")
-    parser.add_argument("--world-size", type=int, default=2, help="processes for --demo (default 2)")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=None, help="global batch (default 8 * world size)")
-    parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--hidden", type=int, default=16)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--backend", choices=("gloo", "nccl"), default=None, help="default: nccl with CUDA")
-    args = parser.parse_args(argv)
-    if args.demo:
-        result = run_demo(
-            args.world_size,
-            args.steps,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            hidden=args.hidden,
-            seed=args.seed,
-        )
-        print(result.summary())
-        return 0 if result.matches_single and result.ranks_identical else 1
-    missing = [name for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK") if name not in os.environ]
-    if missing:
-        parser.error(
-            f"{', '.join(missing)} not set: launch with "
-            "`torchrun --nproc_per_node=2 -m course_lib.distributed`, or pass --demo"
-        )
-    return _torchrun_rank(args)
-
-
-def _torchrun_rank(args) -> int:
-    rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    local_rank = int(os.environ["LOCAL_RANK"])
-    backend = args.backend or ("nccl" if torch.cuda.is_available() else "gloo")
-    check_choice(backend, "backend", "main", ("gloo", "nccl"))
-    if backend == "nccl":
-        if not torch.cuda.is_available():
-            _fail(ValueError, "main", "a CUDA GPU for --backend nccl", "none", "use --backend gloo")
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    else:
-        device = torch.device("cpu")
-        torch.set_num_threads(1)
-    batch_size = args.batch_size if args.batch_size is not None else 8 * world_size
-    options = dict(batch_size=batch_size, lr=args.lr, hidden=args.hidden, seed=args.seed)
-    start = time.perf_counter()
-    dist.init_process_group(backend, timeout=INIT_TIMEOUT)  # env://: MASTER_ADDR, MASTER_PORT, RANK, ...
-    try:
-        parallel = _train_both(rank, world_size, args.steps, options, True, device)
-    finally:
-        dist.destroy_process_group()
-    if rank != 0:
-        return 0
-    seconds = time.perf_counter() - start
-    single_model, single_losses = train_single_process(args.steps, device=device, **options)
-    result = _compare(
-        world_size, args.steps, backend, parallel, _named_arrays(single_model), single_losses, seconds
-    )
-    print(result.summary())
-    return 0 if result.matches_single and result.ranks_identical else 1
+        return getattr(distributed_demo, name)
+    raise AttributeError(f"module 'course_lib.distributed' has no attribute {name!r}")
 
 
 if __name__ == "__main__":
-    exit_code = main()
-    if "RANK" in os.environ:  # a torchrun rank: see _leave_now
-        _leave_now(exit_code)
-    sys.exit(exit_code)
+    from course_lib.distributed_demo import run_main
+
+    run_main()

@@ -6,8 +6,11 @@ command line once.
 """
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ import torch
 import torch.distributed as dist
 
 from course_lib import distributed as D
+from course_lib import distributed_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 10
@@ -110,6 +114,31 @@ def test_one_rank_is_exactly_single_process(one_rank_group):
     assert losses == single_losses
 
 
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        ((np.arange(8), 5, 2), ValueError, r"shard_indices: expected rank <= 1, got 5"),
+        ((np.arange(8), -1, 2), ValueError, r"shard_indices: expected rank >= 0, got -1"),
+        ((np.arange(8), 0, -1), ValueError, r"shard_indices: expected world_size >= 1, got -1"),
+        ((np.arange(8), 0, 0), ValueError, r"shard_indices: expected world_size >= 1, got 0"),
+        ((np.arange(8), 0, 3), ValueError, r"expected a batch that splits into 3 equal shards, got 8 indices"),
+        ((np.arange(8.0), 0, 2), TypeError, r"shard_indices: expected indices with a integer"),
+        ((list(range(8)), 0, 2), TypeError, r"shard_indices: expected indices to be a numpy.ndarray"),
+        ((np.arange(8), 0, 2.0), TypeError, r"shard_indices: expected world_size to be an int"),
+    ],
+)
+def test_shard_indices_rejects_bad_input(args, error, match):
+    with pytest.raises(error, match=match):
+        D.shard_indices(*args)
+
+
+def test_batch_indices_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"batch_indices: expected batch_size <= 4, got 5"):
+        D.batch_indices(0, 5, 4, 0)
+    with pytest.raises(ValueError, match=r"batch_indices: expected step >= 0, got -1"):
+        D.batch_indices(-1, 4, 8, 0)
+
+
 def test_shards_cover_the_global_batch_once():
     idx = D.batch_indices(3, 12, D.N_SAMPLES, seed=0)
     shards = [D.shard_indices(idx, r, 3) for r in range(3)]
@@ -181,3 +210,157 @@ def test_main_without_torchrun_explains_how_to_launch(monkeypatch, capsys):
         D.main([])
     assert exc.value.code == 2
     assert "torchrun --nproc_per_node=2 -m course_lib.distributed" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- stopping, port clashes, nothing left behind
+# Each test runs the command-line demo in a private TMPDIR and its own session
+# (process group), finds its ranks through /proc, and checks that none survives.
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+
+
+def _stat(pid):
+    """(parent pid, state letter) of a process, or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[1]), fields[0]
+
+
+def _alive(pid):
+    stat = _stat(pid)
+    return stat is not None and stat[1] not in "ZX"  # a zombie has finished
+
+
+def _ranks_of(pid):
+    ranks = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (_stat(entry.name) or (None,))[0] == pid:
+            cmdline = (entry / "cmdline").read_bytes() if (entry / "cmdline").exists() else b""
+            if b"spawn_main" in cmdline:
+                ranks.append(int(entry.name))
+    return ranks
+
+
+def _wait_for(condition, timeout, step=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+@pytest.fixture()
+def private_tmp(tmp_path):
+    path = tmp_path / "tmp"
+    path.mkdir()
+    return path
+
+
+def _start_demo(private_tmp, *extra):
+    env = dict(os.environ, TMPDIR=str(private_tmp), PYTHONPATH=str(ROOT))
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        env.pop(name, None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "course_lib.distributed", "--demo", *extra],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+
+
+def _training_ranks(proc):
+    """The two rank pids, once both are up and have had time to start training."""
+    ranks = []
+    assert _wait_for(lambda: len(ranks.extend(_ranks_of(proc.pid)) or set(ranks)) >= 2, 60), "no ranks"
+    time.sleep(6)  # torch imported, process group formed, training
+    assert proc.poll() is None, proc.communicate()
+    return sorted(set(ranks))
+
+
+def _kill_leftovers(pids):
+    for pid in pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@needs_proc
+def test_ctrl_c_stops_every_rank_and_leaves_no_files(private_tmp):
+    proc = _start_demo(private_tmp, "--steps", "1000000")
+    ranks = []
+    try:
+        ranks = _training_ranks(proc)
+        start = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        out, err = proc.communicate(timeout=20)
+        assert time.monotonic() - start < 10
+        assert proc.returncode == 130, err
+        assert err.strip().splitlines()[-1] == "python -m course_lib.distributed: interrupted; every rank stopped"
+        assert "Traceback" not in err
+        assert _wait_for(lambda: not any(_alive(pid) for pid in ranks), 5), "a rank survived Ctrl-C"
+        assert list(private_tmp.iterdir()) == []
+    finally:
+        proc.kill()
+        _kill_leftovers(ranks)
+
+
+@needs_proc
+def test_ranks_die_with_their_parent_and_leave_no_files(private_tmp):
+    proc = _start_demo(private_tmp, "--steps", "1000000")
+    ranks = []
+    try:
+        ranks = _training_ranks(proc)
+        os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up: the ranks must notice alone
+        proc.wait(timeout=10)
+        assert _wait_for(lambda: not any(_alive(pid) for pid in ranks), 10), "a rank outlived its parent"
+        assert list(private_tmp.iterdir()) == []
+    finally:
+        _kill_leftovers(ranks)
+
+
+@pytest.fixture()
+def busy_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def test_port_clash_is_one_clear_line(private_tmp, busy_port):
+    proc = _start_demo(private_tmp, "--port", str(busy_port))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert err.strip() == (
+        f"python -m course_lib.distributed: run_demo: expected a free TCP port on 127.0.0.1, "
+        f"got port {busy_port} in use by another program; pass another port, or none to pick a free one"
+    )
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_port_taken_after_the_check_stops_both_ranks_at_once(busy_port, monkeypatch, capfd):
+    # The race: the port was free when checked and taken when rank 0 binds it.
+    monkeypatch.setattr(distributed_demo, "_check_port_free", lambda port, func: None)
+    start = time.monotonic()
+    with pytest.raises(D.PortInUseError, match=rf"run_demo: expected a free TCP port .* got port {busy_port} in use"):
+        D.run_demo(steps=2, use_ddp=False, port=busy_port)
+    assert time.monotonic() - start < 30  # rank 1 is stopped, not left waiting 60 s for rank 0
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_port_taken_meanwhile_is_replaced_by_a_free_one(busy_port, monkeypatch):
+    ports = [busy_port]
+    real = distributed_demo.find_free_port
+    monkeypatch.setattr(distributed_demo, "find_free_port", lambda: ports.pop() if ports else real())
+    result = D.run_demo(steps=2, use_ddp=False)
+    assert result.matches_single and not ports
+
+
+def test_no_unpickling_in_the_demo():
+    for name in ("distributed.py", "distributed_demo.py", "_spawn.py"):
+        assert "pickle" not in (ROOT / "course_lib" / name).read_text()
