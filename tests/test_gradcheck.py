@@ -98,3 +98,17 @@ def test_bad_inputs():
         rel_error([1.0], np.ones(1))
     with pytest.raises(TypeError, match="check_pair: expected rng to be a numpy.random.Generator"):
         check_pair(tanh_forward, None, x, rng=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_gradient_checks_refuse_low_precision(dtype):
+    # float16 once gave [1.0] for a correct sigmoid gradient: rounding, not a bug.
+    from course_lib.scratch.layers import sigmoid_backward, sigmoid_forward
+
+    x = np.ones((2, 3), dtype=dtype)
+    with pytest.raises(TypeError, match=rf"check_pair: expected inputs\[0\] of dtype float64 .* {dtype.__name__}"):
+        check_pair(sigmoid_forward, sigmoid_backward, x)
+    with pytest.raises(TypeError, match=rf"numeric_gradient: expected x of dtype float64.*got dtype {dtype.__name__}"):
+        numeric_gradient(lambda: float(np.sum(x)), x)
+    with pytest.raises(TypeError, match=r"check_module: expected x of dtype float64"):
+        check_module(Linear(3, 2), x)

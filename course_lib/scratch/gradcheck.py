@@ -55,6 +55,7 @@ def numeric_gradient(f, x: np.ndarray, dout: np.ndarray | None = None, h: float 
             "pass e.g. lambda: loss(x)",
         )
     check_array(x, "x", func, dtype_kind="f", fix="x must be a float array so it can be nudged by h")
+    _check_float64(x, "x", func)
     h = check_float(h, "h", func, minimum=0.0, strict_min=True)
     if dout is not None:
         check_array(dout, "dout", func, dtype_kind="f", allow_empty=True)
@@ -71,6 +72,23 @@ def numeric_gradient(f, x: np.ndarray, dout: np.ndarray | None = None, h: float 
         else:  # difference first, then weight: outputs that did not move cancel exactly
             grad[index] = np.sum((f_plus - f_minus) * dout) / (2.0 * h)
     return grad
+
+
+def _check_float64(x: np.ndarray, name: str, func: str) -> None:
+    """Refuse float16/float32: their rounding error swamps a central difference.
+
+    With h = 1e-5 the rounding error is about eps * |f| / h: 1e-11 in
+    float64, but 1e-2 in float32 and 1e+1 in float16, so a correct gradient
+    would look wrong (torch.autograd.gradcheck insists on float64 too).
+    """
+    if x.dtype != np.float64:
+        _fail(
+            TypeError,
+            func,
+            f"{name} of dtype float64 (a numeric gradient in lower precision is mostly rounding error)",
+            f"dtype {x.dtype}",
+            f"check gradients in float64, e.g. {name}.astype(np.float64)",
+        )
 
 
 def _evaluate(f, dout, func: str):
@@ -130,7 +148,21 @@ def check_pair(forward, backward, *inputs, dout=None, rng=None, h: float = 1e-5)
     Shapes: inputs as forward takes them -> one float per gradient returned.
     Twin: torch.autograd.gradcheck.
     """
-    rng = _rng(rng, "check_pair")
+    func = "check_pair"
+    rng = _rng(rng, func)
+    for name, fn in (("forward", forward), ("backward", backward)):
+        if not callable(fn):
+            hint = "pass e.g. relu_forward, relu_backward"
+            _fail(TypeError, func, f"{name} to be a function", type(fn).__name__, hint)
+    if not any(isinstance(x, np.ndarray) for x in inputs):
+        got = f"{len(inputs)} inputs, no array"
+        _fail(ValueError, func, "at least one array input", got, "pass the forward's arrays")
+    for position, x in enumerate(inputs):
+        if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+            _check_float64(x, f"inputs[{position}]", func)
+    if dout is not None:
+        check_array(dout, "dout", func, dtype_kind="f")
+        _check_float64(dout, "dout", func)
     out, cache = forward(*inputs)
     if dout is None:
         dout = rng.standard_normal(out.shape)
@@ -165,7 +197,17 @@ def check_module(module, x: np.ndarray, dout=None, rng=None, h: float = 1e-5) ->
     Shapes: x as the module takes it -> dict of floats.
     Twin: torch.autograd.gradcheck on the twin module.
     """
-    rng = _rng(rng, "check_module")
+    func = "check_module"
+    if not (hasattr(module, "forward") and hasattr(module, "backward") and hasattr(module, "named_parameters")):
+        _fail(TypeError, func, "a scratch Module (forward, backward)", type(module).__name__, None)
+    rng = _rng(rng, func)
+    check_array(x, "x", func, dtype_kind="f")
+    _check_float64(x, "x", func)
+    for name, value, _ in module.named_parameters():
+        _check_float64(value, f"parameter {name}", func)
+    if dout is not None:
+        check_array(dout, "dout", func, dtype_kind="f")
+        _check_float64(dout, "dout", func)
     out = module.forward(x)
     if dout is None:
         dout = rng.standard_normal(out.shape)
