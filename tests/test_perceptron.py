@@ -83,8 +83,24 @@ def test_starting_weights_are_copied_not_mutated():
         (lambda: TorchPerceptron(0), ValueError, "in_features >= 1"),
         (lambda: TorchPerceptron(2, "cpu").fit(np.ones((2, 3)), np.array([0, 1])), ValueError, "X with 2 columns"),
         (lambda: accuracy(np.array([0, 1]), np.array([0])), ValueError, "same number of rows"),
+        (lambda: perceptron_update(np.ones(2), 2, np.zeros(2), 0.0, 1.0), ValueError, "y to be the label 0 or 1"),
+        (lambda: perceptron_update(np.ones(2), 2.5, np.zeros(2), 0.0, 1.0), ValueError, "got float 2.5"),
+        (lambda: perceptron_update(np.ones(2), np.nan, np.zeros(2), 0.0, 1.0), ValueError, "got float nan"),
+        (lambda: perceptron_update(np.ones(2), 1, np.zeros(3), 0.0, 1.0), ValueError, r"w of x's shape \(2,\)"),
+        (lambda: perceptron_update(np.ones((1, 2)), 1, np.zeros(2), 0.0, 1.0), ValueError, r"x of shape \(D,\)"),
+        (lambda: perceptron_update(np.ones(2), 1, np.zeros(2), 0.0, -1.0), ValueError, "lr > 0"),
+        (lambda: TorchPerceptron(2, "cpu")(torch.ones(4, 3)), ValueError, r"x with 2 features \(in_features\)"),
+        (lambda: TorchPerceptron(2, "cpu")(np.ones((4, 2))), TypeError, "x to be a torch.Tensor, got ndarray"),
+        (lambda: TorchPerceptron(2, "cpu").update(torch.ones(2), 3, 1.0), ValueError, "y to be the label 0 or 1"),
     ],
 )
 def test_bad_input_is_explained(call, exc, message):
     with pytest.raises(exc, match=message):
         call()
+
+
+def test_torch_perceptron_takes_float32_input():
+    # torch.randn gives float32; the perceptron holds float64 on the CPU.
+    model = TorchPerceptron(2, "cpu")
+    assert model(torch.randn(4, 2)).tolist() == [1, 1, 1, 1]
+    assert model.update(torch.tensor([1.0, 2.0]), 0, 1.0) is True

@@ -17,6 +17,7 @@ of updates (Novikoff's convergence theorem); on XOR it never does.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,6 +77,28 @@ def perceptron_update(x: np.ndarray, y: int, w: np.ndarray, b: float, lr: float)
     Shapes: x (D,), y scalar in {0, 1}, w (D,).
     Twin: course_lib.twins.perceptron.TorchPerceptron.update.
     """
+    func = "perceptron_update"
+    x = check_array(x, "x", func, ndim=1, shape_doc="(D,)", fix="pass one example, e.g. X[i]")
+    w = check_array(w, "w", func, ndim=1, shape_doc="(D,)")
+    if w.shape != x.shape:
+        _fail(ValueError, func, f"w of x's shape {x.shape}", f"shape {w.shape}", "one weight per feature")
+    if isinstance(y, np.ndarray) and y.ndim == 0:
+        y = y.item()
+    if isinstance(y, bool) or not isinstance(y, numbers.Integral) or y not in (0, 1):
+        _fail(
+            ValueError if isinstance(y, numbers.Real) and not isinstance(y, bool) else TypeError,
+            func,
+            "y to be the label 0 or 1 (an int)",
+            f"{type(y).__name__} {y!r}",
+            "a perceptron's labels are 0 and 1; map -1/+1 labels with (y + 1) // 2",
+        )
+    b = check_float(b, "b", func)
+    lr = check_float(lr, "lr", func, minimum=0.0, strict_min=True)
+    return _update(x, int(y), w, b, lr)
+
+
+def _update(x, y, w, b, lr):
+    """perceptron_update without the checks, for the training loop."""
     y_hat = 1 if x @ w + b >= 0 else 0
     error = y - y_hat  # -1, 0 or +1
     if error == 0:
@@ -112,7 +135,7 @@ def train_perceptron(
     for _ in range(max_epochs):
         mistakes = 0
         for x_i, y_i in zip(X, y):
-            w, b, wrong = perceptron_update(x_i, int(y_i), w, b, lr)
+            w, b, wrong = _update(x_i, int(y_i), w, b, lr)
             mistakes += wrong
         history.weights.append(w.copy())
         history.biases.append(b)

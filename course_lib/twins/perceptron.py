@@ -8,10 +8,13 @@ float32 on Apple's MPS, which has no float64.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 
 from course_lib._checks import _fail, check_array, check_float, check_int, check_labels, check_same_length
+from course_lib._torch_checks import check_tensor
 from course_lib.device import get_device
 
 
@@ -38,13 +41,27 @@ class TorchPerceptron(torch.nn.Module):
             self.linear.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predictions 0/1 for a batch; x is moved to the perceptron's device and dtype."""
+        x = self._check_x(x, "TorchPerceptron.forward", ndim=2, shape_doc="(N, D)")
         z = self.linear(x).squeeze(1)
         return torch.heaviside(z, torch.ones((), dtype=z.dtype, device=z.device)).long()
 
     @torch.no_grad()
     def update(self, x: torch.Tensor, y: int, lr: float) -> bool:
         """Rosenblatt's rule on one example; True if it was misclassified."""
-        error = y - int(self.forward(x[None])[0])
+        func = "TorchPerceptron.update"
+        x = self._check_x(x, func, ndim=1, shape_doc="(D,)")
+        if isinstance(y, torch.Tensor) and y.ndim == 0:
+            y = y.item()
+        if isinstance(y, bool) or not isinstance(y, numbers.Integral) or y not in (0, 1):
+            _fail(ValueError, func, "y to be the label 0 or 1 (an int)", f"{type(y).__name__} {y!r}", None)
+        lr = check_float(lr, "lr", func, minimum=0.0, strict_min=True)
+        return self._step(x, int(y), lr)
+
+    def _step(self, x: torch.Tensor, y: int, lr: float) -> bool:
+        """``update`` without the checks, for ``fit``'s loop."""
+        z = self.linear(x[None])[0, 0]
+        error = y - int(z >= 0)
         if error != 0:
             self.linear.weight.add_(lr * error * x[None])
             self.linear.bias.add_(lr * error)
@@ -69,11 +86,24 @@ class TorchPerceptron(torch.nn.Module):
         X_t = torch.as_tensor(X, dtype=self.linear.weight.dtype, device=self.device_)
         mistakes = []
         for _ in range(max_epochs):
-            wrong = sum(self.update(X_t[i], int(y[i]), lr) for i in range(len(y)))
+            wrong = sum(self._step(X_t[i], int(y[i]), lr) for i in range(len(y)))
             mistakes.append(wrong)
             if wrong == 0:
                 break
         return mistakes
+
+    def _check_x(self, x, func, ndim, shape_doc):
+        x = check_tensor(x, "x", func, ndim=ndim, shape_doc=shape_doc)
+        if x.shape[-1] != self.linear.in_features:
+            _fail(
+                ValueError,
+                func,
+                f"x with {self.linear.in_features} features (in_features)",
+                f"shape {tuple(x.shape)}",
+                "build the perceptron with in_features=x.shape[-1]",
+            )
+        weight = self.linear.weight
+        return x.to(device=weight.device, dtype=weight.dtype)  # float32 input on a float64 perceptron
 
     def numpy_weights(self) -> tuple[np.ndarray, float]:
         """(w, b) as NumPy float64, to compare with the scratch perceptron."""
