@@ -150,8 +150,19 @@ def mlp_flops(sizes, batch: int) -> float:
     The forward costs 2 * N * in * out per Linear layer; the backward twice
     that (one product for dx, one for dW). Elementwise work is not counted.
     """
+    sizes = _check_sizes(sizes, "sizes", "mlp_flops", 2, "[D, H1, ..., K]")
+    batch = check_int(batch, "batch", "mlp_flops", minimum=1)
     forward = sum(2.0 * batch * d_in * d_out for d_in, d_out in zip(sizes[:-1], sizes[1:]))
     return 3.0 * forward
+
+
+def _check_sizes(sizes, name: str, func: str, length: int, doc: str, exact: bool = False) -> list[int]:
+    """A list or tuple of ints >= 1: at least (or, with ``exact``, exactly) ``length`` of them."""
+    ok = isinstance(sizes, (list, tuple)) and (len(sizes) == length if exact else len(sizes) >= length)
+    if not ok or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in sizes):
+        _fail(ValueError if ok or isinstance(sizes, (list, tuple)) else TypeError, func,
+              f"{name} to be {'' if exact else 'at least '}{length} ints >= 1, {doc}", repr(sizes), None)
+    return [int(v) for v in sizes]
 
 
 def _cast_module(module, dtype: str) -> None:
@@ -213,8 +224,13 @@ def mlp_workload(sizes, batch: int = 256, dtype: str = "float32", lr: float = 0.
 
 def conv_flops(x_shape, w_shape, padding: int = 1, stride: int = 1) -> float:
     """Flops of conv2d forward + backward: 3 x 2*N*F*C*KH*KW*OH*OW."""
-    n, c, h, w = x_shape
-    f, _, kh, kw = w_shape
+    n, c, h, w = _check_sizes(x_shape, "x_shape", "conv_flops", 4, "(N, C, H, W)", exact=True)
+    f, _, kh, kw = _check_sizes(w_shape, "w_shape", "conv_flops", 4, "(F, C, KH, KW)", exact=True)
+    padding = check_int(padding, "padding", "conv_flops", minimum=0)
+    stride = check_int(stride, "stride", "conv_flops", minimum=1)
+    if h + 2 * padding < kh or w + 2 * padding < kw:
+        _fail(ValueError, "conv_flops", "a kernel no larger than the padded input",
+              f"kernel {kh}x{kw} on {h}x{w} with padding {padding}", "use a smaller kernel or more padding")
     oh = (h + 2 * padding - kh) // stride + 1
     ow = (w + 2 * padding - kw) // stride + 1
     return 3.0 * 2.0 * n * f * c * kh * kw * oh * ow
@@ -259,6 +275,7 @@ def conv_workload(x_shape, w_shape, padding: int = 1, dtype: str = "float32", se
 
 def lstm_flops(t_steps: int, n: int, d: int, h: int) -> float:
     """Flops of an LSTM forward + backward: 3 x 2*T*N*(D+H)*4H (matrix products only)."""
+    t_steps, n, d, h = _check_sizes([t_steps, n, d, h], "(t_steps, n, d, h)", "lstm_flops", 4, "T, N, D, H", exact=True)
     return 3.0 * 2.0 * t_steps * n * (d + h) * 4 * h
 
 
@@ -311,6 +328,12 @@ def lstm_workload(t_steps: int, n: int, d: int, h: int, dtype: str = "float32", 
 
 def make_workloads(quick: bool = False, dtype: str = "float32", tasks=TASKS) -> list[Workload]:
     """The benchmark's rows: full sizes, or tiny ones with ``quick=True``."""
+    if isinstance(tasks, str) or not all(isinstance(t, str) for t in tasks):
+        _fail(TypeError, "make_workloads", f"tasks to be a list of names from {TASKS}", repr(tasks),
+              f"pass a list, e.g. tasks=[{tasks!r}]" if isinstance(tasks, str) else None)
+    for task in tasks:
+        if task not in TASKS:
+            _fail(ValueError, "make_workloads", f"tasks from {TASKS}", repr(task), None)
     sizes = QUICK if quick else FULL
     rows = []
     for task in tasks:

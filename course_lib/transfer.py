@@ -299,6 +299,7 @@ def train(model: nn.Module, X, y, *, steps: int = 150, lr: float = 0.01, stage_l
     X_t = _as_tensor(X, func)
     y_t = _as_labels(y, X_t, func)
     model.to(device=device, dtype=torch.float32)
+    _check_label_range(y_t, _num_outputs(model, X_t), func)
     optimiser = torch.optim.Adam(param_groups(model, lr, stage_lrs), weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
     n = X_t.shape[0]
@@ -345,9 +346,30 @@ def evaluate(model: nn.Module, X, y) -> float:
     Shapes: X (N, 1, 16, 16) or (N, D), y (N,) -> float.
     Twin: ``(model(X).argmax(1) == y).float().mean()``.
     """
-    X_t = _as_tensor(X, "evaluate")
-    y_t = _as_labels(y, X_t, "evaluate")
+    func = "evaluate"
+    _check_module(model, func)
+    X_t = _as_tensor(X, func)
+    y_t = _as_labels(y, X_t, func)
+    _check_label_range(y_t, _num_outputs(model, X_t), func)
     return float(np.mean(predict(model, X_t) == y_t.numpy()))
+
+
+@torch.no_grad()
+def _num_outputs(model: nn.Module, X_t: torch.Tensor) -> int:
+    """How many classes the model scores: the width of its output on one example."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = model(X_t[:1].to(_device_of(model)))
+    finally:
+        model.train(was_training)
+    return int(out.shape[1])
+
+
+def _check_label_range(y_t: torch.Tensor, num_classes: int, func: str) -> None:
+    if int(y_t.max()) >= num_classes:
+        _fail(ValueError, func, f"labels in [0, {num_classes}) (the model scores {num_classes} classes)",
+              f"labels up to {int(y_t.max())}", "give the model a head with one output per class, e.g. new_head")
 
 
 # ----------------------------------------------------------------------------- the four strategies
@@ -474,7 +496,17 @@ def linear_probe(F_train: np.ndarray, y_train: np.ndarray, F_test: np.ndarray, y
     func = "linear_probe"
     check_array(F_train, "F_train", func, ndim=2, shape_doc="(N, D)")
     check_array(F_test, "F_test", func, ndim=2, shape_doc="(M, D)")
+    check_array(y_train, "y_train", func, ndim=1, shape_doc="(N,)", dtype_kind="iu")
+    check_array(y_test, "y_test", func, ndim=1, shape_doc="(M,)", dtype_kind="iu")
     check_same_length(F_train, y_train, ("F_train", "y_train"), func)
+    check_same_length(F_test, y_test, ("F_test", "y_test"), func)
+    if y_train.min() < 0 or y_test.min() < 0:
+        _fail(ValueError, func, "labels >= 0", f"minimum {int(min(y_train.min(), y_test.min()))}",
+              "labels must be class indices 0..K-1")
+    unseen = sorted(set(np.unique(y_test).tolist()) - set(np.unique(y_train).tolist()))
+    if unseen:
+        _fail(ValueError, func, "y_test to hold only classes that occur in y_train",
+              f"classes {unseen[:5]} in y_test alone", "a probe cannot learn a class it never sees")
     if F_test.shape[1] != F_train.shape[1]:
         _fail(ValueError, func, f"F_test with {F_train.shape[1]} columns like F_train", f"{F_test.shape[1]}",
               "take both from the same stage")
