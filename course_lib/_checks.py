@@ -184,3 +184,48 @@ def check_rng(rng, func: str) -> np.random.Generator:
             "pass rng=np.random.default_rng(0)",
         )
     return rng
+
+
+def check_cache(cache, func: str, forward: str, length: int | None = None):
+    """Check a backward pass's ``cache``: a tuple of ``length`` items, or (``length=None``) an array.
+
+    ``forward`` names the function whose second return value the cache must be.
+    Returns the cache unchanged.
+    """
+    fix = f"pass the cache that {forward} returned with this output: out, cache = {forward}(...)"
+    if length is None:
+        if not isinstance(cache, np.ndarray):
+            _fail(TypeError, func, f"cache to be the array returned by {forward}", type(cache).__name__, fix)
+        return cache
+    if not isinstance(cache, tuple) or len(cache) != length:
+        got = f"a tuple of {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
+        _fail(TypeError, func, f"cache to be the {length}-tuple returned by {forward}", got, fix)
+    return cache
+
+
+def check_dout(dout, shape: tuple, func: str) -> np.ndarray:
+    """A backward pass's upstream gradient: a finite float array of the forward output's shape."""
+    check_array(dout, "dout", func, dtype_kind="f", allow_empty=True)
+    if dout.shape != tuple(shape):
+        _fail(
+            ValueError,
+            func,
+            f"dout of the forward output's shape {tuple(shape)}",
+            f"shape {dout.shape}",
+            "pass the gradient of the loss with respect to this layer's output",
+        )
+    return dout
+
+
+def reraise_as(exc: Exception, func: str, where: str):
+    """A copy of a ValueError/TypeError from an inner call, re-worded for the function the user called.
+
+    ``linear_forward: expected ...`` raised inside layer 0 of an MLP becomes
+    ``MLP.forward: layer 0 (Linear): expected ...``. Use as
+    ``except (ValueError, TypeError) as exc: raise reraise_as(exc, "MLP.forward", "layer 0 (Linear)") from exc``.
+    """
+    message = str(exc)
+    inner, sep, rest = message.partition(": ")
+    if sep and " " not in inner:  # drop the inner function's name
+        message = rest
+    return type(exc)(f"{func}: {where}: {message}")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_choice, check_float, check_int
+from course_lib._checks import _fail, check_array, check_cache, check_choice, check_float, check_int
 from course_lib.scratch.losses import bce_with_logits, mse_loss
 
 RECONSTRUCTIONS = ("bce", "mse")
@@ -38,8 +38,7 @@ def _check_latent_pair(mu, logvar, func: str) -> None:
 
 
 def _check_grad(dout, shape: tuple, name: str, func: str) -> np.ndarray:
-    if not isinstance(dout, np.ndarray):
-        _fail(TypeError, func, f"{name} to be a numpy.ndarray", type(dout).__name__, None)
+    check_array(dout, name, func, dtype_kind="f")
     if dout.shape != shape:
         _fail(ValueError, func, f"{name} of the forward output's shape {shape}", f"shape {dout.shape}",
               "pass the gradient of the loss with respect to z")
@@ -74,7 +73,7 @@ def reparameterize_backward(dz: np.ndarray, cache):
     Shapes: dz (N, K) -> dmu (N, K), dlogvar (N, K).
     Twin: course_lib.twins.generative.reparameterize (its autograd backward)
     """
-    std, eps = cache
+    std, eps = check_cache(cache, "reparameterize_backward", "reparameterize", 2)
     _check_grad(dz, std.shape, "dz", "reparameterize_backward")
     return dz.copy(), 0.5 * dz * eps * std
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_float, check_int
+from course_lib._checks import _fail, check_array, check_cache, check_dout, check_float, check_int
 
 # --------------------------------------------------------------------------- helpers
 
@@ -34,18 +34,8 @@ def _check_batch(x, func: str) -> np.ndarray:
 
 
 def _check_dout(dout, shape: tuple, func: str) -> np.ndarray:
-    """Backward passes check that dout is an array of the forward output's shape."""
-    if not isinstance(dout, np.ndarray):
-        _fail(TypeError, func, "dout to be a numpy.ndarray", type(dout).__name__, None)
-    if dout.shape != shape:
-        _fail(
-            ValueError,
-            func,
-            f"dout of the forward output's shape {shape}",
-            f"shape {dout.shape}",
-            "pass the gradient of the loss with respect to this layer's output",
-        )
-    return dout
+    """Backward passes check that dout is a finite float array of the forward output's shape."""
+    return check_dout(dout, shape, func)
 
 
 # --------------------------------------------------------------------------- linear
@@ -87,7 +77,7 @@ def linear_backward(dout: np.ndarray, cache, need_dx: bool = True):
     Shapes: dout (N, K) -> dx (N, D), dW (K, D), db (K,).
     Twin: torch.nn.functional.linear (its autograd backward)
     """
-    x, W, has_bias = cache
+    x, W, has_bias = check_cache(cache, "linear_backward", "linear_forward", 3)
     _check_dout(dout, (x.shape[0], W.shape[0]), "linear_backward")
     dx = dout @ W if need_dx else None
     dW = dout.T @ x
@@ -124,7 +114,7 @@ def sigmoid_backward(dout: np.ndarray, cache):
     Shapes: dout (any) -> dx (same shape).
     Twin: torch.sigmoid (its autograd backward)
     """
-    out = cache
+    out = check_cache(cache, "sigmoid_backward", "sigmoid_forward")
     _check_dout(dout, out.shape, "sigmoid_backward")
     return (dout * out * (1.0 - out),)
 
@@ -145,7 +135,7 @@ def tanh_backward(dout: np.ndarray, cache):
     Shapes: dout (any) -> dx (same shape).
     Twin: torch.tanh (its autograd backward)
     """
-    out = cache
+    out = check_cache(cache, "tanh_backward", "tanh_forward")
     _check_dout(dout, out.shape, "tanh_backward")
     return (dout * (1.0 - out * out),)
 
@@ -166,7 +156,7 @@ def relu_backward(dout: np.ndarray, cache):
     Shapes: dout (any) -> dx (same shape).
     Twin: torch.nn.functional.relu (its autograd backward)
     """
-    x = cache
+    x = check_cache(cache, "relu_backward", "relu_forward")
     _check_dout(dout, x.shape, "relu_backward")
     return (np.where(x > 0, dout, 0.0),)
 
@@ -188,7 +178,7 @@ def leaky_relu_backward(dout: np.ndarray, cache):
     Shapes: dout (any) -> dx (same shape).
     Twin: torch.nn.functional.leaky_relu (its autograd backward)
     """
-    x, negative_slope = cache
+    x, negative_slope = check_cache(cache, "leaky_relu_backward", "leaky_relu_forward", 2)
     _check_dout(dout, x.shape, "leaky_relu_backward")
     return (np.where(x > 0, dout, negative_slope * dout),)
 
@@ -211,7 +201,7 @@ def elu_backward(dout: np.ndarray, cache):
     Shapes: dout (any) -> dx (same shape).
     Twin: torch.nn.functional.elu (its autograd backward)
     """
-    x, negative, alpha = cache
+    x, negative, alpha = check_cache(cache, "elu_backward", "elu_forward", 3)
     _check_dout(dout, x.shape, "elu_backward")
     return (np.where(x > 0, dout, dout * (negative + alpha)),)
 
@@ -253,7 +243,7 @@ def maxout_backward(dout: np.ndarray, cache):
     Shapes: dout (N, K) -> dx (N, D), dW (K * pieces, D), db (K * pieces,) or None.
     Twin: course_lib.twins.mlp.TorchMaxout (its autograd backward)
     """
-    linear_cache, winner, pieces = cache
+    linear_cache, winner, pieces = check_cache(cache, "maxout_backward", "maxout_forward", 3)
     n, k = winner.shape[0], winner.shape[1]
     _check_dout(dout, (n, k), "maxout_backward")
     dz = np.zeros((n, k, pieces), dtype=dout.dtype)
@@ -270,6 +260,8 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     Shapes: x (any, e.g. logits (N, K)) -> same shape, rows summing to 1.
     Twin: torch.softmax
     """
+    _check_x(x, "softmax")
+    check_int(axis, "axis", "softmax", minimum=-x.ndim, maximum=x.ndim - 1)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     exp = np.exp(shifted)
     exp /= np.sum(exp, axis=axis, keepdims=True)
@@ -282,6 +274,8 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     Shapes: x (any, e.g. logits (N, K)) -> same shape.
     Twin: torch.log_softmax
     """
+    _check_x(x, "log_softmax")
+    check_int(axis, "axis", "log_softmax", minimum=-x.ndim, maximum=x.ndim - 1)
     shifted = x - np.max(x, axis=axis, keepdims=True)
     shifted -= np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
     return shifted
@@ -305,6 +299,6 @@ def softmax_backward(dout: np.ndarray, cache):
     Shapes: dout (same as out) -> dx (same shape).
     Twin: torch.nn.functional.softmax (its autograd backward)
     """
-    out, axis = cache
+    out, axis = check_cache(cache, "softmax_backward", "softmax_forward", 2)
     _check_dout(dout, out.shape, "softmax_backward")
     return (out * (dout - np.sum(dout * out, axis=axis, keepdims=True)),)

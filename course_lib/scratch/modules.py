@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_choice, check_float, check_int, check_rng
+from course_lib._checks import _fail, check_array, check_choice, check_float, check_int, check_rng, reraise_as
 from course_lib.scratch.layers import (
     elu_backward,
     elu_forward,
@@ -197,6 +197,9 @@ class Linear(_Layer):
         )
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] != self.in_features:
+            _fail(ValueError, "Linear.forward", f"x of shape (N, {self.in_features}) (in_features={self.in_features})",
+                  f"shape {x.shape}", "the data's features must match the layer's in_features")
         out, self._cache = linear_forward(x, self.params["weight"], self.params.get("bias"))
         return out
 
@@ -401,13 +404,20 @@ class Sequential(Module):
         return [(str(i), module) for i, module in enumerate(self.layers)]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        for module in self.layers:
-            x = module.forward(x)
+        for i, module in enumerate(self.layers):
+            try:
+                x = module.forward(x)
+            except (ValueError, TypeError) as exc:  # name the call the user made, and the layer
+                raise reraise_as(exc, f"{type(self).__name__}.forward", f"layer {i} ({type(module).__name__})") from exc
         return x
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        for module in reversed(self.layers):
-            dout = module.backward(dout)
+        for i in reversed(range(len(self.layers))):
+            try:
+                dout = self.layers[i].backward(dout)
+            except (ValueError, TypeError) as exc:
+                where = f"layer {i} ({type(self.layers[i]).__name__})"
+                raise reraise_as(exc, f"{type(self).__name__}.backward", where) from exc
         return dout
 
     def __getitem__(self, index: int) -> Module:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_float, check_rng
+from course_lib._checks import _fail, check_array, check_cache, check_float, check_rng
 from course_lib.scratch.modules import Module
 
 # ----------------------------------------------------------------------------- dropout
@@ -63,7 +63,7 @@ def dropout_backward(dout, cache):
     Shapes: dout same shape as the forward's x -> dx same shape.
     Twin: torch.nn.functional.dropout (autograd)
     """
-    scaled_mask, shape = cache
+    scaled_mask, shape = check_cache(cache, "dropout_backward", "dropout_forward", 2)
     _check_dout(dout, shape, "dropout_backward")
     if scaled_mask is None:  # evaluation mode: identity
         return dout.copy()
@@ -181,7 +181,7 @@ def batchnorm_backward(dout, cache):
     Shapes: dout same shape as x -> dx like x, dgamma (C,), dbeta (C,).
     Twin: torch.nn.functional.batch_norm (autograd)
     """
-    xhat, gamma, invstd, training, axes, bshape = cache
+    xhat, gamma, invstd, training, axes, bshape = check_cache(cache, "batchnorm_backward", "batchnorm_forward", 6)
     _check_dout(dout, xhat.shape, "batchnorm_backward")
     dgamma = np.sum(dout * xhat, axis=axes)
     dbeta = np.sum(dout, axis=axes)
