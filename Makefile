@@ -9,7 +9,13 @@ STAMP  := $(VENV)/.installed
 # Notebooks run two at a time (each pinned to one thread by course_lib.nbtools).
 WORKERS ?= 2
 
-.PHONY: setup lab present student slides test lint notebooks clean
+# strict nbval over the notebooks; numbers are compared within each cell's tolerance (conftest.py)
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 300
+# GPU validation (make test-gpu): the interpreter that has the CUDA build of torch, and a folder of wheels
+GPU_PYTHON ?= python3
+WHEELS     ?= wheels
+
+.PHONY: setup lab present student slides test test-oldcpu test-threads test-gpu wheels lint notebooks tolerances clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,12 +39,34 @@ slides: $(STAMP)  ## export every chapter as reveal.js slides to build/slides/
 lint: $(STAMP)
 	$(BIN)/ruff check course_lib tests notebooks conftest.py
 
-test: lint  ## lint, unit tests, and strict nbval over every notebook
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
-		--nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout 300
+test: lint  ## lint, unit tests, strict nbval over every notebook, then the notebooks again as "another CPU"
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(NBVAL)
+	$(MAKE) --no-print-directory test-oldcpu
+
+test-oldcpu: $(STAMP)  ## the notebooks with every numeric library held to an x86-64-v2 CPU (no AVX)
+	COURSE_NUMERICS=oldcpu $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(NBVAL) notebooks
+
+test-threads: $(STAMP)  ## the notebooks with two threads each instead of one
+	COURSE_NUMERICS=threads2 $(BIN)/python -m pytest $(NBVAL) notebooks
+
+wheels:  ## download every dependency but torch as wheels into $(WHEELS)/ for an offline GPU machine (GPU_PYVER=3.12)
+	grep -v '^torch==' constraints.txt > $(WHEELS).txt
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --dest $(WHEELS) \
+		$(if $(GPU_PYVER),--python-version $(GPU_PYVER) --platform manylinux_2_28_x86_64 \
+		--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64) -r $(WHEELS).txt
+	rm $(WHEELS).txt
+
+test-gpu:  ## every notebook on the GPU (COURSE_DEVICE=cuda): torch as installed, the rest from $(WHEELS)/, offline
+	$(GPU_PYTHON) -c "import torch, sys; torch.cuda.is_available() or sys.exit('test-gpu: expected a CUDA build of torch that sees a GPU, got torch ' + torch.__version__ + ' without one; run it on the GPU machine')"
+	$(GPU_PYTHON) -m venv --system-site-packages .venv-gpu
+	.venv-gpu/bin/python -m pip install --quiet --no-index --find-links $(WHEELS) --editable ".[dev]"
+	COURSE_DEVICE=cuda .venv-gpu/bin/python -m pytest $(NBVAL) notebooks tests/test_device.py
+
+tolerances: $(STAMP)  ## how every chapter's outputs are compared, and every declared tolerance
+	$(BIN)/python -m course_lib.nbtools tolerances
 
 notebooks: $(STAMP)  ## re-execute every notebook, save its outputs and record data/shipped/ (the saving run)
 	$(BIN)/python -m course_lib.nbtools execute
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-gpu .pytest_cache .ruff_cache

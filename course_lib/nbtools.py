@@ -70,10 +70,58 @@ NOTEBOOK_ENV = {
 }
 
 
+# The numeric configurations the same stored outputs must validate under
+# (docs/reproducibility.md). Chosen with COURSE_NUMERICS; "native" is the default.
+NUMERICS_VAR = "COURSE_NUMERICS"
+
+
+def _numpy_dispatch_features() -> str:
+    """NumPy's SIMD extensions above its baseline (the ones that can be switched off)."""
+    import numpy as np
+
+    simd = np.show_config(mode="dicts")["SIMD Extensions"]
+    return " ".join(simd.get("found", []) + simd.get("not found", []))
+
+
+def numeric_config(name: str) -> dict:
+    """Environment variables of one numeric configuration.
+
+    * ``native``: the machine as it comes.
+    * ``oldcpu``: "another CPU": every numeric library held to an x86-64-v2
+      CPU (SSE4.2, no AVX): torch's own kernels without vectors, oneDNN at
+      SSE4.1, MKL on its processor-independent code path, OpenBLAS on its
+      Nehalem kernels, NumPy without its AVX loops. Printed digits change
+      (``tests/test_portability.py`` shows where); Intel and AMD CPUs with
+      AVX-512 differ from each other in the same way.
+    * ``threads2``: two threads per notebook instead of one.
+    """
+    if name == "native":
+        return {}
+    if name == "oldcpu":
+        return {
+            "ATEN_CPU_CAPABILITY": "default",
+            "ONEDNN_MAX_CPU_ISA": "SSE41",
+            "MKL_CBWR": "COMPATIBLE",
+            "OPENBLAS_CORETYPE": "Nehalem",
+            "NPY_DISABLE_CPU_FEATURES": _numpy_dispatch_features(),
+        }
+    if name == "threads2":
+        return {var: "2" for var in ("COURSE_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    _fail(ValueError, "numeric_config", f"{NUMERICS_VAR} as native, oldcpu or threads2", repr(name),
+          f"unset {NUMERICS_VAR} for the machine as it comes")
+
+
+def notebook_env(numerics: str | None = None) -> dict:
+    """NOTEBOOK_ENV plus the variables of the numeric configuration
+    (default: ``$COURSE_NUMERICS``, else ``native``)."""
+    numerics = os.environ.get(NUMERICS_VAR, "native") if numerics is None else numerics
+    return {**NOTEBOOK_ENV, **numeric_config(numerics), NUMERICS_VAR: numerics}
+
+
 def apply_notebook_env(environ=None) -> dict:
-    """Write NOTEBOOK_ENV into ``environ`` (default ``os.environ``); return it."""
+    """Write ``notebook_env()`` into ``environ`` (default ``os.environ``); return it."""
     environ = os.environ if environ is None else environ
-    environ.update(NOTEBOOK_ENV)
+    environ.update(notebook_env(environ.get(NUMERICS_VAR, "native")))
     return environ
 
 
@@ -260,7 +308,7 @@ def run_notebook(path: Path, shipped: str = "0", timeout: int = 600, unset=()):
     # outputs, as nbval sees it, and the mimic can stall a cell until its
     # timeout (jupyter/nbclient#312).
     client.widget_registry = {}
-    env = {**os.environ, **NOTEBOOK_ENV, "COURSE_SHIPPED": shipped}
+    env = {**os.environ, **notebook_env(), "COURSE_SHIPPED": shipped}
     for name in unset:
         env.pop(name, None)
     start = time.perf_counter()
@@ -276,6 +324,17 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
     nb, seconds = run_notebook(path, shipped="record", timeout=timeout)
     nbformat.write(nb, path)
     return seconds
+
+
+def tolerance_report(paths=None) -> str:
+    """How every chapter's code cells are compared by the checking run, and
+    every tolerance a cell declares (see course_lib.nbcompare)."""
+    import nbformat
+
+    from course_lib.nbcompare import comparison_report, format_report
+
+    notebooks = [{"name": p.name, "cells": nbformat.read(p, as_version=4).cells} for p in list_notebooks(paths)]
+    return format_report(comparison_report(notebooks))
 
 
 # ----------------------------------------------------------------------------- the course map
@@ -393,8 +452,12 @@ def main(argv=None) -> int:
     slides.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
     course_map = sub.add_parser("map", help="write docs/course_map.md (goals and run times of every chapter)")
     course_map.add_argument("--measure", action="store_true", help="run every chapter twice to measure its times")
+    report = sub.add_parser("tolerances", help="how each chapter's outputs are compared, and every declared tolerance")
+    report.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
     args = parser.parse_args(argv)
-    if args.command == "map":
+    if args.command == "tolerances":
+        print(tolerance_report(args.notebooks))
+    elif args.command == "map":
         print(f"wrote {write_course_map(args.measure)}")
     elif args.command == "execute":
         for path in list_notebooks(args.notebooks):

@@ -3,9 +3,10 @@ loads its long training runs from data/shipped/ and shows what it shows
 when it trains.
 
 Each chapter that calls ``shipped.run`` is executed with the switch on and
-its outputs are compared with the stored ones the way nbval compares them
-(text of every output, streams merged, tests/sanitize.cfg applied, cells
-tagged nbval-ignore-output or nbval-skip left out). The only difference
+its outputs are compared with the stored ones by the checking run's rules
+(course_lib.nbcompare: text exact, numbers within the tolerance each cell
+declares; streams merged, tests/sanitize.cfg applied, cells tagged
+nbval-ignore-output or nbval-skip left out). The only other difference
 allowed is the one "[shipped result]" line each loaded run prints.
 """
 
@@ -17,6 +18,7 @@ import nbformat
 import pytest
 
 from course_lib import shipped
+from course_lib.nbcompare import compare_text, tolerance_of
 from course_lib.nbtools import list_notebooks, run_notebook
 
 SANITIZE = Path(__file__).with_name("sanitize.cfg")
@@ -54,7 +56,7 @@ def _texts(nb, rules):
         parts = [streams["stdout"], streams["stderr"], *rich]
         for regex, replacement in rules:
             parts = [regex.sub(replacement, part) for part in parts]
-        cells.append((index, parts))
+        cells.append((index, parts, cell.metadata))
     return cells
 
 
@@ -73,11 +75,17 @@ def test_chapter_with_shipped_results_shows_the_stored_outputs(path):
     rules = _rules()
     keys = _keys(path)
     notices = []
-    for (index, old), (_, new) in zip(_texts(stored, rules), _texts(executed, rules), strict=True):
+    for (index, old, metadata), (_, new, _) in zip(_texts(stored, rules), _texts(executed, rules), strict=True):
         lines = new[0].splitlines(keepends=True)
         notices += [line for line in lines if line.startswith(shipped.NOTICE)]
         new[0] = "".join(line for line in lines if not line.startswith(shipped.NOTICE))
-        assert new == old, f"{path.name} cell {index}: shipped results print something else than training"
+        where = f"{path.name} cell {index}"
+        assert len(new) == len(old), f"{where}: shipped results show {len(new)} outputs, training {len(old)}"
+        tolerance = tolerance_of(metadata, where)
+        for before, after in zip(old, new, strict=True):
+            verdict = compare_text(before, after, tolerance)
+            assert verdict.ok, f"{where}: shipped results print something else than training:\n" + (
+                "\n".join(verdict.problems) or f"stored:\n{before}\nnow:\n{after}")
     assert [n.split()[2].rstrip(":") for n in notices] == keys, "every shipped.run must load, none train live"
     assert all("loaded the recorded training run" in n for n in notices)
     print(f"{path.name}: {seconds:.1f} s with shipped results")
