@@ -118,20 +118,20 @@ def _check_state(func, state, name: str, n: int, h: int) -> None:
     check_shape(state, (n, h), name, func, f"{name} holds one H={h} state per sequence in the batch")
 
 
-def _check_upstream(func, dh_all, dh_n, shape, extra=()):
-    """Check the upstream gradients of a sequence backward; None means zeros."""
+def _check_upstream(func, dh_all, dh_n, shape, extra=(), dtype=np.float64):
+    """Check the upstream gradients of a sequence backward; None means zeros (of ``dtype``)."""
     t, n, h = shape
     if dh_all is None and dh_n is None and all(g is None for _, g in extra):
         _fail(ValueError, func, "a gradient dh_all or dh_n", "None for all", "pass the loss gradient")
     if dh_all is None:
-        dh_all = np.zeros(shape)
+        dh_all = np.zeros(shape, dtype=dtype)
     else:
         check_array(dh_all, "dh_all", func, ndim=3, shape_doc=str(shape))
         check_shape(dh_all, shape, "dh_all", func, "dh_all matches h_all from the forward pass")
     states = []
     for name, grad in (("dh_n", dh_n),) + tuple(extra):
         if grad is None:
-            grad = np.zeros((n, h))
+            grad = np.zeros((n, h), dtype=dtype)
         else:
             check_array(grad, name, func, ndim=2, shape_doc=str((n, h)))
             check_shape(grad, (n, h), name, func, f"{name} matches the final state (N, H)")
@@ -212,7 +212,7 @@ def rnn_backward(dh_all, cache, dh_n=None):
     Twin: torch.autograd through torch.nn.RNN.
     """
     x, h0, h_all, weight_ih, weight_hh = cache
-    dh_all, (dh_next,) = _check_upstream("rnn_backward", dh_all, dh_n, h_all.shape)
+    dh_all, (dh_next,) = _check_upstream("rnn_backward", dh_all, dh_n, h_all.shape, dtype=h_all.dtype)
     t_steps, n, h = h_all.shape
     da_all = np.empty_like(h_all)
     for t in reversed(range(t_steps)):
@@ -234,7 +234,9 @@ def _input_and_weight_grads(x, h_prev_all, dax_all, dah_all, weight_ih, dh0):
     dx = (dax @ weight_ih).reshape(t_steps, n, d)
     dweight_ih = dax.T @ x.reshape(t_steps * n, d)
     dweight_hh = dah.T @ h_prev_all.reshape(t_steps * n, -1)
-    return dx, dh0, dweight_ih, dweight_hh, dax.sum(axis=0), dah.sum(axis=0)
+    dbias_ih = dax.sum(axis=0)
+    dbias_hh = dbias_ih.copy() if dah_all is dax_all else dah.sum(axis=0)
+    return dx, dh0, dweight_ih, dweight_hh, dbias_ih, dbias_hh
 
 
 # ----------------------------------------------------------------------------
@@ -242,30 +244,73 @@ def _input_and_weight_grads(x, h_prev_all, dax_all, dah_all, weight_ih, dh0):
 # ----------------------------------------------------------------------------
 
 
-def _lstm_cell(a, c_prev):
-    """LSTM gate maths on the pre-activations a (N, 4H) in torch's order (i, f, g, o)."""
-    hs = c_prev.shape[1]
-    ifgo = np.empty_like(a)
-    ifgo[:, : 2 * hs] = _sigmoid(a[:, : 2 * hs])
-    ifgo[:, 2 * hs : 3 * hs] = np.tanh(a[:, 2 * hs : 3 * hs])
-    ifgo[:, 3 * hs :] = _sigmoid(a[:, 3 * hs :])
-    i, f, g, o = np.split(ifgo, 4, axis=1)
-    c = f * c_prev + i * g
-    tanh_c = np.tanh(c)
-    return o * tanh_c, c, ifgo, tanh_c
+def _gate_scale_shift(hs: int, dtype):
+    """Per-column constants that turn one tanh into the four gate activations (i, f, g, o).
+
+    sigmoid(a) = (1 + tanh(a / 2)) / 2, so every gate is ``tanh(a * scale) * scale + shift``
+    with scale = 1/2, shift = 1/2 for the sigmoid gates i, f, o and scale = 1, shift = 0
+    for g. (Halving is exact in floating point: the same bits as ``_sigmoid``.)
+    """
+    scale = np.repeat(np.array([0.5, 0.5, 1.0, 0.5], dtype=dtype), hs)
+    shift = np.repeat(np.array([0.5, 0.5, 0.0, 0.5], dtype=dtype), hs)
+    return scale, shift
 
 
-def _lstm_cell_backward(dh, dc, c_prev, ifgo, tanh_c, out=None):
-    """Backward of ``_lstm_cell``: returns (da (N, 4H), dc_prev (N, H))."""
+def _lstm_cell(a, c_prev, h=None, c=None, tanh_c=None, scale_shift=None):
+    """LSTM gate maths on the pre-activations a (N, 4H) in torch's order (i, f, g, o).
+
+    Works in place: ``a`` is overwritten with the gate values ``ifgo``. ``h``,
+    ``c`` and ``tanh_c`` are optional (N, H) output buffers (the sequence loop
+    passes rows of its (T, N, H) arrays, so nothing is allocated per step).
+    Returns (h, c, ifgo, tanh_c).
+    """
     hs = c_prev.shape[1]
-    i, f, g, o = np.split(ifgo, 4, axis=1)
-    dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
-    da = np.empty_like(ifgo) if out is None else out
-    da[:, :hs] = dc * g * i * (1.0 - i)
-    da[:, hs : 2 * hs] = dc * c_prev * f * (1.0 - f)
-    da[:, 2 * hs : 3 * hs] = dc * i * (1.0 - g * g)
-    da[:, 3 * hs :] = dh * tanh_c * o * (1.0 - o)
-    return da, dc * f
+    scale, shift = _gate_scale_shift(hs, a.dtype) if scale_shift is None else scale_shift
+    # All four gates with one tanh over (N, 4H): 4 NumPy calls instead of a dozen on quarter-size slices.
+    a *= scale
+    np.tanh(a, out=a)
+    a *= scale
+    a += shift
+    i, f, g, o = a[:, :hs], a[:, hs : 2 * hs], a[:, 2 * hs : 3 * hs], a[:, 3 * hs :]  # views, no copies
+    c = np.multiply(f, c_prev, out=c)
+    c += i * g
+    tanh_c = np.tanh(c, out=tanh_c)
+    h = np.multiply(o, tanh_c, out=h)
+    return h, c, a, tanh_c
+
+
+def _lstm_local_grads(c_prev, ifgo, tanh_c):
+    """The chain-rule factors of an LSTM cell that do not depend on the upstream gradients.
+
+    With ``dc = dc_next + dh * o * (1 - tanh_c**2)``, the gradient on the
+    pre-activations is ``da = (dc * g * i(1-i), dc * c_prev * f(1-f),
+    dc * i * (1-g**2), dh * tanh_c * o(1-o))``. Returns ``local`` (..., 4H),
+    the four factors after dc (or dh), and ``dc_dh`` (..., H) = o (1 - tanh_c**2).
+    Any leading shape: one step (N, .) or a whole sequence (T, N, .) at once.
+    """
+    hs = c_prev.shape[-1]
+    i, f, g, o = (ifgo[..., k * hs : (k + 1) * hs] for k in range(4))
+    local = np.empty_like(ifgo)
+    local[..., :hs] = g * i * (1.0 - i)
+    local[..., hs : 2 * hs] = c_prev * f * (1.0 - f)
+    local[..., 2 * hs : 3 * hs] = i * (1.0 - g * g)
+    local[..., 3 * hs :] = tanh_c * o * (1.0 - o)
+    return local, o * (1.0 - tanh_c * tanh_c)
+
+
+def _lstm_step_grads(dh, dc_next, local, dc_dh, f):
+    """One step back through the cell: ``local`` (N, 4H) is turned into da IN PLACE.
+
+    ``dh`` and ``dc_next`` are the total gradients on this step's h and c.
+    Returns (da (N, 4H), dc_prev (N, H)).
+    """
+    n, hs = dh.shape
+    dc = dh * dc_dh
+    dc += dc_next
+    da = local.reshape(n, 4, hs)  # a view: the gate blocks side by side
+    da[:, :3] *= dc[:, None]  # i, f, g: times dc
+    da[:, 3] *= dh  # o: times dh
+    return local, dc * f
 
 
 def lstm_step_forward(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -301,7 +346,9 @@ def lstm_step_backward(dh, dc, cache):
     if dc is None:
         dc = np.zeros_like(c_prev)
     _check_dout("lstm_step_backward", dc, c_prev.shape, "dc")
-    da, dc_prev = _lstm_cell_backward(dh, dc, c_prev, ifgo, tanh_c)
+    hs = c_prev.shape[1]
+    local, dc_dh = _lstm_local_grads(c_prev, ifgo, tanh_c)
+    da, dc_prev = _lstm_step_grads(dh, dc, local, dc_dh, ifgo[:, hs : 2 * hs])
     dbias = da.sum(axis=0)
     return da @ weight_ih, da @ weight_hh, dc_prev, da.T @ x, da.T @ h_prev, dbias, dbias.copy()
 
@@ -321,17 +368,25 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh):
     t_steps, n, _ = x.shape
     _check_state(func, h0, "h0", n, hs)
     _check_state(func, c0, "c0", n, hs)
-    x_proj = (x.reshape(t_steps * n, d) @ weight_ih.T + (bias_ih + bias_hh)).reshape(t_steps, n, 4 * hs)
-    ifgo_all = np.empty_like(x_proj)
-    h_all = np.empty((t_steps, n, hs), dtype=x_proj.dtype)
-    c_all = np.empty_like(h_all)
-    tanh_c_all = np.empty_like(h_all)
-    h, c = h0, c0
+    # Speed (docs/benchmarks.md): the work that does not depend on h_prev is done for all T
+    # steps at once (one product for every x_t W_ih^T); the loop does one (N, H) @ (H, 4H)
+    # product and ten small in-place NumPy calls per step, writing into preallocated arrays.
+    dtype = np.result_type(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
+    gates = x.reshape(t_steps * n, d) @ weight_ih.T  # (T*N, 4H): x_t W_ih^T for every t
+    gates = gates.astype(dtype, copy=False)
+    gates += bias_ih + bias_hh
+    gates = gates.reshape(t_steps, n, 4 * hs)  # turned into the gate values ifgo, step by step
+    weight_hh_t = np.ascontiguousarray(weight_hh.T)  # (H, 4H), copied once: a faster product in the loop
+    h_all = np.empty((t_steps + 1, n, hs), dtype=dtype)  # h_all[0] = h0, h_all[t + 1] = h_t
+    c_all = np.empty_like(h_all)  # so that "the previous state" is the view h_all[:-1]
+    tanh_c_all = np.empty((t_steps, n, hs), dtype=dtype)
+    h_all[0], c_all[0] = h0, c0
+    scale_shift = _gate_scale_shift(hs, dtype)
     for t in range(t_steps):
-        h, c, ifgo_all[t], tanh_c_all[t] = _lstm_cell(x_proj[t] + h @ weight_hh.T, c)
-        h_all[t], c_all[t] = h, c
-    cache = (x, h0, c0, weight_ih, weight_hh, h_all, c_all, ifgo_all, tanh_c_all)
-    return h_all, c, cache
+        gates[t] += h_all[t] @ weight_hh_t  # a_t = x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T
+        _lstm_cell(gates[t], c_all[t], h_all[t + 1], c_all[t + 1], tanh_c_all[t], scale_shift)
+    cache = (x, weight_ih, weight_hh, h_all, c_all, gates, tanh_c_all)
+    return h_all[1:], c_all[-1], cache
 
 
 def lstm_backward(dh_all, cache, dh_n=None, dc_n=None):
@@ -345,20 +400,21 @@ def lstm_backward(dh_all, cache, dh_n=None, dc_n=None):
     dbias_ih (4H,), dbias_hh (4H,).
     Twin: torch.autograd through torch.nn.LSTM.
     """
-    x, h0, c0, weight_ih, weight_hh, h_all, c_all, ifgo_all, tanh_c_all = cache
+    x, weight_ih, weight_hh, h_all, c_all, ifgo_all, tanh_c_all = cache
+    t_steps, n, hs = tanh_c_all.shape
     dh_all, (dh_next, dc_next) = _check_upstream(
-        "lstm_backward", dh_all, dh_n, h_all.shape, extra=(("dc_n", dc_n),)
+        "lstm_backward", dh_all, dh_n, (t_steps, n, hs), extra=(("dc_n", dc_n),), dtype=h_all.dtype
     )
-    c_prev_all = np.concatenate([c0[None], c_all[:-1]])
-    da_all = np.empty_like(ifgo_all)
-    for t in reversed(range(h_all.shape[0])):
-        _, dc_next = _lstm_cell_backward(
-            dh_all[t] + dh_next, dc_next, c_prev_all[t], ifgo_all[t], tanh_c_all[t], out=da_all[t]
-        )
-        dh_next = da_all[t] @ weight_hh
-    h_prev_all = np.concatenate([h0[None], h_all[:-1]])
+    # Speed: only dh and dc carry the recursion. Every other factor of the chain rule
+    # is known from the forward pass, so it is computed for all T steps in a few big
+    # NumPy calls before the loop; each step then costs six small calls and one product.
+    da_all, dc_dh_all = _lstm_local_grads(c_all[:-1], ifgo_all, tanh_c_all)  # (T, N, 4H), (T, N, H)
+    f_all = ifgo_all[..., hs : 2 * hs]
+    for t in reversed(range(t_steps)):
+        _, dc_next = _lstm_step_grads(dh_all[t] + dh_next, dc_next, da_all[t], dc_dh_all[t], f_all[t])
+        dh_next = da_all[t] @ weight_hh  # da_all[t] now holds da_t
     dx, dh0, dweight_ih, dweight_hh, dbias_ih, dbias_hh = _input_and_weight_grads(
-        x, h_prev_all, da_all, da_all, weight_ih, dh_next
+        x, h_all[:-1], da_all, da_all, weight_ih, dh_next
     )
     return dx, dh0, dc_next, dweight_ih, dweight_hh, dbias_ih, dbias_hh
 
@@ -542,7 +598,7 @@ def gru_backward(dh_all, cache, dh_n=None):
     Twin: torch.autograd through torch.nn.GRU.
     """
     x, h0, weight_ih, weight_hh, h_all, rz_all, n_all, hn_all = cache
-    dh_all, (dh_next,) = _check_upstream("gru_backward", dh_all, dh_n, h_all.shape)
+    dh_all, (dh_next,) = _check_upstream("gru_backward", dh_all, dh_n, h_all.shape, dtype=h_all.dtype)
     t_steps, n_batch, hs = h_all.shape
     h_prev_all = np.concatenate([h0[None], h_all[:-1]])
     dax_all = np.empty((t_steps, n_batch, 3 * hs), dtype=h_all.dtype)
