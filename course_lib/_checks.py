@@ -60,7 +60,8 @@ def check_array(
             if "f" in dtype_kind
             else f"cast it, e.g. {name}.astype(np.int64)"
         )
-        _fail(TypeError, func, f"{name} with a {names} dtype", f"dtype {x.dtype}", hint)
+        article = "an" if names[0] in "aeiou" else "a"
+        _fail(TypeError, func, f"{name} with {article} {names} dtype", f"dtype {x.dtype}", hint)
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.ndim not in allowed:
@@ -217,7 +218,7 @@ def check_dout(dout, shape: tuple, func: str) -> np.ndarray:
     return dout
 
 
-def reraise_as(exc: Exception, func: str, where: str):
+def reraise_as(exc: Exception, func: str, where: str | None = None):
     """A copy of a ValueError/TypeError from an inner call, re-worded for the function the user called.
 
     ``linear_forward: expected ...`` raised inside layer 0 of an MLP becomes
@@ -228,4 +229,4 @@ def reraise_as(exc: Exception, func: str, where: str):
     inner, sep, rest = message.partition(": ")
     if sep and " " not in inner:  # drop the inner function's name
         message = rest
-    return type(exc)(f"{func}: {where}: {message}")
+    return type(exc)(f"{func}: {where}: {message}" if where else f"{func}: {message}")

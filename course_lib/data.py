@@ -220,10 +220,14 @@ def read_sums(sums_file: Path = SUMS_FILE) -> dict[str, str]:
     sums = {}
     if not sums_file.is_file():
         return sums
-    for line in sums_file.read_text().splitlines():
+    for number, line in enumerate(sums_file.read_text().splitlines(), start=1):
         if line.strip():
-            digest, name = line.split(maxsplit=1)
-            sums[name.lstrip("*")] = digest
+            parts = line.split(maxsplit=1)
+            digest = parts[0].lower()  # sha256sum -c accepts upper-case hex too
+            if len(parts) != 2 or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                _fail(ValueError, "read_sums", f"lines '<64 hex digits>  <file name>' in {sums_file}",
+                      f"line {number}: {line[:80]!r}", "fix or delete that line (`sha256sum FILE` prints one)")
+            sums[parts[1].strip().lstrip("*")] = digest
     return sums
 
 
@@ -280,6 +284,9 @@ def data_file(name: str, data_dir: Path = DATA_DIR, rebuild_hint: str | None = N
         _fail(TypeError, "data_file", "a file name (str)", type(name).__name__, None)
     data_dir = Path(data_dir)
     hint = rebuild_hint or "restore it with `git checkout -- data/` or see data/README.md"
+    if not (data_dir / "SHA256SUMS").is_file():
+        expected = f"the checksum list {data_dir / 'SHA256SUMS'} (to check {name!r})"
+        _fail(ValueError, "data_file", expected, "nothing there", hint)
     sums = read_sums(data_dir / "SHA256SUMS")
     if name not in sums:
         _fail(ValueError, "data_file", f"a file listed in {data_dir / 'SHA256SUMS'}", repr(name), hint)

@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib._checks import _fail, check_array, check_choice, check_float, check_int
+from course_lib._checks import _fail, check_array, check_choice, check_float, check_int, reraise_as
+from course_lib._torch_checks import check_tensor
 from course_lib.progress import progress
 
 GENERATOR_LOSSES = ("non_saturating", "minimax")
@@ -150,7 +151,10 @@ def mode_coverage(samples: np.ndarray, centres: np.ndarray, radius: float, min_c
     Twin: none (a metric).
     """
     min_count = check_int(min_count, "min_count", "mode_coverage", minimum=1)
-    counts = mode_counts(samples, centres, radius)
+    try:
+        counts = mode_counts(samples, centres, radius)
+    except (ValueError, TypeError) as exc:  # report as the function the user called
+        raise reraise_as(exc, "mode_coverage") from exc
     return int(np.sum(counts >= min_count)), float(counts.sum() / len(samples))
 
 
@@ -223,7 +227,7 @@ def _check_tensor_logits(x, name: str, func: str) -> torch.Tensor:
         _fail(ValueError, func, f"{name} of shape (N,) with a floating dtype",
               f"shape {tuple(x.shape)}, {x.dtype}",
               f"flatten the discriminator's output, e.g. {name}.reshape(-1)")
-    return x
+    return check_tensor(x, name, func)  # non-empty and finite, like the NumPy twins
 
 
 def discriminator_loss_torch(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

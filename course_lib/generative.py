@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_cache, check_choice, check_float, check_int
+from course_lib._checks import _fail, check_array, check_cache, check_choice, check_float, check_int, reraise_as
 from course_lib.scratch.losses import bce_with_logits, mse_loss
 
 RECONSTRUCTIONS = ("bce", "mse")
@@ -134,8 +134,11 @@ def vae_loss(out: np.ndarray, x: np.ndarray, mu: np.ndarray, logvar: np.ndarray,
     Twin: course_lib.twins.generative.vae_loss
     """
     beta = check_float(beta, "beta", "vae_loss", minimum=0.0)
-    recon, dout = reconstruction_loss(out, x, kind)
-    kl, dmu, dlogvar = gaussian_kl(mu, logvar)
+    try:
+        recon, dout = reconstruction_loss(out, x, kind)
+        kl, dmu, dlogvar = gaussian_kl(mu, logvar)
+    except (ValueError, TypeError) as exc:  # report as the function the user called
+        raise reraise_as(exc, "vae_loss") from exc
     if out.shape[0] != mu.shape[0]:
         _fail(ValueError, "vae_loss", f"mu with one row per example ({out.shape[0]})", f"{mu.shape[0]} rows",
               "pass the encoder outputs of the same batch")

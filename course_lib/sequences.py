@@ -24,11 +24,15 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import sys
 from collections.abc import Callable
 
 import numpy as np
 
 from course_lib._checks import _fail, check_array, check_float, check_int, check_rng
+
+# Standard-library modules that print, open a browser or start something on import.
+_NOISY_MODULES = frozenset({"this", "antigravity", "__hello__", "__phello__", "idlelib", "turtledemo", "__main__"})
 
 # ----------------------------------------------------------------------------
 # The adding problem
@@ -105,6 +109,8 @@ def module_docs(name: str) -> str:
     func = "module_docs"
     if not isinstance(name, str):
         _fail(TypeError, func, "a module name (str)", type(name).__name__, "e.g. module_docs('json')")
+    if name.split(".")[0] not in sys.stdlib_module_names or name.split(".")[0] in _NOISY_MODULES:
+        _fail(ValueError, func, "the name of a standard-library module", repr(name), "e.g. 'json' or 'textwrap'")
     try:
         module = importlib.import_module(name)
     except ImportError:

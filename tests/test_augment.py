@@ -234,6 +234,6 @@ def test_bad_inputs_raise_clear_errors():
     ):
         crop_and_resize(x, np.array([0.0, 1.0]), np.zeros(2), np.full(2, 4.0), np.ones(2))
     with pytest.raises(
-        TypeError, match=r"shift_images: expected dy with a integer or unsigned integer dtype"
+        TypeError, match=r"shift_images: expected dy with an integer or unsigned integer dtype"
     ):
         shift_images(x, np.zeros(2), np.zeros(2, dtype=int))

@@ -88,8 +88,12 @@ def test_module_docs_reads_the_module_and_its_public_docstrings():
 
 
 def test_corpus_errors():
-    with pytest.raises(ValueError, match="importable module"):
+    with pytest.raises(ValueError, match="name of a standard-library module"):
         module_docs("no_such_module_here")
+    with pytest.raises(ValueError, match=r"module_docs: expected the name of a standard-library module, got 'numpy'"):
+        module_docs("numpy")  # imports nothing outside the standard library
+    with pytest.raises(ValueError, match="standard-library module, got 'antigravity'"):
+        module_docs("antigravity")  # would open a web browser
     with pytest.raises(TypeError, match="module name"):
         module_docs(3)
     with pytest.raises(TypeError, match="list of module names"):

@@ -149,7 +149,7 @@ def test_train_checks_its_arguments():
         T.train(model, X, y - 1, device="cpu")
     with pytest.raises(ValueError, match="steps >= 1"):
         T.train(model, X, y, steps=0, device="cpu")
-    with pytest.raises(TypeError, match="y with a integer"):
+    with pytest.raises(TypeError, match="y with an integer"):
         T.train(model, X, y.astype(float), device="cpu")
     with pytest.raises(TypeError, match="a torch.nn.Module"):
         T.train(lambda x: x, X, y)

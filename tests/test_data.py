@@ -121,3 +121,17 @@ def test_write_sum_adds_a_sorted_line_and_keeps_the_others(tmp_path):
     assert data.data_file("sub/a.pt", data_dir=tmp_path) == tmp_path / "sub" / "a.pt"
     with pytest.raises(ValueError, match="the file .*missing.pt to exist, got nothing there; write the file first"):
         data.write_sum("missing.pt", tmp_path)
+
+
+def test_sums_file_problems_are_named(tmp_path):
+    from course_lib.data import data_file, read_sums, sha256
+
+    (tmp_path / "a.bin").write_bytes(b"abc")
+    digest = sha256(tmp_path / "a.bin")
+    with pytest.raises(ValueError, match=r"expected the checksum list .*SHA256SUMS \(to check 'a.bin'\), got nothing"):
+        data_file("a.bin", data_dir=tmp_path)
+    (tmp_path / "SHA256SUMS").write_text(f"{digest}  a.bin\nnot-a-line\n")
+    with pytest.raises(ValueError, match=r"read_sums: expected lines '<64 hex digits>  <file name>' .* got line 2"):
+        read_sums(tmp_path / "SHA256SUMS")
+    (tmp_path / "SHA256SUMS").write_text(f"{digest.upper()}  a.bin\n")  # sha256sum -c accepts this
+    assert data_file("a.bin", data_dir=tmp_path) == tmp_path / "a.bin"

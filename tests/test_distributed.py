@@ -122,7 +122,7 @@ def test_one_rank_is_exactly_single_process(one_rank_group):
         ((np.arange(8), 0, -1), ValueError, r"shard_indices: expected world_size >= 1, got -1"),
         ((np.arange(8), 0, 0), ValueError, r"shard_indices: expected world_size >= 1, got 0"),
         ((np.arange(8), 0, 3), ValueError, r"expected a batch that splits into 3 equal shards, got 8 indices"),
-        ((np.arange(8.0), 0, 2), TypeError, r"shard_indices: expected indices with a integer"),
+        ((np.arange(8.0), 0, 2), TypeError, r"shard_indices: expected indices with an integer"),
         ((list(range(8)), 0, 2), TypeError, r"shard_indices: expected indices to be a numpy.ndarray"),
         ((np.arange(8), 0, 2.0), TypeError, r"shard_indices: expected world_size to be an int"),
     ],

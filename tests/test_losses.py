@@ -92,7 +92,7 @@ def test_softmax_cross_entropy_bad_inputs():
         softmax_cross_entropy(logits, np.array([-1, 1, 2]))
     with pytest.raises(
         TypeError,
-        match=r"expected y with a integer or unsigned integer dtype, got dtype float64; "
+        match=r"expected y with an integer or unsigned integer dtype, got dtype float64; "
         r"cast it, e.g. y.astype\(np.int64\)",
     ):
         softmax_cross_entropy(logits, np.array([0.0, 1.0, 2.0]))

@@ -579,7 +579,7 @@ def test_bad_embedding_inputs_raise_clear_errors():
     )
     expect(
         TypeError,
-        r"expected indices with a integer or unsigned integer dtype, got dtype float64",
+        r"expected indices with an integer or unsigned integer dtype, got dtype float64",
         f,
         np.array([0.0, 1.0]),
         weight,

@@ -37,6 +37,10 @@ class Value:
     """
 
     __slots__ = ("data", "grad", "children", "local_grads", "op", "label")
+    # NumPy must not treat a Value as one element of an object array: with this,
+    # ``np.array([1.0, 2.0]) + Value(1.0)`` defers to Value.__radd__, which raises
+    # a TypeError that explains, instead of silently building an array of Values.
+    __array_ufunc__ = None
 
     def __init__(self, data, children: tuple = (), op: str = "", label: str = "", local_grads: tuple = ()):
         if not _is_number(data):

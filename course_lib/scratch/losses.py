@@ -25,6 +25,9 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray):
     if logits.ndim != 2:
         fix = "pass a batch, e.g. logits[None]" if logits.ndim == 1 else "flatten to (N, K) first"
         _fail(ValueError, func, "logits of shape (N, K)", f"shape {logits.shape}", fix)
+    if isinstance(y, np.ndarray) and y.ndim == 2 and y.shape == logits.shape:
+        _fail(ValueError, func, "y of class indices, shape (N,)", f"a one-hot-like array of shape {y.shape}",
+              "pass the indices, y.argmax(1)")
     y = check_labels(y, logits.shape[1], "y", func)
     check_same_length(logits, y, ("logits", "y"), func)
     n = logits.shape[0]

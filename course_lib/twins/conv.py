@@ -230,7 +230,14 @@ def meta_output_shape(model: nn.Module, input_shape) -> tuple[int, ...]:
     """
     if not isinstance(model, nn.Module):
         _fail(TypeError, "meta_output_shape", "a torch.nn.Module", type(model).__name__, None)
+    if not isinstance(input_shape, (tuple, list, torch.Size)):
+        _fail(TypeError, "meta_output_shape", "input_shape to be a tuple such as (N, C, H, W)",
+              type(input_shape).__name__, "e.g. (1, 1, 32, 32)")
     shape = tuple(check_int(s, "input_shape entries", "meta_output_shape", minimum=1) for s in input_shape)
+    x = torch.empty(shape, device="meta")
+    # A model on the CPU or a GPU is traced with meta copies of its tensors: no copy of the weights.
+    state = {name: torch.empty_like(t, device="meta") for name, t in (*model.named_parameters(),
+                                                                     *model.named_buffers())}
     with torch.no_grad():
-        return tuple(model(torch.empty(shape, device="meta")).shape)
+        return tuple(torch.func.functional_call(model, state, (x,)).shape)
 

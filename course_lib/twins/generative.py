@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from course_lib._checks import _fail, check_choice, check_float
+from course_lib._torch_checks import check_tensor
 from course_lib.twins.mlp import ACTIVATIONS, make_torch_mlp
 
 RECONSTRUCTIONS = ("bce", "mse")
@@ -34,7 +35,7 @@ def _check_tensor(x, name: str, func: str, ndim: int | None = 2, shape_doc: str 
     if ndim is not None and x.ndim != ndim:
         _fail(ValueError, func, f"{name} of shape {shape_doc}", f"shape {tuple(x.shape)}",
               "pass a batch, e.g. x[None]" if x.ndim == ndim - 1 else None)
-    return x
+    return check_tensor(x, name, func)  # non-empty and finite, like the NumPy twins
 
 
 def _check_same_shape(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str], func: str) -> None:
