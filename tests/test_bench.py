@@ -100,13 +100,14 @@ def test_ratio_uses_medians_and_best_runs(monkeypatch):
 
 def test_targets_are_judged_on_the_ratio(monkeypatch):
     monkeypatch.setattr(bench, "time_call", _fake_time_call)
-    fast = bench.measure(_fake_workload(0.0029, 0.002), repeats=1)  # 1.45x
-    slow = bench.measure(_fake_workload(0.0031, 0.002), repeats=1)  # 1.55x
-    conv = dict(bench.measure(_fake_workload(0.0059, 0.002), repeats=1), task="conv")  # 2.95x
+    fast = bench.measure(_fake_workload(0.0023, 0.002), repeats=1)  # 1.15x
+    slow = bench.measure(_fake_workload(0.0025, 0.002), repeats=1)  # 1.25x
+    conv = dict(bench.measure(_fake_workload(0.0029, 0.002), repeats=1), task="conv")  # 1.45x
+    lstm = dict(bench.measure(_fake_workload(0.0031, 0.002), repeats=1), task="lstm")  # 1.55x
     matmul = dict(fast, task="matmul")  # no target
-    targets = bench.check_targets([fast, slow, conv, matmul], quick=False)
-    assert [(t["task"], t["limit"], t["met"]) for t in targets] == [("mlp", 1.5, True), ("mlp", 1.5, False),
-                                                                      ("conv", 3.0, True)]
+    targets = bench.check_targets([fast, slow, conv, lstm, matmul], quick=False)
+    assert [(t["task"], t["limit"], t["met"]) for t in targets] == [("mlp", 1.2, True), ("mlp", 1.2, False),
+                                                                      ("conv", 1.5, True), ("lstm", 1.5, False)]
     assert all(t["evaluated"] is False and t["met"] is None for t in bench.check_targets([fast], quick=True))
 
 
@@ -142,7 +143,7 @@ def test_quick_run_end_to_end_and_json_schema(tmp_path, capsys):
         assert row["ratio_best"] == pytest.approx(row["numpy"]["best_s"] / row["torch_cpu"]["best_s"])
         assert f"{row['ratio']:.2f}x" in table
         assert not row["torch_gpu"]["available"] and row["torch_gpu"]["note"] == "not available (--device cpu)"
-    assert [t["task"] for t in report["targets"]] == ["mlp", "conv"]
+    assert [t["task"] for t in report["targets"]] == ["mlp", "conv", "lstm"]
     assert all(not t["evaluated"] for t in report["targets"])
 
 
