@@ -174,26 +174,32 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def nbval_run():
-    """Run the cases as one notebook under strict nbval; the report per cell."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [_cell(src, outs, tolerance) for _, src, outs, tolerance, _ in CASES]
+def _nbval(nb, name):
+    """Run ``nb`` as ``name`` under strict nbval with the project's plugin (inside the repository,
+    so that conftest.py applies); pytest's exit code and report."""
     folder = ROOT / "build" / f"nbcompare-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
-    path = folder / "cases.ipynb"
-    nbformat.write(nb, path)
+    path = folder / name
     try:
+        nbformat.write(nb, path)
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-rA", "--nbval",
              "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg", str(path.relative_to(ROOT))],
             cwd=ROOT, capture_output=True, text=True, timeout=300,
         )
     finally:
-        path.unlink()
+        path.unlink(missing_ok=True)
         folder.rmdir()
-    return result.stdout + result.stderr
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def nbval_run():
+    """Run the cases as one notebook under strict nbval; the report per cell."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [_cell(src, outs, tolerance) for _, src, outs, tolerance, _ in CASES]
+    return _nbval(nb, "cases.ipynb")[1]
 
 
 @pytest.mark.parametrize("number", range(len(CASES)), ids=[case[0] for case in CASES])
@@ -211,3 +217,23 @@ def test_a_failure_names_notebook_cell_line_numbers_and_tolerance(nbval_run):
     wide = CASES.index(next(c for c in CASES if c[0] == "wide"))
     assert f"cases.ipynb, Cell {wide}: its declared tolerance is wider than values it prints" in nbval_run
     assert "line 1: 0.867 with a tolerance of 1 (abs 1.0)" in nbval_run
+
+
+def test_a_changed_hyperparameter_fails_a_real_chapter_with_the_full_message():
+    """Chapter 8's referee classifier, trained with a fifth of its learning rate: its accuracy
+    still passes the cell's own assert, but moves beyond the cell's declared tolerance."""
+    name = "08_autoencoders_vae.ipynb"
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    referee = nb.cells[code[2]]
+    assert referee.metadata["tolerance"]["abs"] == 0.01 and "lr=1e-2)" in referee.source
+    referee.source = referee.source.replace("lr=1e-2)", "lr=2e-3)")
+    nb.cells = nb.cells[:code[2] + 1]
+    returncode, out = _nbval(nb, name)
+    assert returncode == 1 and re.search(rf"^FAILED \S*{name}::Cell 2\b", out, re.M), out[-3000:]
+    assert re.search(rf"^PASSED \S*{name}::Cell 1\b", out, re.M)
+    assert f"{name}, Cell 2: numbers moved beyond their tolerance:" in out
+    found = re.search(r"\[stdout\] line 1: 0\.965 -> (0\.\d{3}) \(\|difference\| [\d.]+; allowed 0\.01; "
+                      r"declared tolerance: abs 0\.01\)", out)
+    assert found and float(found.group(1)) < 0.955, out[-3000:]
+    assert "stored: referee classifier: test accuracy 0.965" in out
