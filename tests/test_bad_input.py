@@ -1,0 +1,522 @@
+"""The bad-input battery: every public callable of course_lib, fed input it must refuse.
+
+A row is (callable id, kind of bad input, call, expected exception types, the
+name the message must start with, an optional regex). A row passes when the
+call raises one of the expected types with a message of the course's shape,
+"<user-facing name>: expected ..., got ...". It fails on a silent answer
+(the call returned), on an error of another type, and on a message that
+names no expected value or another function (an inner helper).
+
+Rows come from two tables:
+
+* ``GENERIC``: for every public function and class (and every method of an
+  instance ``INSTANCES`` can build), one call with a foreign object (``JUNK``)
+  in every required argument ("junk"). Cheap, and it covers everything.
+* ``SPECIFIC``: hand-written rows for the kinds of bad input an audit found
+  answered silently or unhelpfully (NaN, wrong shape, out-of-range labels,
+  float16, negative sizes, a wrong cache, ...), with the exact message.
+
+``KNOWN_GAPS`` lists the rows that fail today, each a strict xfail: when a
+gap is closed its row passes, the xfail turns into a failure, and the entry
+must be deleted. ``test_every_public_callable_is_in_the_battery`` fails
+listing any public callable that is neither in a row nor in ``EXEMPT``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import signal
+from dataclasses import dataclass, is_dataclass
+
+import numpy as np
+import pytest
+import torch
+
+import course_lib
+
+# Build tools, and the chapter-7 modules another agent is writing (added to the battery when they land).
+SKIPPED_MODULES = {
+    "course_lib.nbtools": "build tool (runs notebooks), not course material",
+    "course_lib.slides": "vendored slide assets",
+    "course_lib.scratch.attention": "chapter 7, in progress elsewhere",
+    "course_lib.scratch.transformer": "chapter 7, in progress elsewhere",
+    "course_lib.twins.attention": "chapter 7, in progress elsewhere",
+    "course_lib.seq2seq": "chapter 7, in progress elsewhere",
+    "course_lib.exercises.ch07": "chapter 7, in progress elsewhere",
+    "course_lib.widgets.ch07": "chapter 7, in progress elsewhere",
+}
+
+# Callables with no input to check, each with its reason.
+EXEMPT = {
+    "course_lib.scratch.perceptron:PerceptronHistory": "a dataclass record: stores what it is given",
+    "course_lib.exercises:Feedback": "a dataclass record: stores what it is given",
+    "course_lib.distributed_demo:DemoResult": "a dataclass record: stores what it is given",
+    "course_lib.bench:Workload": "a dataclass record: stores what it is given",
+    "course_lib.distributed_demo:PortInUseError": "an exception class",
+}
+
+
+class _Junk:
+    """A foreign object: not a number, array, tensor, string, module or callable."""
+
+    def __repr__(self):
+        return "<junk>"
+
+
+JUNK = _Junk()
+ROW_TIMEOUT_S = 30
+
+
+# ----------------------------------------------------------------------------- enumerating
+
+
+def _modules():
+    for info in pkgutil.walk_packages(course_lib.__path__, "course_lib."):
+        name = info.name
+        if any(name == s or name.startswith(s + ".") for s in SKIPPED_MODULES):
+            continue
+        if any(part.startswith("_") for part in name.split(".")[1:]):
+            continue
+        yield importlib.import_module(name)
+
+
+def public_callables() -> dict[str, object]:
+    """``{"module:name" or "module:Class.method": object}`` for every public callable."""
+    found = {}
+    for module in _modules():
+        for key, obj in vars(module).items():
+            if key.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if inspect.isfunction(obj):
+                found[f"{module.__name__}:{key}"] = obj
+            elif inspect.isclass(obj):
+                found[f"{module.__name__}:{key}"] = obj
+                for name, member in vars(obj).items():
+                    if not name.startswith("_") and inspect.isfunction(member):
+                        found[f"{module.__name__}:{key}.{name}"] = member
+    return found
+
+
+CALLABLES = public_callables()
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+@dataclass
+class Row:
+    id: str  # "module:qualname" of the callable
+    kind: str
+    call: object  # a function of no arguments
+    errors: tuple = (TypeError, ValueError)
+    name: str | None = None  # the user-facing name the message must start with; default: the callable's
+    match: str | None = None
+    feedback: bool = False  # an exercise check answers with a failing Feedback instead of raising
+
+    @property
+    def key(self):
+        return f"{self.id}[{self.kind}]"
+
+
+def _user_name(callable_id: str) -> str:
+    qualname = callable_id.split(":")[1]
+    cls, _, method = qualname.partition(".")
+    return qualname if method else cls
+
+
+def _required(obj) -> list[inspect.Parameter]:
+    try:
+        params = list(inspect.signature(obj).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    if params and params[0].name in ("self", "cls"):
+        params = params[1:]
+    return [p for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _junk_call(target, obj):
+    """Junk in every required argument; with none required, junk in the first parameter."""
+    required = _required(obj)
+    if required:
+        return lambda: target(*[JUNK] * len(required))
+    try:
+        params = [p for p in inspect.signature(obj).parameters.values() if p.name not in ("self", "cls")]
+    except (TypeError, ValueError):
+        params = []
+    named = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not named:
+        return None
+    return lambda: target(**{named[0].name: JUNK})
+
+
+def _instances():
+    """Instances to call methods on, built from valid arguments (None: build with no arguments)."""
+    from course_lib import sequences
+    from course_lib.scratch import autograd, cnn, modules, recurrent, residual
+    from course_lib.twins import generative, mlp, perceptron, regularization
+
+    return {
+        "course_lib.scratch.autograd:Value": lambda: autograd.Value(1.0),
+        "course_lib.scratch.cnn:Conv2d": lambda: cnn.Conv2d(1, 2, 3),
+        "course_lib.scratch.cnn:MaxPool2d": lambda: cnn.MaxPool2d(2),
+        "course_lib.scratch.cnn:AvgPool2d": lambda: cnn.AvgPool2d(2),
+        "course_lib.scratch.recurrent:RNN": lambda: recurrent.RNN(3, 4),
+        "course_lib.scratch.recurrent:GRU": lambda: recurrent.GRU(3, 4),
+        "course_lib.scratch.recurrent:LSTM": lambda: recurrent.LSTM(3, 4),
+        "course_lib.scratch.recurrent:Embedding": lambda: recurrent.Embedding(5, 3),
+        "course_lib.scratch.residual:PlainBlock": lambda: residual.PlainBlock(4),
+        "course_lib.scratch.residual:ResidualBlock": lambda: residual.ResidualBlock(4),
+        "course_lib.sequences:CharVocab": lambda: sequences.CharVocab("abc"),
+        "course_lib.twins.generative:Autoencoder": lambda: generative.Autoencoder([4, 3, 2]),
+        "course_lib.twins.generative:VAE": lambda: generative.VAE([4, 3, 2]),
+        "course_lib.twins.mlp:TorchMaxout": lambda: mlp.TorchMaxout(3, 2),
+        "course_lib.twins.perceptron:TorchPerceptron": lambda: perceptron.TorchPerceptron(2, "cpu"),
+        "course_lib.twins.regularization:TorchPlainBlock": lambda: regularization.TorchPlainBlock(4),
+        "course_lib.twins.regularization:TorchResidualBlock": lambda: regularization.TorchResidualBlock(4),
+        "course_lib.scratch.modules:Linear": lambda: modules.Linear(3, 2),
+        "course_lib.scratch.modules:Maxout": lambda: modules.Maxout(3, 2),
+        "course_lib.scratch.modules:MLP": lambda: modules.MLP([3, 4, 2]),
+        "course_lib.scratch.modules:Sequential": lambda: modules.Sequential(modules.Linear(3, 2)),
+    }
+
+
+def generic_rows() -> list[Row]:
+    rows = []
+    factories = _instances()
+    for callable_id, obj in CALLABLES.items():
+        if callable_id in EXEMPT:
+            continue
+        module_name, qualname = callable_id.split(":")
+        cls_name, _, method = qualname.partition(".")
+        if method:
+            owner_id = f"{module_name}:{cls_name}"
+            factory = factories.get(owner_id) or (lambda cls=CALLABLES[owner_id]: cls())
+
+            def target(*args, _factory=factory, _method=method, **kwargs):
+                return getattr(_factory(), _method)(*args, **kwargs)
+
+            call = _junk_call(target, obj)
+        else:
+            call = _junk_call(obj, obj)
+        if call is not None:
+            rows.append(Row(callable_id, "junk", call, feedback=module_name.startswith("course_lib.exercises.ch")))
+    return rows
+
+
+def _specific_rows() -> list[Row]:
+    """The audit's findings, one row each (see the issue "A sturdier engine")."""
+    from course_lib import bench, distributed, gan, generative, sequences, transfer
+    from course_lib.scratch import gradcheck, layers, losses, perceptron, regularization
+    from course_lib.scratch.modules import MLP
+    from course_lib.twins import conv as tconv
+    from course_lib.twins import generative as tgen
+
+    x = np.ones((2, 3))
+    nan = np.full((2, 3), np.nan)
+    one = np.ones(2)
+    out, relu_cache = layers.relu_forward(x)
+    lin_cache = layers.linear_forward(x, np.ones((2, 3)), np.ones(2))[1]
+    logits = np.zeros((4, 3))
+    model = transfer.new_head(3, 2)
+    S = "course_lib.scratch."
+    return [
+        Row(S + "gradcheck:check_pair", "float16", lambda: gradcheck.check_pair(
+            layers.sigmoid_forward, layers.sigmoid_backward, x.astype(np.float16)), match="float64"),
+        Row(S + "gradcheck:numeric_gradient", "float32", lambda: gradcheck.numeric_gradient(
+            lambda: 0.0, x.astype(np.float32)), match="float64"),
+        Row(S + "perceptron:perceptron_update", "label 2", lambda: perceptron.perceptron_update(
+            one, 2, one, 0.0, 1.0), match="label 0 or 1"),
+        Row(S + "perceptron:perceptron_update", "label 2.5", lambda: perceptron.perceptron_update(
+            one, 2.5, one, 0.0, 1.0), match="label 0 or 1"),
+        Row(S + "perceptron:perceptron_update", "NaN label", lambda: perceptron.perceptron_update(
+            one, np.nan, one, 0.0, 1.0), match="label 0 or 1"),
+        Row(S + "perceptron:perceptron_update", "shape mismatch", lambda: perceptron.perceptron_update(
+            one, 1, np.ones(3), 0.0, 1.0), match="w of x's shape"),
+        Row("course_lib.distributed:shard_indices", "rank >= world_size",
+            lambda: distributed.shard_indices(np.arange(8), 5, 2), match="rank <= 1"),
+        Row("course_lib.distributed:shard_indices", "negative world_size",
+            lambda: distributed.shard_indices(np.arange(8), 0, -1), match="world_size >= 1"),
+        Row("course_lib.distributed:shard_indices", "zero world_size",
+            lambda: distributed.shard_indices(np.arange(8), 0, 0), match="world_size >= 1"),
+        Row("course_lib.distributed:shard_indices", "unequal shards",
+            lambda: distributed.shard_indices(np.arange(8), 0, 3), match="3 equal shards"),
+        Row("course_lib.transfer:evaluate", "label out of range",
+            lambda: transfer.evaluate(model, np.ones((4, 3)), np.array([0, 1, 5, 0])), match=r"labels in \[0, 2\)"),
+        Row("course_lib.transfer:linear_probe", "test class unseen", lambda: transfer.linear_probe(
+            np.ones((4, 3)), np.array([0, 1, 0, 1]), np.ones((2, 3)), np.array([0, 7])), match="only classes"),
+        Row("course_lib.bench:mlp_flops", "negative batch", lambda: bench.mlp_flops([4, 8, 2], -1),
+            match="batch >= 1"),
+        Row("course_lib.bench:make_workloads", "tasks as a string", lambda: bench.make_workloads(tasks="matmul"),
+            match=r"tasks=\['matmul'\]"),
+        Row(S + "layers:relu_backward", "NaN dout", lambda: layers.relu_backward(nan, relu_cache),
+            match="finite values in dout"),
+        Row(S + "layers:linear_backward", "wrong cache", lambda: layers.linear_backward(np.ones((2, 2)), relu_cache),
+            match="3-tuple returned by linear_forward"),
+        Row(S + "layers:linear_backward", "None cache", lambda: layers.linear_backward(np.ones((2, 2)), None),
+            match="cache"),
+        Row(S + "layers:relu_backward", "tuple cache", lambda: layers.relu_backward(out, lin_cache),
+            match="array returned by relu_forward"),
+        Row(S + "regularization:dropout_backward", "None cache",
+            lambda: regularization.dropout_backward(x, None), match="cache"),
+        Row(S + "layers:softmax", "NaN", lambda: layers.softmax(nan), match="finite"),
+        Row(S + "layers:log_softmax", "list", lambda: layers.log_softmax([1.0, 2.0]), match="numpy.ndarray"),
+        Row("course_lib.gan:discriminator_loss_torch", "empty",
+            lambda: gan.discriminator_loss_torch(torch.ones(2), torch.ones(0)), match="non-empty"),
+        Row("course_lib.gan:generator_loss_torch", "NaN",
+            lambda: gan.generator_loss_torch(torch.tensor([float("nan")])), match="finite"),
+        Row("course_lib.twins.generative:reparameterize", "NaN",
+            lambda: tgen.reparameterize(torch.full((2, 2), float("nan")), torch.zeros(2, 2)), match="finite"),
+        Row("course_lib.twins.perceptron:TorchPerceptron.forward", "wrong width", lambda: __import__(
+            "course_lib.twins.perceptron", fromlist=["x"]).TorchPerceptron(2, "cpu")(torch.ones(4, 3)),
+            match="in_features"),
+        Row("course_lib.scratch.modules:Sequential.forward", "wrong width", lambda: MLP([4, 8, 2])(np.ones((5, 3))),
+            name="MLP.forward", match=r"layer 0 \(Linear\): expected x of shape \(N, 4\)"),
+        Row("course_lib.generative:vae_loss", "shape mismatch", lambda: generative.vae_loss(
+            np.ones((2, 3)), np.ones((2, 4)), np.ones((2, 2)), np.ones((2, 2)))),
+        Row("course_lib.gan:mode_coverage", "1-D samples", lambda: gan.mode_coverage(
+            np.ones(3), np.ones((2, 2)), 1.0)),
+        Row(S + "losses:softmax_cross_entropy", "one-hot labels", lambda: losses.softmax_cross_entropy(
+            logits, np.eye(3)[[0, 1, 2, 0]]), match=r"y.argmax\(1\)"),
+        Row(S + "autograd:Value", "ndarray + Value", lambda: np.array([1.0, 2.0]) + __import__(
+            "course_lib.scratch.autograd", fromlist=["x"]).Value(1.0), name="Value.__radd__"),
+        Row("course_lib.sequences:module_docs", "not standard library", lambda: sequences.module_docs("numpy"),
+            match="standard-library"),
+        Row("course_lib.scratch.modules:Sequential", "junk", lambda: __import__(
+            "course_lib.scratch.modules", fromlist=["x"]).Sequential(object()), match="module 0"),
+        Row("course_lib.twins.conv:meta_output_shape", "junk shape",
+            lambda: tconv.meta_output_shape(tconv.lenet5(device="cpu"), 5), match="input_shape"),
+    ]
+
+
+SPECIFIC = _specific_rows()
+GENERIC = generic_rows()
+ROWS = SPECIFIC + GENERIC
+
+# Rows that fail today. Each entry: row key -> what is missing. scratch/conv.py and
+# scratch/recurrent.py are being rewritten for speed elsewhere; their gaps close there.
+KNOWN_GAPS: dict[str, str] = {
+    # scratch/conv.py and scratch/recurrent.py: to close with the speed rewrite (not edited here)
+    "course_lib.scratch.conv:avgpool2d_backward[junk]": "TypeError not naming avgpool2d_backward: cannot unpack non...",
+    "course_lib.scratch.conv:conv2d_backward[junk]": "TypeError not naming conv2d_backward: cannot unpack non-itera...",
+    "course_lib.scratch.conv:conv2d_backward_naive[junk]": "TypeError not naming conv2d_backward_naive: cannot unpa...",
+    "course_lib.scratch.conv:maxpool2d_backward[junk]": "TypeError not naming maxpool2d_backward: cannot unpack non...",
+    "course_lib.scratch.recurrent:Embedding.backward[junk]": "unexpected RuntimeError: Embedding.backward: expected...",
+    "course_lib.scratch.recurrent:Embedding.forward[junk]": "TypeError not naming Embedding.forward: embedding_forw...",
+    "course_lib.scratch.recurrent:GRU.backward[junk]": "unexpected RuntimeError: GRU.backward: expected a forward p...",
+    "course_lib.scratch.recurrent:LSTM.backward[junk]": "unexpected RuntimeError: LSTM.backward: expected a forward...",
+    "course_lib.scratch.recurrent:RNN.backward[junk]": "unexpected RuntimeError: RNN.backward: expected a forward p...",
+    "course_lib.scratch.recurrent:clip_grad_norm[junk]": "TypeError not naming clip_grad_norm: '_Junk' object is no...",
+    "course_lib.scratch.recurrent:embedding_backward[junk]": "TypeError not naming embedding_backward: cannot unpac...",
+    "course_lib.scratch.recurrent:gru_backward[junk]": "TypeError not naming gru_backward: cannot unpack non-iterab...",
+    "course_lib.scratch.recurrent:gru_step_backward[junk]": "TypeError not naming gru_step_backward: cannot unpack...",
+    "course_lib.scratch.recurrent:lstm_backward[junk]": "TypeError not naming lstm_backward: cannot unpack non-iter...",
+    "course_lib.scratch.recurrent:lstm_step_backward[junk]": "TypeError not naming lstm_step_backward: cannot unpac...",
+    "course_lib.scratch.recurrent:rnn_backward[junk]": "TypeError not naming rnn_backward: cannot unpack non-iterab...",
+    "course_lib.scratch.recurrent:rnn_step_backward[junk]": "TypeError not naming rnn_step_backward: cannot unpack...",
+    # the rest of the library: found by this battery, not fixed yet
+    "course_lib.bench:check_targets[junk]": "TypeError not naming check_targets: '_Junk' object is not iterable",
+    "course_lib.bench:conv_workload[junk]": "TypeError not naming conv_workload: expected a sequence of integers or...",
+    "course_lib.bench:format_table[junk]": "TypeError not naming format_table: '_Junk' object is not subscriptable",
+    "course_lib.bench:gpu_device[junk]": "TypeError not naming gpu_device: get_device: expected a device name such...",
+    "course_lib.bench:lstm_workload[junk]": "TypeError not naming lstm_workload: loop of ufunc does not support arg...",
+    "course_lib.bench:main[junk]": "TypeError not naming main: '_Junk' object is not iterable",
+    "course_lib.bench:make_workloads[junk]": "silent: returned list",
+    "course_lib.bench:matmul_workload[junk]": "TypeError not naming matmul_workload: '_Junk' object cannot be inter...",
+    "course_lib.bench:measure[junk]": "unexpected AttributeError: '_Junk' object has no attribute 'numpy_fn'",
+    "course_lib.bench:mlp_workload[junk]": "TypeError not naming mlp_workload: '_Junk' object is not iterable",
+    "course_lib.bench:run_benchmark[junk]": "silent: returned dict",
+    "course_lib.bench:write_json[junk]": "TypeError not naming write_json: expected str, bytes or os.PathLike objec...",
+    "course_lib.data:Split[junk]": "silent: returned Split",
+    "course_lib.data:read_sums[junk]": "unexpected AttributeError: '_Junk' object has no attribute 'is_file'",
+    "course_lib.data:sha256[junk]": "TypeError not naming sha256: expected str, bytes or os.PathLike object, not _Junk",
+    "course_lib.data:write_sum[junk]": "TypeError not naming write_sum: unsupported operand type(s) for /: 'PosixPa...",
+    "course_lib.device:setup[junk]": "TypeError not naming setup: seed_everything: expected seed to be an int, got...",
+    "course_lib.device:synchronize[junk]": "TypeError not naming synchronize: device() received an invalid combinat...",
+    "course_lib.distributed_demo:main[junk]": "TypeError not naming main: '_Junk' object is not iterable",
+    "course_lib.exercises:call_student[junk]": "silent: returned tuple",
+    "course_lib.exercises:close[junk]": "silent: returned bool",
+    "course_lib.exercises:failed[junk]": "silent: returned Feedback",
+    "course_lib.exercises:passed[junk]": "silent: returned Feedback",
+    "course_lib.gan:DCDiscriminator.forward[junk]": "TypeError not naming DCDiscriminator.forward: conv2d() receive...",
+    "course_lib.gan:DCGenerator.forward[junk]": "TypeError not naming DCGenerator.forward: linear(): argument 'inpu...",
+    "course_lib.gan:DigitCNN.forward[junk]": "TypeError not naming DigitCNN.forward: conv2d() received an invalid c...",
+    "course_lib.gan:GANRun[junk]": "silent: returned GANRun",
+    "course_lib.gan:confident_fraction[junk]": "TypeError not naming confident_fraction: classify: expected images...",
+    "course_lib.nbcompare:Tolerance.applies_to[junk]": "silent: returned bool",
+    "course_lib.nbcompare:Tolerance[junk]": "silent: returned Tolerance",
+    "course_lib.nbcompare:Verdict[junk]": "silent: returned Verdict",
+    "course_lib.nbcompare:cell_kind[junk]": "unexpected AttributeError: '_Junk' object has no attribute 'get'",
+    "course_lib.nbcompare:compare_text[junk]": "silent: returned Verdict",
+    "course_lib.nbcompare:comparison_report[junk]": "TypeError not naming comparison_report: '_Junk' object is not...",
+    "course_lib.nbcompare:describe[junk]": "unexpected AttributeError: '_Junk' object has no attribute 'describe'",
+    "course_lib.nbcompare:format_report[junk]": "TypeError not naming format_report: '_Junk' object is not iterable",
+    "course_lib.nbcompare:tolerance_of[junk]": "unexpected AttributeError: '_Junk' object has no attribute 'get'",
+    "course_lib.nbcompare:too_wide[junk]": "unexpected AttributeError: '_Junk' object has no attribute 'split'",
+    "course_lib.plots:plot_line[junk]": "TypeError not naming plot_line: float() argument must be a string or a rea...",
+    "course_lib.scratch.cnn:AvgPool2d.backward[junk]": "unexpected RuntimeError: AvgPool2d.backward: expected a for...",
+    "course_lib.scratch.cnn:AvgPool2d.forward[junk]": "TypeError not naming AvgPool2d.forward: avgpool2d_forward: e...",
+    "course_lib.scratch.cnn:Conv2d.backward[junk]": "unexpected RuntimeError: Conv2d.backward: expected a forward(x...",
+    "course_lib.scratch.cnn:Conv2d.forward[junk]": "TypeError not naming Conv2d.forward: conv2d_forward: expected x...",
+    "course_lib.scratch.cnn:MaxPool2d.backward[junk]": "unexpected RuntimeError: MaxPool2d.backward: expected a for...",
+    "course_lib.scratch.cnn:MaxPool2d.forward[junk]": "TypeError not naming MaxPool2d.forward: maxpool2d_forward: e...",
+    "course_lib.scratch.layers:sigmoid[junk]": "TypeError not naming sigmoid: bad operand type for abs(): '_Junk'",
+    "course_lib.scratch.modules:ELU.backward[junk]": "unexpected RuntimeError: ELU.backward: expected a forward(x)...",
+    "course_lib.scratch.modules:ELU.forward[junk]": "TypeError not naming ELU.forward: elu_forward: expected x to b...",
+    "course_lib.scratch.modules:Flatten.backward[junk]": "unexpected RuntimeError: Flatten.backward: expected a for...",
+    "course_lib.scratch.modules:LeakyReLU.backward[junk]": "unexpected RuntimeError: LeakyReLU.backward: expected a...",
+    "course_lib.scratch.modules:LeakyReLU.forward[junk]": "TypeError not naming LeakyReLU.forward: leaky_relu_forwa...",
+    "course_lib.scratch.modules:Linear.backward[junk]": "unexpected RuntimeError: Linear.backward: expected a forwa...",
+    "course_lib.scratch.modules:Linear.forward[junk]": "TypeError not naming Linear.forward: linear_forward: expect...",
+    "course_lib.scratch.modules:Maxout.backward[junk]": "unexpected RuntimeError: Maxout.backward: expected a forwa...",
+    "course_lib.scratch.modules:Maxout.forward[junk]": "TypeError not naming Maxout.forward: linear_forward: expect...",
+    "course_lib.scratch.modules:Module.backward[junk]": "unexpected NotImplementedError: Module must implement back...",
+    "course_lib.scratch.modules:Module.forward[junk]": "unexpected NotImplementedError: Module must implement forward",
+    "course_lib.scratch.modules:Module.load_state_dict[junk]": "TypeError not naming Module.load_state_dict: '_Junk...",
+    "course_lib.scratch.modules:Module.named_buffers[junk]": "silent: returned generator",
+    "course_lib.scratch.modules:Module.named_parameters[junk]": "silent: returned generator",
+    "course_lib.scratch.modules:Module.train[junk]": "silent: returned Module",
+    "course_lib.scratch.modules:ReLU.backward[junk]": "unexpected RuntimeError: ReLU.backward: expected a forward(x...",
+    "course_lib.scratch.modules:ReLU.forward[junk]": "TypeError not naming ReLU.forward: relu_forward: expected x t...",
+    "course_lib.scratch.modules:Sequential.backward[junk]": "unexpected RuntimeError: Linear.backward: expected a f...",
+    "course_lib.scratch.modules:Sigmoid.backward[junk]": "unexpected RuntimeError: Sigmoid.backward: expected a for...",
+    "course_lib.scratch.modules:Sigmoid.forward[junk]": "TypeError not naming Sigmoid.forward: sigmoid_forward: exp...",
+    "course_lib.scratch.modules:Tanh.backward[junk]": "unexpected RuntimeError: Tanh.backward: expected a forward(x...",
+    "course_lib.scratch.modules:Tanh.forward[junk]": "TypeError not naming Tanh.forward: tanh_forward: expected x t...",
+    "course_lib.scratch.perceptron:step[junk]": "TypeError not naming step: float() argument must be a string or a...",
+    "course_lib.scratch.regularization:Dropout.backward[junk]": "unexpected RuntimeError: Dropout.backward: expecte...",
+    "course_lib.scratch.regularization:Dropout.forward[junk]": "TypeError not naming Dropout.forward: dropout_forwa...",
+    "course_lib.scratch.residual:PlainBlock.backward[junk]": "unexpected RuntimeError: ReLU.backward: expected a fo...",
+    "course_lib.scratch.residual:ResidualBlock.backward[junk]": "unexpected RuntimeError: ReLU.backward: expected a...",
+    "course_lib.sequences:CharVocab[junk]": "TypeError not naming CharVocab: '_Junk' object is not iterable",
+    "course_lib.shipped:path_of[junk]": "TypeError not naming path_of: shipped.run: expected key as a str, e.g. '09...",
+    "course_lib.shipped:run[junk]": "TypeError not naming run: shipped.run: expected key as a str, e.g. '09_dcgan',...",
+    "course_lib.shipped:source_fingerprint[junk]": "silent: returned str",
+    "course_lib.transfer:DigitCNN.forward[junk]": "TypeError not naming DigitCNN.forward: conv2d() received an inva...",
+    "course_lib.transfer:main[junk]": "TypeError not naming main: '_Junk' object is not iterable",
+    "course_lib.transfer:make_cnn[junk]": "TypeError not naming make_cnn: DigitCNN: expected num_classes to be an i...",
+    "course_lib.transfer:rebuild[junk]": "TypeError not naming rebuild: expected str, bytes or os.PathLike object,...",
+    "course_lib.transfer:run_strategy[junk]": "unexpected AttributeError: '_Junk' object has no attribute 'y_train'",
+    "course_lib.transfer:train_cached[junk]": "TypeError not naming train_cached: frozen_prefix: expected a torch.n...",
+    "course_lib.twins.compare:CompareRow[junk]": "silent: returned CompareRow",
+    "course_lib.twins.compare:format_diff[junk]": "TypeError not naming format_diff: ufunc 'isnan' not supported fo...",
+    "course_lib.twins.conv:avg_pool2d[junk]": "TypeError not naming avg_pool2d: twins.conv.avg_pool2d: expected x t...",
+    "course_lib.twins.conv:conv2d[junk]": "TypeError not naming conv2d: twins.conv.conv2d: expected x to be a numpy...",
+    "course_lib.twins.conv:max_pool2d[junk]": "TypeError not naming max_pool2d: twins.conv.max_pool2d: expected x t...",
+    "course_lib.twins.generative:Autoencoder.encode[junk]": "TypeError not naming Autoencoder.encode: linear(): arg...",
+    "course_lib.twins.generative:Autoencoder.forward[junk]": "TypeError not naming Autoencoder.forward: linear(): a...",
+    "course_lib.twins.generative:VAE.decode[junk]": "TypeError not naming VAE.decode: linear(): argument 'input' (p...",
+    "course_lib.twins.generative:VAE.encode[junk]": "TypeError not naming VAE.encode: linear(): argument 'input' (p...",
+    "course_lib.twins.generative:VAE.forward[junk]": "TypeError not naming VAE.forward: linear(): argument 'input'...",
+    "course_lib.twins.generative:vae_loss[junk]": "TypeError not naming vae_loss: reconstruction_loss: expected out...",
+    "course_lib.twins.mlp:TorchMaxout.forward[junk]": "TypeError not naming TorchMaxout.forward: linear(): argument...",
+    "course_lib.twins.perceptron:default_dtype[junk]": "unexpected AttributeError: '_Junk' object has no attribute...",
+    "course_lib.twins.recurrent:compare_recurrent[junk]": "TypeError not naming compare_recurrent: torch_like: expe...",
+    "course_lib.twins.recurrent:torch_embedding_like[junk]": "unexpected AttributeError: '_Junk' object has no attr...",
+    "course_lib.twins.recurrent:torch_gru_like[junk]": "unexpected AttributeError: '_Junk' object has no attribute...",
+    "course_lib.twins.recurrent:torch_lstm_like[junk]": "unexpected AttributeError: '_Junk' object has no attribute...",
+    "course_lib.twins.recurrent:torch_rnn_like[junk]": "unexpected AttributeError: '_Junk' object has no attribute...",
+    "course_lib.twins.regularization:TorchPlainBlock.branch[junk]": "TypeError not naming TorchPlainBlock.branch: l...",
+    "course_lib.twins.regularization:TorchPlainBlock.forward[junk]": "TypeError not naming TorchPlainBlock.forward:...",
+    "course_lib.twins.regularization:TorchPlainBlock[junk]": "TypeError not naming TorchPlainBlock: empty(): argume...",
+    "course_lib.twins.regularization:TorchResidualBlock.forward[junk]": "TypeError not naming TorchResidualBlock.fo...",
+    "course_lib.twins.regularization:TorchResidualBlock[junk]": "TypeError not naming TorchResidualBlock: empty():...",
+    "course_lib.twins.regularization:to_torch_state_dict[junk]": "unexpected AttributeError: '_Junk' object has no...",
+    "course_lib.widgets.ch02:check_fits[junk]": "TypeError not naming check_fits: width_widget: expected x to be a...",
+    "course_lib.widgets.ch02:fit_error[junk]": "TypeError not naming fit_error: unsupported operand type(s) for -:...",
+    "course_lib.widgets.ch02:plot_fit[junk]": "unexpected AttributeError: '_Junk' object has no attribute 'plot'",
+    "course_lib.widgets.ch03:learning_rate_widget[junk]": "TypeError not naming learning_rate_widget: learning_rate...",
+    "course_lib.widgets.ch03:verdict[junk]": "TypeError not naming verdict: '_Junk' object is not subscriptable",
+    "course_lib.widgets.ch05:conv_settings_widget[junk]": "TypeError not naming conv_settings_widget: conv_settings...",
+    "course_lib.widgets.ch09:draw_samples[junk]": "TypeError not naming draw_samples: mode_coverage: expected sampl...",
+    "course_lib.widgets.ch10:check_curves[junk]": "TypeError not naming check_curves: transfer_widget: expected cou...",
+}
+
+
+# ----------------------------------------------------------------------------- checking
+
+
+def _alarm(signum, frame):
+    raise TimeoutError(f"no answer within {ROW_TIMEOUT_S} s")
+
+
+def run_row(row: Row) -> str | None:
+    """None when the row passes, else what went wrong."""
+    name = row.name or _user_name(row.id)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(ROW_TIMEOUT_S)
+    try:
+        result = row.call()
+    except row.errors as exc:
+        message = str(exc)
+        if not message.startswith(f"{name}:"):
+            return f"{type(exc).__name__} not naming {name}: {message[:200]}"
+        if "expected" not in message:
+            return f"{type(exc).__name__} without an expected value: {message[:200]}"
+        if row.match is not None and not __import__("re").search(row.match, message):
+            return f"message does not match {row.match!r}: {message[:200]}"
+        return None
+    except BaseException as exc:  # noqa: BLE001 (a wrong kind of error is a finding)
+        return f"unexpected {type(exc).__name__}: {str(exc)[:200]}"
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    if row.feedback and type(result).__name__ == "Feedback" and not result.passed and result.message:
+        return None  # the check's documented answer: "not yet" and a hint
+    return f"silent: returned {type(result).__name__}"
+
+
+def _params():
+    for row in ROWS:
+        marks = [pytest.mark.xfail(reason=KNOWN_GAPS[row.key], strict=True)] if row.key in KNOWN_GAPS else []
+        yield pytest.param(row, id=row.key, marks=marks)
+
+
+@pytest.mark.parametrize("row", list(_params()))
+def test_bad_input_is_refused_with_a_message_that_teaches(row, monkeypatch):
+    monkeypatch.setenv("COURSE_HEADLESS", "1")
+    problem = run_row(row)
+    assert problem is None, f"{row.key}: {problem}"
+
+
+def _takes_no_input(obj) -> bool:
+    try:
+        params = [p for p in inspect.signature(obj).parameters.values() if p.name not in ("self", "cls")]
+    except (TypeError, ValueError):
+        return False
+    return not params
+
+
+# Callables that take no argument at all (beyond self) have no input to refuse.
+NO_INPUT = sorted(key for key, obj in CALLABLES.items() if key not in EXEMPT and _takes_no_input(obj))
+
+
+def test_every_public_callable_is_in_the_battery():
+    covered = {row.id for row in ROWS} | set(EXEMPT) | set(NO_INPUT)
+    missing = sorted(set(CALLABLES) - covered)
+    assert not missing, "public callables with no row and no exemption:\n" + "\n".join(missing)
+
+
+def test_the_tables_name_only_real_callables():
+    assert not sorted(set(EXEMPT) - set(CALLABLES)), sorted(set(EXEMPT) - set(CALLABLES))
+    assert not sorted({row.id for row in ROWS} - set(CALLABLES))
+    assert not sorted(set(KNOWN_GAPS) - {row.key for row in ROWS})
+
+
+def test_no_library_file_unpickles_or_asserts():
+    import ast
+    from pathlib import Path
+
+    root = Path(course_lib.__file__).parent
+    for path in root.rglob("*.py"):
+        if path.name in ("nbtools.py",) or "slides" in path.parts:
+            continue
+        tree = ast.parse(path.read_text())
+        found = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+        assert not found, f"{path.relative_to(root)}: bare assert on lines {found}"
+        assert "pickle.load" not in path.read_text(), path
+
+
+def _is_dataclass_id(callable_id):
+    return is_dataclass(CALLABLES[callable_id])
