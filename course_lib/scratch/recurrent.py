@@ -289,13 +289,20 @@ def _lstm_local_grads(c_prev, ifgo, tanh_c):
     Any leading shape: one step (N, .) or a whole sequence (T, N, .) at once.
     """
     hs = c_prev.shape[-1]
-    i, f, g, o = (ifgo[..., k * hs : (k + 1) * hs] for k in range(4))
-    local = np.empty_like(ifgo)
-    local[..., :hs] = g * i * (1.0 - i)
-    local[..., hs : 2 * hs] = c_prev * f * (1.0 - f)
-    local[..., 2 * hs : 3 * hs] = i * (1.0 - g * g)
-    local[..., 3 * hs :] = tanh_c * o * (1.0 - o)
-    return local, o * (1.0 - tanh_c * tanh_c)
+    i, _, g, o = (ifgo[..., k * hs : (k + 1) * hs] for k in range(4))
+    # Speed: whole (..., 4H) arrays, updated in place, instead of a dozen operations on
+    # quarter-size strided slices (and fewer fresh multi-MB temporaries, which cost page faults).
+    # The activations' derivatives for all four gates at once: s (1 - s) for the sigmoids
+    # i, f, o and (1 - g)(1 + g) = 1 - g**2 for g; times what each gate multiplies in
+    # c = f * c_prev + i * g and h = o * tanh(c).
+    g_block = np.repeat(np.array([0.0, 0.0, 1.0, 0.0], dtype=ifgo.dtype), hs)  # 1 on the g columns
+    local = np.concatenate([g, c_prev, i, tanh_c], axis=-1)
+    local *= 1.0 - ifgo
+    local *= ifgo + g_block
+    dc_dh = tanh_c * tanh_c
+    np.subtract(1.0, dc_dh, out=dc_dh)
+    dc_dh *= o
+    return local, dc_dh
 
 
 def _lstm_step_grads(dh, dc_next, local, dc_dh, f):
