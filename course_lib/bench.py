@@ -13,8 +13,9 @@ PyTorch on the GPU when there is one::
     python -m course_lib.bench --json out.json --dtype float64 --threads 4 --device cuda
 
 The workloads: a matrix multiply across sizes, one MLP training step
-(forward, softmax cross-entropy, backward, SGD), a conv2d forward + backward
-and an LSTM forward + backward over a sequence. Both sides of a comparison
+(forward, softmax cross-entropy, backward, SGD), a conv2d forward + backward,
+an LSTM forward + backward over a sequence, and causal multi-head
+self-attention forward + backward. Both sides of a comparison
 use the same dtype. Repeats are interleaved (scratch, torch CPU, torch GPU,
 scratch, ...) so that background load on a shared machine hits all of them
 alike; each cell of the table is the median over the repeats. The ratio
@@ -73,22 +74,24 @@ def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, devic
 
 BACKENDS = ("numpy", "torch_cpu", "torch_gpu")
 BACKEND_LABELS = {"numpy": "NumPy (scratch)", "torch_cpu": "torch CPU", "torch_gpu": "torch GPU"}
-TASKS = ("matmul", "mlp", "conv", "lstm")
+TASKS = ("matmul", "mlp", "conv", "lstm", "attention")
 DTYPES = ("float32", "float64")
 # Target: scratch time / torch CPU time at most this, per task (the course guide's "small factor").
-TARGETS = {"mlp": 1.2, "conv": 1.5, "lstm": 1.5}
+TARGETS = {"mlp": 1.2, "conv": 1.5, "lstm": 1.5, "attention": 1.5}
 
 FULL = {
     "matmul": [64, 128, 256, 512, 1024, 2048],
     "mlp": [((784, 256, 256, 10), 256), ((64, 256, 256, 10), 256)],
     "conv": [((64, 16, 16, 16), (32, 16, 3, 3), 1)],
     "lstm": [(50, 32, 64, 64)],
+    "attention": [(128, 16, 64, 4)],
 }
 QUICK = {
     "matmul": [32, 64],
     "mlp": [((16, 32, 32, 10), 16)],
     "conv": [((2, 3, 8, 8), (4, 3, 3, 3), 1)],
     "lstm": [(5, 4, 8, 8)],
+    "attention": [(6, 2, 8, 2)],
 }
 REPEATS = {"full": 7, "quick": 2}
 
@@ -326,6 +329,66 @@ def lstm_workload(t_steps: int, n: int, d: int, h: int, dtype: str = "float32", 
     return Workload("lstm", f"T={t_steps}, N={n}, D={d}, H={h}", lstm_flops(t_steps, n, d, h), numpy_fn, torch_fn)
 
 
+def attention_flops(length: int, n: int, embed_dim: int) -> float:
+    """Flops of causal multi-head self-attention forward + backward: 3 x the forward's products.
+
+    The forward's products: the q, k, v and output projections, 2*L*N*4*E*E,
+    and the scores and the weighted sum, 2 * 2*N*L*L*E (all heads together;
+    the causal mask's zeros are counted too, as the scratch code computes them).
+    """
+    return 3.0 * (2.0 * length * n * 4 * embed_dim * embed_dim + 4.0 * n * length * length * embed_dim)
+
+
+def attention_workload(length: int, n: int, embed_dim: int, num_heads: int, dtype: str = "float32",
+                       seed: int = 0) -> Workload:
+    """Causal multi-head self-attention over a sequence, forward and backward.
+
+    Scratch: ``course_lib.scratch.attention.multi_head_attention_forward`` /
+    ``multi_head_attention_backward`` (is_causal=True); torch:
+    ``torch.nn.MultiheadAttention`` with a causal float mask, autograd with x
+    requiring grad, so both sides compute dx and every weight gradient.
+
+    Shapes: x (L, N, E) -> out (L, N, E), num_heads heads of E // num_heads features.
+    Twin: torch.nn.MultiheadAttention
+    """
+    from course_lib.scratch.attention import (
+        MHA_PARAM_NAMES,
+        init_multi_head_attention,
+        multi_head_attention_backward,
+        multi_head_attention_forward,
+    )
+
+    rng = np.random.default_rng(seed)
+    params = {k: v.astype(dtype) for k, v in init_multi_head_attention(embed_dim, rng).items()}
+    params["in_proj_bias"] = rng.uniform(-0.1, 0.1, size=3 * embed_dim).astype(dtype)
+    weights = [params[name] for name in MHA_PARAM_NAMES]
+    x = rng.standard_normal((length, n, embed_dim)).astype(dtype)
+    dout = rng.standard_normal((length, n, embed_dim)).astype(dtype)
+
+    def numpy_fn():
+        _, cache = multi_head_attention_forward(x, x, x, num_heads, *weights, is_causal=True)
+        return multi_head_attention_backward(dout, cache)
+
+    def torch_fn(device):
+        torch = _torch()
+        mha = torch.nn.MultiheadAttention(embed_dim, num_heads, dropout=0.0, dtype=_torch_dtype(dtype)).to(device)
+        mha.load_state_dict({name: torch.from_numpy(params[name]) for name in MHA_PARAM_NAMES})
+        mask = torch.nn.Transformer.generate_square_subsequent_mask(length, dtype=_torch_dtype(dtype), device=device)
+        tx = torch.from_numpy(x).to(device).requires_grad_()
+        tdout = torch.from_numpy(dout).to(device)
+
+        def step():
+            tx.grad = None
+            mha.zero_grad(set_to_none=True)
+            out, _ = mha(tx, tx, tx, attn_mask=mask, need_weights=False, is_causal=True)
+            out.backward(tdout)
+
+        return step
+
+    size = f"L={length}, N={n}, E={embed_dim}, heads={num_heads}, causal"
+    return Workload("attention", size, attention_flops(length, n, embed_dim), numpy_fn, torch_fn)
+
+
 def make_workloads(quick: bool = False, dtype: str = "float32", tasks=TASKS) -> list[Workload]:
     """The benchmark's rows: full sizes, or tiny ones with ``quick=True``."""
     if isinstance(tasks, str) or not all(isinstance(t, str) for t in tasks):
@@ -344,6 +407,8 @@ def make_workloads(quick: bool = False, dtype: str = "float32", tasks=TASKS) -> 
                 rows.append(mlp_workload(spec[0], spec[1], dtype))
             elif task == "conv":
                 rows.append(conv_workload(spec[0], spec[1], spec[2], dtype))
+            elif task == "attention":
+                rows.append(attention_workload(*spec, dtype=dtype))
             else:
                 rows.append(lstm_workload(*spec, dtype=dtype))
     return rows
@@ -516,14 +581,14 @@ def format_table(report: dict) -> str:
         f"torch {hw['torch']}, NumPy {hw['numpy']}",
         "",
     ]
-    header = f"{'task':<7}{'size':<46}{'dtype':<9}" + "".join(f"{BACKEND_LABELS[b]:<25}" for b in BACKENDS)
+    header = f"{'task':<6} {'size':<46}{'dtype':<9}" + "".join(f"{BACKEND_LABELS[b]:<25}" for b in BACKENDS)
     lines += [header + "scratch/torch CPU (best runs) [CPU time]", "-" * (len(header) + 40)]
     for row in report["rows"]:
         ratio = f"{row['ratio']:.2f}x" if row["ratio"] is not None else "n/a"
         best = f"({row['ratio_best']:.2f}x)" if row["ratio_best"] is not None else ""
         cpu = f"[{row['ratio_cpu_time']:.2f}x]" if row["ratio_cpu_time"] is not None else ""
         cells = "".join(f"{_cell(row[b]):<25}" for b in BACKENDS)
-        lines.append(f"{row['task']:<7}{row['size']:<46}{row['dtype']:<9}{cells}{ratio:>8} {best:>9} {cpu:>9}")
+        lines.append(f"{row['task']:<6} {row['size']:<46}{row['dtype']:<9}{cells}{ratio:>8} {best:>9} {cpu:>9}")
     missing = sorted({row["torch_gpu"]["note"] for row in report["rows"] if not row["torch_gpu"]["available"]})
     if missing:
         lines.append(f"torch GPU: {'; '.join(missing)}. GPU numbers must be measured on a machine with a GPU.")
@@ -535,7 +600,7 @@ def format_table(report: dict) -> str:
                 verdict = "not evaluated (--quick sizes are too small to mean anything)"
             else:
                 verdict = "MET" if t["met"] else "MISSED"
-            lines.append(f"  {t['task']:<5} {t['size']:<46} within {t['limit']:.1f}x: {shown:>7}  {verdict}")
+            lines.append(f"  {t['task']:<9} {t['size']:<46} within {t['limit']:.1f}x: {shown:>7}  {verdict}")
     return "\n".join(lines)
 
 

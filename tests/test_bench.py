@@ -58,6 +58,8 @@ def test_flop_counts():
     assert bench.conv_flops((2, 3, 8, 8), (4, 3, 3, 3), padding=1) == 3 * 2 * 2 * 4 * 27 * 64
     assert bench.conv_flops((1, 1, 5, 5), (1, 1, 3, 3), padding=0) == 3 * 2 * 9 * 9
     assert bench.lstm_flops(2, 3, 4, 5) == 3 * 2 * 2 * 3 * 9 * 20
+    # projections 2*L*N*4*E*E = 2*2*3*4*16, scores and weighted sum 4*N*L*L*E = 4*3*2*2*4; forward and 2x backward
+    assert bench.attention_flops(2, 3, 4) == 3 * (2 * 2 * 3 * 4 * 16 + 4 * 3 * 2 * 2 * 4)
 
 
 # ----------------------------------------------------------------------------- the ratio column
@@ -128,7 +130,7 @@ def test_quick_run_end_to_end_and_json_schema(tmp_path, capsys):
     assert meta["dtype"] == "float32" and meta["threads"] == 1 and meta["quick"] is True
     assert meta["repeats"] == bench.REPEATS["quick"] and meta["gpu_device"] is None
     assert {"cpu", "cpu_cores", "torch", "numpy"} <= set(meta["hardware"])
-    assert [r["task"] for r in report["rows"]] == ["matmul", "matmul", "mlp", "conv", "lstm"]
+    assert [r["task"] for r in report["rows"]] == ["matmul", "matmul", "mlp", "conv", "lstm", "attention"]
     for row in report["rows"]:
         assert set(row) == {"task", "size", "dtype", "flops", "ratio", "ratio_best", "ratio_cpu_time", "ratio_gpu",
                             *bench.BACKENDS}
@@ -143,7 +145,7 @@ def test_quick_run_end_to_end_and_json_schema(tmp_path, capsys):
         assert row["ratio_best"] == pytest.approx(row["numpy"]["best_s"] / row["torch_cpu"]["best_s"])
         assert f"{row['ratio']:.2f}x" in table
         assert not row["torch_gpu"]["available"] and row["torch_gpu"]["note"] == "not available (--device cpu)"
-    assert [t["task"] for t in report["targets"]] == ["mlp", "conv", "lstm"]
+    assert [t["task"] for t in report["targets"]] == ["mlp", "conv", "lstm", "attention"]
     assert all(not t["evaluated"] for t in report["targets"])
 
 
@@ -183,7 +185,7 @@ def test_runs_as_a_module():
         (["--threads", "two"], "--threads: expected a positive integer, got 'two'"),
         (["--repeats", "-1"], "--repeats: expected a positive integer, got -1"),
         (["--dtype", "float16"], "invalid choice: 'float16'"),
-        (["--tasks", "matmul,gemm"], "expected a comma-separated subset of matmul,mlp,conv,lstm, got 'matmul,gemm'"),
+        (["--tasks", "matmul,gemm"], "expected a comma-separated subset of matmul,mlp,conv,lstm,attention, got 'matmul,gemm'"),
         (["--device", "gpu"], "--device: get_device: expected COURSE_DEVICE (or name) to be 'cpu', 'cuda'"),
         (["--json", "/no/such/folder/out.json"], "--json: expected a writable file path, got '/no/such/folder"),
         (["--quick", "--bogus"], "unrecognized arguments: --bogus"),
