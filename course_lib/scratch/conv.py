@@ -420,13 +420,15 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0):
     oh, ow = _out_hw(x.shape, (kh, kw), stride, padding)
     xt = _to_batch_last(x, padding)  # (C, H', W', N)
     w_rows = weight.reshape(f_count, -1)  # (F, C*KH*KW): one filter per row
-    out = np.empty((f_count, oh, ow, n), dtype=np.result_type(x, weight))
-    for r0, r1 in _row_blocks(oh, c * kh * kw * ow * n * x.itemsize):
+    out = np.empty((f_count, oh * ow * n), dtype=np.result_type(x, weight))  # the product, batch last
+    per_row = ow * n  # columns of cols (and of out) per output row
+    for r0, r1 in _row_blocks(oh, c * kh * kw * per_row * x.itemsize):
         cols = _gather_columns(xt, (kh, kw), stride, (oh, ow), (r0, r1))  # (C*KH*KW, R*OW*N)
-        out[:, r0:r1] = (w_rows @ cols).reshape(f_count, r1 - r0, ow, n)
+        np.matmul(w_rows, cols, out=out[:, r0 * per_row : r1 * per_row])  # written in place
     if bias is not None:
-        out += bias[:, None, None, None]
-    return out.transpose(3, 0, 1, 2), (x.shape, xt, weight, bias is not None, stride, padding)  # (N, F, OH, OW)
+        out += bias[:, None]
+    out = out.reshape(f_count, oh, ow, n).transpose(3, 0, 1, 2)  # (N, F, OH, OW), a view
+    return out, (x.shape, xt, weight, bias is not None, stride, padding)
 
 
 def conv2d_backward(dout, cache):
@@ -450,9 +452,11 @@ def conv2d_backward(dout, cache):
     dout_t = dout.transpose(1, 2, 3, 0)  # (F, OH, OW, N): the memory order of out and of cols' columns
     if not dout_t.flags.c_contiguous:  # free when dout was computed elementwise from out; else one copy
         dout_t = _copy_batch_last(dout, np.empty(dout_t.shape, dtype=dout.dtype))
-    for r0, r1 in _row_blocks(oh, c * kh * kw * ow * n * xt.itemsize):
+    dout_t = dout_t.reshape(f_count, oh * ow * n)
+    per_row = ow * n
+    for r0, r1 in _row_blocks(oh, c * kh * kw * per_row * xt.itemsize):
         cols = _gather_columns(xt, (kh, kw), stride, (oh, ow), (r0, r1))  # rebuilt: cheaper than keeping 9 MB
-        dout_block = dout_t[:, r0:r1].reshape(f_count, -1)  # (F, R*OW*N), a view
+        dout_block = dout_t[:, r0 * per_row : r1 * per_row]  # (F, R*OW*N), the columns of this block
         # (cols @ dout^T)^T is dout @ cols^T, but OpenBLAS runs the long inner dimension faster this way.
         dweight += cols @ dout_block.T
         _add_columns(dxt, w_rows.T @ dout_block, (kh, kw), stride, (oh, ow), (r0, r1))
