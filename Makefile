@@ -60,9 +60,10 @@ wheels:  ## download every dependency but torch as wheels into $(WHEELS)/ for an
 test-gpu:  ## every notebook on the GPU (COURSE_DEVICE=$(GPU_DEVICE)): torch as installed, the rest from $(WHEELS)/, offline
 	PYTHONPATH=. COURSE_DEVICE=$(GPU_DEVICE) $(GPU_PYTHON) -c "import torch; from course_lib.device import get_device; \
 		print('test-gpu: torch', torch.__version__, 'on', get_device())"
-	$(GPU_PYTHON) -m venv --system-site-packages .venv-gpu
-	.venv-gpu/bin/python -m pip install --quiet --no-index --find-links $(WHEELS) --editable ".[dev]"
-	COURSE_DEVICE=$(GPU_DEVICE) .venv-gpu/bin/python -m pytest $(NBVAL) notebooks tests/test_device.py
+	rm -rf build/gpu-site
+	$(GPU_PYTHON) -m pip install --quiet --no-index --no-deps --no-compile --target build/gpu-site $(WHEELS)/*.whl
+	PYTHONPATH=$(CURDIR)/build/gpu-site:$(CURDIR) COURSE_DEVICE=$(GPU_DEVICE) \
+		$(GPU_PYTHON) -m pytest $(NBVAL) notebooks tests/test_device.py
 
 tolerances: $(STAMP)  ## how every chapter's outputs are compared, and every declared tolerance
 	$(BIN)/python -m course_lib.nbtools tolerances
@@ -71,4 +72,4 @@ notebooks: $(STAMP)  ## re-execute every notebook, save its outputs and record d
 	$(BIN)/python -m course_lib.nbtools execute
 
 clean:
-	rm -rf $(VENV) .venv-gpu .pytest_cache .ruff_cache
+	rm -rf $(VENV) build/gpu-site .pytest_cache .ruff_cache
