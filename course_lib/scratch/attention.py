@@ -42,7 +42,6 @@ from __future__ import annotations
 import numpy as np
 
 from course_lib._checks import _fail, check_array, check_float, check_int, check_rng
-from course_lib.scratch.layers import softmax
 
 MHA_PARAM_NAMES = ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")
 
@@ -279,7 +278,7 @@ def multi_head_attention_forward(query, key, value, num_heads: int, in_proj_weig
     func = "multi_head_attention_forward"
     weights = (in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias)
     num_heads = _check_mha(func, query, key, value, num_heads, weights)
-    if attn_mask is not None and getattr(attn_mask, "dtype", None) == bool:
+    if isinstance(attn_mask, np.ndarray) and attn_mask.dtype == np.bool_:
         _fail(TypeError, func, "a float attn_mask (0 = keep, -inf = block) or is_causal=True", "a bool mask",
               "nn.MultiheadAttention reads True as 'blocked' but F.scaled_dot_product_attention as 'allowed'; "
               "use causal_float_mask(L) or np.where(allowed, 0.0, -np.inf)")

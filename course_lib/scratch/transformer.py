@@ -183,7 +183,8 @@ def init_block_params(embed_dim: int, num_heads: int, dim_feedforward: int, rng=
               "each head gets embed_dim // num_heads features")
     rng = check_rng(rng, func)
     params = {f"self_attn.{k}": v for k, v in init_multi_head_attention(embed_dim, rng, dtype).items()}
-    for name, (fan_out, fan_in) in (("linear1", (dim_feedforward, embed_dim)), ("linear2", (embed_dim, dim_feedforward))):
+    shapes = (("linear1", (dim_feedforward, embed_dim)), ("linear2", (embed_dim, dim_feedforward)))
+    for name, (fan_out, fan_in) in shapes:
         bound = 1.0 / np.sqrt(fan_in)
         params[f"{name}.weight"] = rng.uniform(-bound, bound, size=(fan_out, fan_in)).astype(dtype)
         params[f"{name}.bias"] = rng.uniform(-bound, bound, size=fan_out).astype(dtype)

@@ -1,0 +1,484 @@
+"""Chapter 7's models and experiments in PyTorch: encoder-decoders with and without attention, a tiny GPT.
+
+* **The task**: reverse a string of digits (``reversal_batch``). The answer
+  is known, every length is equally easy for a person, and the whole input
+  must be remembered before the first output digit can be written, which is
+  what makes a fixed-size summary of the input a bottleneck.
+* **The encoder-decoder** (``Seq2Seq``, Sutskever et al., 2014): an LSTM
+  reads the digits; its final state starts a second LSTM that writes the
+  answer one digit at a time. Training uses *teacher forcing* (the decoder
+  reads the true previous digit); at test time ``greedy_decode`` feeds back
+  its own most likely digit. With ``attention=True`` the decoder also looks
+  back at every encoder state (Luong et al., 2015, "general" scores):
+  ``scores = (W_a d_t) . e_s``, weights = softmax over s, and the context
+  sum_s weights_s e_s joins d_t before the output layer.
+* **A tiny GPT**: ``TinyGPT`` stacks pre-norm causal blocks (``Block``, the
+  same maths and parameter names as ``course_lib.scratch.transformer`` and
+  ``torch.nn.TransformerEncoderLayer(norm_first=True)``) over token plus
+  learned position embeddings. ``CharLSTM`` is chapter 6's character model
+  in torch, for the comparison; ``bits_per_char`` scores either.
+* **Cost**: ``attention_cost`` and ``lstm_cost`` measure time and memory
+  against the sequence length.
+
+Everything here is torch (time-major tensors, (T, N, ...)), except the data
+helpers, which return NumPy arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import tracemalloc
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_lib._checks import _fail, check_array, check_int, check_rng
+from course_lib.progress import progress
+from course_lib.sequences import char_batches
+
+DIGITS = 10
+BOS = 10  # the decoder's start symbol
+VAL_SEED, TEST_SEED = 10_000, 20_000  # strings of length L come from default_rng(seed + L)
+
+# Learning rates, each model's best on the validation split when the chapter was written, and what the
+# sweep measured (seed 0): ``seq2seq_lr_sweep`` and ``char_lr_sweep`` run it again (a few minutes).
+SEQ2SEQ_LR = {"plain": 1e-2, "attention": 5e-3}
+SEQ2SEQ_LR_SWEEP = {  # best mean validation digit accuracy over lengths 1-12, 250 steps
+    "plain": {2e-3: 0.691, 5e-3: 0.786, 1e-2: 0.847},
+    "attention": {2e-3: 0.883, 5e-3: 0.900, 1e-2: 0.897},
+}
+CHAR_LR = {"gpt": 2e-2, "lstm": 1e-2}
+CHAR_STEPS = {"gpt": 400, "lstm": 800}  # about the same training time on a CPU
+CHAR_LR_SWEEP = {  # best validation bits per character
+    "gpt": {3e-3: 3.711, 1e-2: 3.292, 2e-2: 3.232, 4e-2: 3.286},
+    "lstm": {3e-3: 3.086, 1e-2: 2.846},
+}
+
+
+# ----------------------------------------------------------------------------
+# The task: reverse a digit string
+# ----------------------------------------------------------------------------
+
+
+def reversal_batch(n: int, length: int, rng=None):
+    """``n`` random digit strings of ``length`` digits, their reversals, and the teacher-forcing input.
+
+    The decoder's input at step t is the true output of step t - 1, with
+    ``BOS`` at step 0 (teacher forcing).
+    Shapes: -> src (L, N), tgt_in (L, N), tgt (L, N), all int64 in [0, 10] (BOS = 10 only in tgt_in).
+    Twin: none (a data generator).
+    """
+    func = "reversal_batch"
+    n = check_int(n, "n", func, minimum=1)
+    length = check_int(length, "length", func, minimum=1)
+    rng = check_rng(rng, func)
+    src = rng.integers(0, DIGITS, size=(length, n))
+    tgt = src[::-1].copy()
+    tgt_in = np.concatenate([np.full((1, n), BOS), tgt[:-1]])
+    return src, tgt_in, tgt
+
+
+def count_parameters(model: nn.Module) -> int:
+    """The number of trainable numbers in a torch model.
+
+    Shapes: a module -> int.
+    Twin: none.
+    """
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# ----------------------------------------------------------------------------
+# The encoder-decoder
+# ----------------------------------------------------------------------------
+
+
+class Seq2Seq(nn.Module):
+    """An LSTM encoder and an LSTM decoder, optionally with attention over the encoder states.
+
+    Shapes: src (S, N), tgt_in (T, N) int64 -> logits (T, N, 10).
+    Twin: none (a torch model; the LSTMs are chapter 6's torch.nn.LSTM).
+    """
+
+    def __init__(self, hidden_size: int = 64, embedding_dim: int = 16, attention: bool = False):
+        super().__init__()
+        self.src_embedding = nn.Embedding(DIGITS, embedding_dim)
+        self.tgt_embedding = nn.Embedding(DIGITS + 1, embedding_dim)
+        self.encoder = nn.LSTM(embedding_dim, hidden_size)
+        self.decoder = nn.LSTM(embedding_dim, hidden_size)
+        self.attention = bool(attention)
+        if self.attention:
+            self.query = nn.Linear(hidden_size, hidden_size, bias=False)  # W_a of the "general" score
+        self.head = nn.Linear(2 * hidden_size if self.attention else hidden_size, DIGITS)
+
+    def readout(self, dec, enc):
+        """Logits from the decoder states (and, with attention, a context of the encoder states).
+
+        Returns (logits (T, N, 10), weights (N, T, S) or None).
+        """
+        if not self.attention:
+            return self.head(dec), None
+        scores = torch.einsum("tnh,snh->nts", self.query(dec), enc)
+        weights = scores.softmax(dim=-1)  # over the source positions s
+        context = torch.einsum("nts,snh->tnh", weights, enc)
+        return self.head(torch.cat([dec, context], dim=-1)), weights
+
+    def forward(self, src, tgt_in):
+        enc, state = self.encoder(self.src_embedding(src))
+        dec, _ = self.decoder(self.tgt_embedding(tgt_in), state)
+        return self.readout(dec, enc)[0]
+
+    @torch.no_grad()
+    def greedy_decode(self, src, length: int | None = None):
+        """Write ``length`` digits (default: as many as src has), each fed back as the next input.
+
+        Returns (digits (T, N) int64, attention weights (N, T, S) or None).
+        """
+        length = src.shape[0] if length is None else length
+        enc, state = self.encoder(self.src_embedding(src))
+        token = torch.full((src.shape[1],), BOS, dtype=torch.long, device=src.device)
+        digits, weights = [], []
+        for _ in range(length):
+            dec, state = self.decoder(self.tgt_embedding(token)[None], state)
+            logits, w = self.readout(dec, enc)
+            token = logits[0].argmax(dim=-1)
+            digits.append(token)
+            weights.append(w)
+        return torch.stack(digits), (torch.cat(weights, dim=1) if self.attention else None)
+
+
+def accuracy_by_length(model: Seq2Seq, lengths, n: int = 500, seed: int = 0, device="cpu") -> dict:
+    """Greedy-decoding accuracy per length: the fraction of digits right, and of whole strings right.
+
+    Every length gets ``n`` fresh strings from ``np.random.default_rng(seed + length)``.
+    Shapes: -> {"digit": (len(lengths),), "sequence": (len(lengths),)} float arrays.
+    Twin: none.
+    """
+    digit, whole = [], []
+    model.eval()
+    for length in lengths:
+        src, _, tgt = reversal_batch(n, int(length), np.random.default_rng(seed + int(length)))
+        pred, _ = model.greedy_decode(torch.from_numpy(src).to(device))
+        right = pred.cpu().numpy() == tgt
+        digit.append(right.mean())
+        whole.append(right.all(axis=0).mean())
+    model.train()
+    return {"digit": np.array(digit), "sequence": np.array(whole)}
+
+
+def train_seq2seq(attention: bool, seed: int, steps: int = 250, max_length: int = 12, batch_size: int = 64,
+                  lr: float = 5e-3, hidden_size: int = 64, eval_every: int = 50, val_seed: int = VAL_SEED) -> dict:
+    """Train one encoder-decoder with teacher forcing; keep the weights that did best on validation.
+
+    Each step draws a length uniformly from 1..max_length and a batch of
+    strings of that length (stream seeded by ``seed``, the same for both
+    kinds of model). Every ``eval_every`` steps the mean digit accuracy over
+    lengths 1..max_length on a fixed validation set (``val_seed``, 100
+    strings per length) is measured; the best state is returned. Float32 on
+    the CPU.
+    Returns {"state", "val_curve" (list of (step, accuracy)), "best_step", "seconds"}.
+    Shapes: -> a dict of plain data.
+    Twin: none.
+    """
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = Seq2Seq(hidden_size, attention=attention)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    lengths = range(1, max_length + 1)
+    curve, best, best_state, best_step = [], -1.0, None, 0
+    start = time.process_time()
+    for step in progress(range(steps), desc="attention" if attention else "plain"):
+        length = int(rng.integers(1, max_length + 1))
+        src, tgt_in, tgt = (torch.from_numpy(a) for a in reversal_batch(batch_size, length, rng))
+        loss = F.cross_entropy(model(src, tgt_in).reshape(-1, DIGITS), tgt.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if (step + 1) % eval_every == 0:
+            val = float(accuracy_by_length(model, lengths, n=100, seed=val_seed)["digit"].mean())
+            curve.append((step + 1, val))
+            if val > best:
+                best, best_state = val, {k: v.clone() for k, v in model.state_dict().items()}
+                best_step = step + 1
+    return {"state": best_state, "val_curve": curve, "best_step": best_step, "seconds": time.process_time() - start}
+
+
+def seq2seq_lr_sweep(lrs=(2e-3, 5e-3, 1e-2), seed: int = 0) -> dict:
+    """How ``SEQ2SEQ_LR_SWEEP`` was measured: each model at each learning rate, best validation accuracy.
+
+    Shapes: -> {"plain": {lr: accuracy}, "attention": {lr: accuracy}}.
+    Twin: none.
+    """
+    return {kind: {lr: max(acc for _, acc in train_seq2seq(kind == "attention", seed, lr=lr)["val_curve"])
+                   for lr in lrs} for kind in ("plain", "attention")}
+
+
+# ----------------------------------------------------------------------------
+# A tiny GPT and chapter 6's LSTM, in torch
+# ----------------------------------------------------------------------------
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention with nn.MultiheadAttention's parameter names.
+
+    The scores are computed explicitly (not with F.scaled_dot_product_attention,
+    whose fused CPU kernel is slow for head sizes this small), which also
+    makes the weights available: ``forward(x, need_weights=True)``.
+    Shapes: x (T, N, E) -> out (T, N, E) (and weights (N, heads, T, T)).
+    Twin: course_lib.scratch.attention.multi_head_attention_forward(is_causal=True)
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int):
+        super().__init__()
+        if embed_dim % num_heads:
+            _fail(ValueError, "CausalSelfAttention", f"embed_dim ({embed_dim}) divisible by num_heads",
+                  f"num_heads={num_heads}", None)
+        self.num_heads = num_heads
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * embed_dim, embed_dim))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * embed_dim))
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        self.out_proj = nn.Linear(embed_dim, embed_dim)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def forward(self, x, need_weights: bool = False):
+        t, n, e = x.shape
+        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
+        q, k, v = qkv.reshape(t, n, 3, self.num_heads, e // self.num_heads).permute(2, 1, 3, 0, 4)
+        scores = (q @ k.transpose(-1, -2)) * (e // self.num_heads) ** -0.5
+        blocked = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
+        weights = scores.masked_fill(blocked, float("-inf")).softmax(dim=-1)
+        out = self.out_proj((weights @ v).permute(2, 0, 1, 3).reshape(t, n, e))
+        return (out, weights) if need_weights else out
+
+
+class Block(nn.Module):
+    """A pre-norm transformer block: x + attn(norm1(x)), then + linear2(relu(linear1(norm2(.)))).
+
+    Shapes: x (T, N, E) -> (T, N, E).
+    Twin: course_lib.scratch.transformer.transformer_block_forward; torch.nn.TransformerEncoderLayer(
+    norm_first=True, dropout=0) with a causal mask (the same state_dict names)
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, dim_feedforward: int):
+        super().__init__()
+        self.self_attn = CausalSelfAttention(embed_dim, num_heads)
+        self.linear1 = nn.Linear(embed_dim, dim_feedforward)
+        self.linear2 = nn.Linear(dim_feedforward, embed_dim)
+        self.norm1 = nn.LayerNorm(embed_dim)
+        self.norm2 = nn.LayerNorm(embed_dim)
+
+    def forward(self, x, need_weights: bool = False):
+        attn = self.self_attn(self.norm1(x), need_weights)
+        attn, weights = attn if need_weights else (attn, None)
+        x = x + attn
+        x = x + self.linear2(F.relu(self.linear1(self.norm2(x))))
+        return (x, weights) if need_weights else x
+
+
+class TinyGPT(nn.Module):
+    """A character-level decoder-only transformer: embeddings, causal blocks, a final norm, a head.
+
+    Shapes: ids (T, N) int64 with T <= context -> logits (T * N, K).
+    Twin: none (a torch model built from ``Block``).
+    """
+
+    def __init__(self, vocab_size: int, embed_dim: int = 32, num_layers: int = 2, num_heads: int = 2,
+                 dim_feedforward: int = 96, context: int = 64):
+        super().__init__()
+        self.context = context
+        self.tok_embedding = nn.Embedding(vocab_size, embed_dim)
+        self.pos_embedding = nn.Embedding(context, embed_dim)
+        self.blocks = nn.ModuleList(Block(embed_dim, num_heads, dim_feedforward) for _ in range(num_layers))
+        self.norm = nn.LayerNorm(embed_dim)
+        self.head = nn.Linear(embed_dim, vocab_size)
+
+    def forward(self, ids, need_weights: bool = False):
+        t = ids.shape[0]
+        if t > self.context:
+            _fail(ValueError, "TinyGPT", f"at most context={self.context} positions", f"{t}",
+                  "feed the last `context` characters")
+        x = self.tok_embedding(ids) + self.pos_embedding.weight[:t, None]
+        weights = []
+        for block in self.blocks:
+            x = block(x, need_weights)
+            if need_weights:
+                x, w = x
+                weights.append(w)
+        logits = self.head(self.norm(x)).reshape(-1, self.head.out_features)
+        return (logits, torch.stack(weights, dim=1)) if need_weights else logits
+
+    def step(self, ids, state):
+        """One character for ``course_lib.sequences.sample_text``: the state is the text so far."""
+        history = ids if state is None else np.concatenate([state, ids])[-self.context:]
+        with torch.no_grad():
+            logits = self(torch.from_numpy(history)[:, None])[-1:]
+        return logits.numpy().astype(np.float64), history
+
+
+class CharLSTM(nn.Module):
+    """Chapter 6's character model in torch: Embedding -> LSTM -> Linear.
+
+    Shapes: ids (T, N) int64 -> logits (T * N, K).
+    Twin: the NumPy CharLSTM of chapter 6 (same state_dict names).
+    """
+
+    def __init__(self, vocab_size: int, embedding_dim: int = 16, hidden_size: int = 64):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.lstm = nn.LSTM(embedding_dim, hidden_size)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, ids):
+        h_all = self.lstm(self.embedding(ids))[0]
+        return self.head(h_all.reshape(-1, h_all.shape[-1]))
+
+    def step(self, ids, state):
+        """One character for ``course_lib.sequences.sample_text``, carrying the LSTM state."""
+        with torch.no_grad():
+            h_all, state = self.lstm(self.embedding(torch.from_numpy(ids)[None]), state)
+            return self.head(h_all[0]).numpy().astype(np.float64), state
+
+
+def split_corpus(ids, block: int = 1000):
+    """Cut the ids into blocks of ``block`` characters: 8 in 10 train, the 9th validation, the 10th test.
+
+    Shapes: ids (L,) -> train, val, test 1-D int arrays.
+    Twin: none.
+    """
+    check_array(ids, "ids", "split_corpus", ndim=1, shape_doc="(L,)", dtype_kind="iu")
+    which = (np.arange(ids.size) // block) % 10
+    return ids[which < 8], ids[which == 8], ids[which == 9]
+
+
+def bits_per_char(model: nn.Module, ids, length: int = 48) -> float:
+    """Held-out bits per character: ``ids`` cut into columns of ``length`` + 1 characters, each read from scratch.
+
+    Every character except each column's first is predicted from the ones
+    before it in its column; the mean cross-entropy is converted to bits.
+    Shapes: ids (L,) ints -> float.
+    Twin: none.
+    """
+    cols = ids.size // (length + 1)
+    chunk = torch.from_numpy(ids[: cols * (length + 1)].reshape(cols, length + 1).T.copy())
+    model.eval()
+    with torch.no_grad():
+        loss = F.cross_entropy(model(chunk[:-1]), chunk[1:].reshape(-1)).item()
+    model.train()
+    return loss / math.log(2)
+
+
+def train_char_model(model: nn.Module, train_ids, val_ids, steps: int, lr: float, seq_len: int = 48,
+                     batch_size: int = 32, seed: int = 1, eval_every: int = 100) -> dict:
+    """Adam on random windows (``char_batches``), gradient norm clipped to 1; keep the best validation state.
+
+    Returns {"state", "log" (list of (step, train bpc, validation bpc)), "best_step", "seconds"}.
+    Shapes: train_ids, val_ids (L,) ints -> a dict of plain data.
+    Twin: none.
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    log, best, best_state, best_step = [], math.inf, None, 0
+    start = time.process_time()
+    for step in progress(range(steps), desc=type(model).__name__):
+        x, y = char_batches(train_ids, seq_len, batch_size, rng)
+        loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y.reshape(-1)))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if (step + 1) % eval_every == 0:
+            val = bits_per_char(model, val_ids, seq_len)
+            log.append((step + 1, loss.item() / math.log(2), val))
+            if val < best:
+                best, best_step = val, step + 1
+                best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    return {"state": best_state, "log": log, "best_step": best_step, "seconds": time.process_time() - start}
+
+
+def char_lr_sweep(train_ids, val_ids, vocab_size: int, lrs=None) -> dict:
+    """How ``CHAR_LR_SWEEP`` was measured: each model at each learning rate, best validation bpc.
+
+    Shapes: -> {"gpt": {lr: bpc}, "lstm": {lr: bpc}}.
+    Twin: none.
+    """
+    lrs = lrs or {"gpt": (3e-3, 1e-2, 2e-2, 4e-2), "lstm": (3e-3, 1e-2)}
+    out = {}
+    for kind, build in (("gpt", TinyGPT), ("lstm", CharLSTM)):
+        out[kind] = {}
+        for lr in lrs[kind]:
+            torch.manual_seed(0)
+            run = train_char_model(build(vocab_size), train_ids, val_ids, CHAR_STEPS[kind], lr)
+            out[kind][lr] = min(val for _, _, val in run["log"])
+    return out
+
+
+# ----------------------------------------------------------------------------
+# Cost against the sequence length
+# ----------------------------------------------------------------------------
+
+
+def attention_memory_bytes(length: int, embed_dim: int = 32, batch: int = 1) -> int:
+    """Peak bytes NumPy allocates in one scratch causal attention forward (tracemalloc).
+
+    Shapes: -> int.
+    Twin: none (a measurement).
+    """
+    from course_lib.scratch.attention import scaled_dot_product_attention_forward
+
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((batch, length, embed_dim))
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    scaled_dot_product_attention_forward(q, q, q, is_causal=True)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def lstm_memory_bytes(length: int, embed_dim: int = 32, batch: int = 1) -> int:
+    """Peak bytes NumPy allocates in one scratch LSTM forward over ``length`` steps (tracemalloc).
+
+    Shapes: -> int.
+    Twin: none (a measurement).
+    """
+    from course_lib.scratch.recurrent import lstm_forward
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((length, batch, embed_dim))
+    weights = [rng.standard_normal(s) * 0.1 for s in ((4 * embed_dim, embed_dim), (4 * embed_dim, embed_dim),
+                                                       (4 * embed_dim,), (4 * embed_dim,))]
+    h0 = np.zeros((batch, embed_dim))
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    lstm_forward(x, h0, h0, *weights)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def cost_functions(length: int, embed_dim: int = 32, batch: int = 8, device="cpu"):
+    """Two functions of no arguments: torch causal self-attention and a torch LSTM over ``length`` steps.
+
+    Both read the same (T, N, E) float32 input on ``device``, forward only,
+    without gradients; time them with ``course_lib.bench.time_call``.
+    Shapes: -> (attention_fn, lstm_fn).
+    Twin: none (benchmark plumbing).
+    """
+    length = check_int(length, "length", "cost_functions", minimum=1)
+    torch.manual_seed(0)
+    x = torch.randn(length, batch, embed_dim, device=device)
+    attention = CausalSelfAttention(embed_dim, 1).to(device)
+    lstm = nn.LSTM(embed_dim, embed_dim).to(device)
+
+    def run_attention():
+        with torch.no_grad():
+            return attention(x)
+
+    def run_lstm():
+        with torch.no_grad():
+            return lstm(x)[0]
+
+    return run_attention, run_lstm

@@ -1,0 +1,227 @@
+"""Tests of course_lib.scratch.attention against torch (float64) and numeric gradients."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib.scratch.attention import (
+    MHA_PARAM_NAMES,
+    causal_float_mask,
+    causal_mask,
+    init_multi_head_attention,
+    multi_head_attention_backward,
+    multi_head_attention_forward,
+    scaled_dot_product_attention_backward,
+    scaled_dot_product_attention_forward,
+)
+from course_lib.scratch.gradcheck import numeric_gradient, rel_error
+from course_lib.twins.attention import mha_pairs, sdpa_pairs, torch_mha_like
+
+TOL = 1e-10
+# (batch axes, L, S, E, Ev): one query, one key, one feature, odd sizes, more keys than queries and fewer.
+SDPA_SHAPES = [((1,), 1, 1, 1, 1), ((2,), 1, 4, 3, 2), ((1, 1), 5, 5, 1, 3), ((2, 3), 4, 7, 5, 1),
+               ((3,), 6, 2, 4, 4), ((1, 2), 7, 7, 3, 5)]
+# (L, N, E, heads): T = 1, one head, head size 1, odd head sizes 3 and 5.
+MHA_SHAPES = [(1, 1, 3, 1), (1, 2, 4, 2), (5, 1, 7, 1), (4, 3, 8, 8), (6, 2, 6, 2), (5, 2, 15, 3)]
+
+
+def diff(a, b) -> float:
+    if isinstance(b, torch.Tensor):
+        b = b.detach().numpy()
+    assert np.shape(a) == np.shape(b)
+    return float(np.max(np.abs(a - b)))
+
+
+def _qkv(rng, batch, length, source, e, ev):
+    return (rng.normal(size=(*batch, length, e)), rng.normal(size=(*batch, source, e)),
+            rng.normal(size=(*batch, source, ev)))
+
+
+def _params(rng, e):
+    params = init_multi_head_attention(e, rng)
+    params["in_proj_bias"] = rng.normal(size=3 * e) * 0.3  # nonzero biases, so their gradients are tested
+    params["out_proj.bias"] = rng.normal(size=e) * 0.3
+    return params
+
+
+# ----------------------------------------------------------------------------- masks
+
+
+@pytest.mark.parametrize("length, source", [(1, 1), (4, 4), (3, 5), (5, 2)])
+def test_causal_masks_are_torchs(length, source):
+    assert np.array_equal(causal_mask(length, source), torch.ones(length, source, dtype=torch.bool).tril().numpy())
+    if length == source:
+        ref = torch.nn.Transformer.generate_square_subsequent_mask(length, dtype=torch.float64).numpy()
+        assert np.array_equal(causal_float_mask(length), ref)
+
+
+# ----------------------------------------------------------------------------- scaled dot-product attention
+
+
+@pytest.mark.parametrize("shape", SDPA_SHAPES)
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_sdpa_matches_torch(shape, is_causal):
+    batch, length, source, e, ev = shape
+    q, k, v = _qkv(np.random.default_rng(len(batch) + length + source), batch, length, source, e, ev)
+    for name, (mine, theirs) in sdpa_pairs(q, k, v, is_causal=is_causal, seed=e).items():
+        assert diff(mine, theirs) < TOL, name
+
+
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_sdpa_masks_match_torch(kind):
+    rng = np.random.default_rng(3)
+    q, k, v = _qkv(rng, (2,), 4, 5, 3, 2)
+    allowed = rng.random((4, 5)) < 0.6
+    allowed[:, 0] = True  # every query keeps a key
+    mask = allowed if kind == "bool" else np.where(allowed, rng.normal(size=(4, 5)), -np.inf)
+    out, cache = scaled_dot_product_attention_forward(q, k, v, attn_mask=mask)
+    dout = rng.normal(size=out.shape)
+    grads = scaled_dot_product_attention_backward(dout, cache)
+    leaves = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    out_t = F.scaled_dot_product_attention(*leaves, attn_mask=torch.from_numpy(mask))
+    out_t.backward(torch.from_numpy(dout))
+    assert diff(out, out_t) < TOL
+    for grad, leaf in zip(grads, leaves):
+        assert diff(grad, leaf.grad) < TOL
+    assert np.all(cache[3][..., ~allowed] == 0)  # blocked keys get weight exactly 0
+
+
+def test_sdpa_scale_and_weights():
+    rng = np.random.default_rng(4)
+    q, k, v = _qkv(rng, (1,), 3, 4, 2, 2)
+    out, cache = scaled_dot_product_attention_forward(q, k, v, scale=0.3)
+    ref = F.scaled_dot_product_attention(*(torch.from_numpy(a) for a in (q, k, v)), scale=0.3)
+    assert diff(out, ref) < TOL
+    assert np.allclose(cache[3].sum(axis=-1), 1.0)
+
+
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_sdpa_backward_matches_numeric_gradients(is_causal):
+    rng = np.random.default_rng(5)
+    q, k, v = _qkv(rng, (2,), 4, 4, 3, 5)
+    out, cache = scaled_dot_product_attention_forward(q, k, v, is_causal=is_causal)
+    dout = rng.normal(size=out.shape)
+    grads = scaled_dot_product_attention_backward(dout, cache)
+    for grad, x in zip(grads, (q, k, v)):
+        num = numeric_gradient(lambda: scaled_dot_product_attention_forward(q, k, v, is_causal=is_causal)[0], x, dout)
+        assert rel_error(grad, num) < 1e-7
+
+
+def test_sdpa_float32_stays_float32():
+    rng = np.random.default_rng(6)
+    q, k, v = (a.astype(np.float32) for a in _qkv(rng, (2,), 3, 3, 4, 4))
+    out, cache = scaled_dot_product_attention_forward(q, k, v, is_causal=True)
+    assert out.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in scaled_dot_product_attention_backward(out, cache))
+
+
+# ----------------------------------------------------------------------------- multi-head attention
+
+
+@pytest.mark.parametrize("shape", MHA_SHAPES)
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_mha_self_attention_matches_torch(shape, is_causal):
+    length, n, e, heads = shape
+    rng = np.random.default_rng(sum(shape))
+    pairs = mha_pairs(_params(rng, e), rng.normal(size=(length, n, e)), heads, is_causal=is_causal, seed=heads)
+    assert set(pairs) == {"out", "dx", *MHA_PARAM_NAMES}
+    for name, (mine, theirs) in pairs.items():
+        assert diff(mine, theirs) < TOL, name
+
+
+@pytest.mark.parametrize("length, source, n, e, heads", [(1, 3, 2, 6, 2), (4, 1, 1, 5, 1), (3, 6, 2, 9, 3)])
+def test_mha_cross_attention_with_a_float_mask_matches_torch(length, source, n, e, heads):
+    rng = np.random.default_rng(length * source)
+    params = _params(rng, e)
+    query = rng.normal(size=(length, n, e))
+    key, value = rng.normal(size=(source, n, e)), rng.normal(size=(source, n, e))
+    mask = np.where(rng.random((length, source)) < 0.7, 0.0, -np.inf)
+    mask[:, 0] = 0.0
+    out, cache = multi_head_attention_forward(query, key, value, heads, *(params[p] for p in MHA_PARAM_NAMES),
+                                              attn_mask=mask)
+    dout = rng.normal(size=out.shape)
+    grads = multi_head_attention_backward(dout, cache)
+    twin = torch_mha_like(params, heads)
+    leaves = [torch.tensor(a, requires_grad=True) for a in (query, key, value)]
+    out_t, weights_t = twin(*leaves, attn_mask=torch.from_numpy(mask), average_attn_weights=False)
+    out_t.backward(torch.from_numpy(dout))
+    assert diff(out, out_t) < TOL
+    assert diff(cache["weights"], weights_t) < TOL
+    for grad, leaf in zip(grads[:3], leaves):
+        assert diff(grad, leaf.grad) < TOL
+    named = dict(twin.named_parameters())
+    for grad, name in zip(grads[3:], MHA_PARAM_NAMES):
+        assert diff(grad, named[name].grad) < TOL, name
+
+
+def test_mha_backward_matches_numeric_gradients():
+    rng = np.random.default_rng(7)
+    length, n, e, heads = 4, 2, 6, 2
+    params = _params(rng, e)
+    query, key, value = (rng.normal(size=(length, n, e)) for _ in range(3))
+
+    def forward():
+        return multi_head_attention_forward(query, key, value, heads, *(params[p] for p in MHA_PARAM_NAMES),
+                                            is_causal=True)[0]
+
+    dout = rng.normal(size=(length, n, e))
+    grads = multi_head_attention_backward(dout, multi_head_attention_forward(
+        query, key, value, heads, *(params[p] for p in MHA_PARAM_NAMES), is_causal=True)[1])
+    targets = [query, key, value] + [params[p] for p in MHA_PARAM_NAMES]
+    for grad, x in zip(grads, targets):
+        num = numeric_gradient(forward, x, dout)
+        # the key bias adds the same q . b_k to every score of a row, which the softmax ignores: its
+        # gradient is exactly 0, and the numeric one is rounding noise, so those entries get an absolute test
+        assert rel_error(grad, num) < 1e-7 or np.max(np.abs(grad - num)) < 1e-9
+    assert np.abs(grads[4][6:12]).max() < 1e-15
+
+
+def test_init_is_torchs_scheme():
+    params = init_multi_head_attention(8, np.random.default_rng(0))
+    assert {k: v.shape for k, v in params.items()} == {"in_proj_weight": (24, 8), "in_proj_bias": (24,),
+                                                         "out_proj.weight": (8, 8), "out_proj.bias": (8,)}
+    assert np.abs(params["in_proj_weight"]).max() <= np.sqrt(6 / 32)
+    assert np.abs(params["out_proj.weight"]).max() <= 1 / np.sqrt(8)
+    assert not params["in_proj_bias"].any() and not params["out_proj.bias"].any()
+    twin = torch_mha_like(params, 2)
+    assert set(twin.state_dict()) == set(MHA_PARAM_NAMES)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_bad_inputs_are_explained():
+    rng = np.random.default_rng(8)
+    q, k, v = _qkv(rng, (1,), 3, 4, 2, 2)
+    with pytest.raises(ValueError, match=r"scaled_dot_product_attention_forward: expected key with E=2 features"):
+        scaled_dot_product_attention_forward(q, k[..., :1], v)
+    with pytest.raises(ValueError, match="expected value with one row per key"):
+        scaled_dot_product_attention_forward(q, k, v[:, :3])
+    with pytest.raises(TypeError, match="pass query.detach"):
+        scaled_dot_product_attention_forward(torch.from_numpy(q), k, v)
+    with pytest.raises(ValueError, match="expected query of shape \\(..., L, E\\), got shape \\(2,\\); add the"):
+        scaled_dot_product_attention_forward(np.ones(2), k, v)
+    with pytest.raises(ValueError, match="attn_mask or is_causal=True, not both"):
+        scaled_dot_product_attention_forward(q, k, v, attn_mask=np.ones((3, 4), bool), is_causal=True)
+    with pytest.raises(ValueError, match="every query to be allowed at least one key"):
+        scaled_dot_product_attention_forward(q, k, v, attn_mask=np.zeros((3, 4), bool))
+    with pytest.raises(ValueError, match="broadcasts to the scores' shape"):
+        scaled_dot_product_attention_forward(q, k, v, attn_mask=np.ones((4, 3), bool))
+    with pytest.raises(TypeError, match="attn_mask with a bool or floating dtype"):
+        scaled_dot_product_attention_forward(q, k, v, attn_mask=np.ones((3, 4), int))
+    out, cache = scaled_dot_product_attention_forward(q, k, v)
+    with pytest.raises(ValueError, match="expected dout of the forward output's shape"):
+        scaled_dot_product_attention_backward(out[..., :1], cache)
+
+    params = _params(rng, 4)
+    weights = [params[p] for p in MHA_PARAM_NAMES]
+    x = rng.normal(size=(3, 2, 4))
+    with pytest.raises(ValueError, match="embed_dim \\(4\\) divisible by num_heads, got num_heads=3"):
+        multi_head_attention_forward(x, x, x, 3, *weights)
+    with pytest.raises(ValueError, match="time-major \\(L, N, E\\); for one sequence of shape \\(L, E\\) use x"):
+        multi_head_attention_forward(x[:, 0], x[:, 0], x[:, 0], 2, *weights)
+    with pytest.raises(TypeError, match="nn.MultiheadAttention reads True as 'blocked'"):
+        multi_head_attention_forward(x, x, x, 2, *weights, attn_mask=causal_mask(3))
+    with pytest.raises(ValueError, match="expected in_proj_weight of shape \\(12, 4\\)"):
+        multi_head_attention_forward(x, x, x, 2, params["out_proj.weight"], *weights[1:])
