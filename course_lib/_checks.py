@@ -230,3 +230,24 @@ def reraise_as(exc: Exception, func: str, where: str | None = None):
     if sep and " " not in inner:  # drop the inner function's name
         message = rest
     return type(exc)(f"{func}: {where}: {message}" if where else f"{func}: {message}")
+
+
+class named_errors:  # noqa: N801 (used like a function: ``with named_errors("Linear.forward"):``)
+    """A context that re-raises ValueError/TypeError from inner calls under ``func`` (see ``reraise_as``).
+
+    ``with named_errors("Linear.forward"): out = linear_forward(...)`` turns
+    ``linear_forward: expected x ...`` into ``Linear.forward: expected x ...``;
+    ``where`` adds a position, e.g. ``"layer 0 (Linear)"``. ``errors`` widens
+    the exception types re-raised (a composite also renames a part's RuntimeError).
+    """
+
+    def __init__(self, func: str, where: str | None = None, errors: tuple = (ValueError, TypeError)):
+        self.func, self.where, self.errors = func, where, errors
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is not None and isinstance(exc, self.errors):
+            raise reraise_as(exc, self.func, self.where) from exc
+        return False

@@ -187,7 +187,7 @@ def test_module_errors():
     layer = Linear(3, 2)
     layer.forward(np.ones((4, 3)))
     with pytest.raises(
-        ValueError, match=r"linear_backward: expected dout of the forward output's shape \(4, 2\)"
+        ValueError, match=r"Linear.backward: expected dout of the forward output's shape \(4, 2\)"
     ):
         layer.backward(np.ones((4, 3)))
     with pytest.raises(ValueError, match=r"load_state_dict: expected keys \['bias', 'weight'\]"):

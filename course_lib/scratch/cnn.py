@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_int, check_rng
+from course_lib._checks import _fail, check_int, check_rng, named_errors
 from course_lib.scratch import conv
 from course_lib.scratch.modules import Flatten, _Layer, _uniform_init, _write_grads
 
@@ -55,11 +55,14 @@ class Conv2d(_Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         weight, bias = self.params["weight"], self.params.get("bias")
-        out, self._cache = conv.conv2d_forward(x, weight, bias, self.stride, self.padding)
+        with named_errors("Conv2d.forward"):
+            out, self._cache = conv.conv2d_forward(x, weight, bias, self.stride, self.padding)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx, dweight, dbias = conv.conv2d_backward(dout, self._last_cache())
+        cache = self._backward_cache(dout)
+        with named_errors("Conv2d.backward"):
+            dx, dweight, dbias = conv.conv2d_backward(dout, cache)
         _write_grads(self, weight=dweight, bias=dbias)
         return dx
 
@@ -89,11 +92,14 @@ class MaxPool2d(_Pool2d):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = conv.maxpool2d_forward(x, self.kernel_size, self.stride)
+        with named_errors("MaxPool2d.forward"):
+            out, self._cache = conv.maxpool2d_forward(x, self.kernel_size, self.stride)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return conv.maxpool2d_backward(dout, self._last_cache())
+        cache = self._backward_cache(dout)
+        with named_errors("MaxPool2d.backward"):
+            return conv.maxpool2d_backward(dout, cache)
 
 
 class AvgPool2d(_Pool2d):
@@ -104,8 +110,11 @@ class AvgPool2d(_Pool2d):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = conv.avgpool2d_forward(x, self.kernel_size, self.stride)
+        with named_errors("AvgPool2d.forward"):
+            out, self._cache = conv.avgpool2d_forward(x, self.kernel_size, self.stride)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return conv.avgpool2d_backward(dout, self._last_cache())
+        cache = self._backward_cache(dout)
+        with named_errors("AvgPool2d.backward"):
+            return conv.avgpool2d_backward(dout, cache)

@@ -9,9 +9,20 @@ keys and the same names as the PyTorch twin's ``state_dict`` (``weight``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_choice, check_float, check_int, check_rng, reraise_as
+from course_lib._checks import (
+    _fail,
+    check_array,
+    check_choice,
+    check_float,
+    check_int,
+    check_rng,
+    named_errors,
+    reraise_as,
+)
 from course_lib.scratch.layers import (
     elu_backward,
     elu_forward,
@@ -40,10 +51,14 @@ class Module:
         self.training = True
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError(f"{type(self).__name__} must implement forward")
+        name = type(self).__name__
+        _fail(TypeError, f"{name}.forward", "a subclass of Module that defines forward(x)",
+              f"{name}, which does not", "subclass Module and define forward (and backward)")
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        raise NotImplementedError(f"{type(self).__name__} must implement backward")
+        name = type(self).__name__
+        _fail(TypeError, f"{name}.backward", "a subclass of Module that defines backward(dout)",
+              f"{name}, which does not", "subclass Module and define backward (and forward)")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
@@ -54,18 +69,24 @@ class Module:
 
     def named_parameters(self, prefix: str = ""):
         """Yield (dotted name, parameter, gradient) like torch's named_parameters."""
+        return self._named_parameters(_check_prefix(prefix, f"{type(self).__name__}.named_parameters"))
+
+    def _named_parameters(self, prefix):
         for key, value in self.params.items():
             yield prefix + key, value, self.grads.get(key)
         for name, child in self.children():
-            yield from child.named_parameters(prefix + name + ".")
+            yield from child._named_parameters(prefix + name + ".")
 
     def named_buffers(self, prefix: str = ""):
         """Yield (dotted name, array) for every buffer (state that is not a
         parameter, such as batch norm's running statistics), like torch."""
+        return self._named_buffers(_check_prefix(prefix, f"{type(self).__name__}.named_buffers"))
+
+    def _named_buffers(self, prefix):
         for key, value in self.buffers.items():
             yield prefix + key, value
         for name, child in self.children():
-            yield from child.named_buffers(prefix + name + ".")
+            yield from child._named_buffers(prefix + name + ".")
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer, keyed and ordered as torch's state_dict."""
@@ -83,6 +104,10 @@ class Module:
     def load_state_dict(self, state: dict) -> None:
         """Copy arrays (or CPU tensors) into the parameters and buffers, checking
         keys and shapes. Keys ending in ``num_batches_tracked`` may be missing."""
+        func = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, Mapping):
+            _fail(TypeError, func, "state to be a dict of arrays (a state_dict)", type(state).__name__,
+                  "pass model.state_dict() of a model of the same architecture")
         own = dict(self._own_state(""))
         optional = {key for key in own if key.endswith("num_batches_tracked")}
         missing = sorted(set(own) - set(state) - optional)
@@ -90,7 +115,7 @@ class Module:
         if missing or unexpected:
             _fail(
                 ValueError,
-                "load_state_dict",
+                func,
                 f"keys {sorted(own)}",
                 f"missing {missing}, unexpected {unexpected}",
                 "load a state dict saved from the same architecture",
@@ -105,7 +130,7 @@ class Module:
             if value.shape != target.shape:
                 _fail(
                     ValueError,
-                    "load_state_dict",
+                    func,
                     f"{name} of shape {target.shape}",
                     f"shape {value.shape}",
                     "the two models' layer sizes differ",
@@ -118,6 +143,10 @@ class Module:
                 grad[...] = 0.0
 
     def train(self, mode: bool = True) -> Module:
+        if not isinstance(mode, (bool, np.bool_)):
+            _fail(TypeError, f"{type(self).__name__}.train", "mode to be True or False",
+                  f"{type(mode).__name__} {mode!r}", "call train() or eval()")
+        mode = bool(mode)
         self.training = mode
         for _, child in self.children():
             child.train(mode)
@@ -128,6 +157,12 @@ class Module:
 
     def num_parameters(self) -> int:
         return int(sum(value.size for _, value, _ in self.named_parameters()))
+
+
+def _check_prefix(prefix, func: str) -> str:
+    if not isinstance(prefix, str):
+        _fail(TypeError, func, "prefix to be a str", type(prefix).__name__, "leave it out, or pass e.g. 'encoder.'")
+    return prefix
 
 
 # =========================================================================== layers
@@ -169,6 +204,13 @@ class _Layer(Module):
             )
         return self._cache
 
+    def _backward_cache(self, dout):
+        """The cache of the last forward, once ``dout`` is an array (the inner backward checks the rest)."""
+        if not isinstance(dout, np.ndarray):
+            _fail(TypeError, f"{type(self).__name__}.backward", "dout to be a numpy.ndarray", type(dout).__name__,
+                  "pass the gradient of the loss with respect to this layer's output")
+        return self._last_cache()
+
     def extra_repr(self) -> str:
         return ""
 
@@ -200,7 +242,8 @@ class Linear(_Layer):
         if isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] != self.in_features:
             _fail(ValueError, "Linear.forward", f"x of shape (N, {self.in_features}) (in_features={self.in_features})",
                   f"shape {x.shape}", "the data's features must match the layer's in_features")
-        out, self._cache = linear_forward(x, self.params["weight"], self.params.get("bias"))
+        with named_errors("Linear.forward"):
+            out, self._cache = linear_forward(x, self.params["weight"], self.params.get("bias"))
         return out
 
     # Set to False on a network's first layer to skip the gradient of the data
@@ -208,7 +251,9 @@ class Linear(_Layer):
     needs_input_grad = True
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        dx, dW, db = linear_backward(dout, self._last_cache(), need_dx=self.needs_input_grad)
+        cache = self._backward_cache(dout)
+        with named_errors("Linear.backward"):
+            dx, dW, db = linear_backward(dout, cache, need_dx=self.needs_input_grad)
         _write_grads(self, weight=dW, bias=db)
         return dx
 
@@ -239,11 +284,14 @@ class Maxout(_Layer):
         _uniform_init(self, shape, bias, self.in_features, check_rng(rng, "Maxout"))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = maxout_forward(x, self.params["weight"], self.params.get("bias"), self.pieces)
+        with named_errors("Maxout.forward"):
+            out, self._cache = maxout_forward(x, self.params["weight"], self.params.get("bias"), self.pieces)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx, dW, db = maxout_backward(dout, self._last_cache())
+        cache = self._backward_cache(dout)
+        with named_errors("Maxout.backward"):
+            dx, dW, db = maxout_backward(dout, cache)
         _write_grads(self, weight=dW, bias=db)
         return dx
 
@@ -259,11 +307,14 @@ class Sigmoid(_Layer):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = sigmoid_forward(x)
+        with named_errors("Sigmoid.forward"):
+            out, self._cache = sigmoid_forward(x)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return sigmoid_backward(dout, self._last_cache())[0]
+        cache = self._backward_cache(dout)
+        with named_errors("Sigmoid.backward"):
+            return sigmoid_backward(dout, cache)[0]
 
 
 class Tanh(_Layer):
@@ -274,11 +325,14 @@ class Tanh(_Layer):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = tanh_forward(x)
+        with named_errors("Tanh.forward"):
+            out, self._cache = tanh_forward(x)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return tanh_backward(dout, self._last_cache())[0]
+        cache = self._backward_cache(dout)
+        with named_errors("Tanh.backward"):
+            return tanh_backward(dout, cache)[0]
 
 
 class ReLU(_Layer):
@@ -289,11 +343,14 @@ class ReLU(_Layer):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = relu_forward(x)
+        with named_errors("ReLU.forward"):
+            out, self._cache = relu_forward(x)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return relu_backward(dout, self._last_cache())[0]
+        cache = self._backward_cache(dout)
+        with named_errors("ReLU.backward"):
+            return relu_backward(dout, cache)[0]
 
 
 class LeakyReLU(_Layer):
@@ -308,11 +365,14 @@ class LeakyReLU(_Layer):
         self.negative_slope = check_float(negative_slope, "negative_slope", "LeakyReLU")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = leaky_relu_forward(x, self.negative_slope)
+        with named_errors("LeakyReLU.forward"):
+            out, self._cache = leaky_relu_forward(x, self.negative_slope)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return leaky_relu_backward(dout, self._last_cache())[0]
+        cache = self._backward_cache(dout)
+        with named_errors("LeakyReLU.backward"):
+            return leaky_relu_backward(dout, cache)[0]
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -330,11 +390,14 @@ class ELU(_Layer):
         self.alpha = check_float(alpha, "alpha", "ELU")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = elu_forward(x, self.alpha)
+        with named_errors("ELU.forward"):
+            out, self._cache = elu_forward(x, self.alpha)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return elu_backward(dout, self._last_cache())[0]
+        cache = self._backward_cache(dout)
+        with named_errors("ELU.backward"):
+            return elu_backward(dout, cache)[0]
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -361,7 +424,7 @@ class Flatten(_Layer):
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        shape = self._last_cache()
+        shape = self._backward_cache(dout)
         flat = (shape[0], int(np.prod(shape[1:])))
         if not isinstance(dout, np.ndarray) or dout.shape != flat:
             got = f"shape {dout.shape}" if isinstance(dout, np.ndarray) else type(dout).__name__

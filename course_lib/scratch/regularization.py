@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_cache, check_float, check_rng
+from course_lib._checks import _fail, check_array, check_cache, check_float, check_rng, named_errors
 from course_lib.scratch.modules import Module
 
 # ----------------------------------------------------------------------------- dropout
@@ -212,13 +212,18 @@ class Dropout(Module):
         self._cache = None
 
     def forward(self, x):
-        out, self._cache = dropout_forward(x, self.p, self.training, rng=self.rng)
+        with named_errors("Dropout.forward"):
+            out, self._cache = dropout_forward(x, self.p, self.training, rng=self.rng)
         return out
 
     def backward(self, dout):
+        if not isinstance(dout, np.ndarray):
+            _fail(TypeError, "Dropout.backward", "dout to be a numpy.ndarray", type(dout).__name__,
+                  "pass the gradient of the loss with respect to this layer's output")
         if self._cache is None:
             _fail(RuntimeError, "Dropout.backward", "a forward call first", "no cached forward", None)
-        return dropout_backward(dout, self._cache)
+        with named_errors("Dropout.backward"):
+            return dropout_backward(dout, self._cache)
 
     def __repr__(self):
         return f"Dropout(p={self.p})"

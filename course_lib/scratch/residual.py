@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_int
+from course_lib._checks import _fail, check_array, check_int, named_errors
 from course_lib.scratch.modules import Linear, Module, ReLU
 
 
@@ -56,16 +56,27 @@ class PlainBlock(Module):
                 f"shape {x.shape}",
                 f"the block was built for {self.features} features",
             )
-        return self.fc2(self.relu1(self.fc1(x)))
+        return self._child("fc2", "forward", self._child("relu1", "forward", self._child("fc1", "forward", x)))
 
     def _branch_backward(self, dz):
-        return self.fc1.backward(self.relu1.backward(self.fc2.backward(dz)))
+        dz = self._child("fc2", "backward", dz)
+        return self._child("fc1", "backward", self._child("relu1", "backward", dz))
+
+    def _child(self, name, method, arg):
+        """``self.<name>.<method>(arg)``; an error names this block's method and the child."""
+        child = getattr(self, name)
+        where = f"{name} ({type(child).__name__})"
+        with named_errors(f"{type(self).__name__}.{method}", where, (ValueError, TypeError, RuntimeError)):
+            return getattr(child, method)(arg)
 
     def forward(self, x):
-        return self.relu2(self._branch_forward(x))
+        return self._child("relu2", "forward", self._branch_forward(x))
 
     def backward(self, dout):
-        return self._branch_backward(self.relu2.backward(dout))
+        if not isinstance(dout, np.ndarray):
+            _fail(TypeError, f"{type(self).__name__}.backward", "dout to be a numpy.ndarray", type(dout).__name__,
+                  "pass the gradient of the loss with respect to the block's output")
+        return self._branch_backward(self._child("relu2", "backward", dout))
 
 
 class ResidualBlock(PlainBlock):
@@ -76,8 +87,11 @@ class ResidualBlock(PlainBlock):
     """
 
     def forward(self, x):
-        return self.relu2(x + self._branch_forward(x))
+        return self._child("relu2", "forward", x + self._branch_forward(x))
 
     def backward(self, dout):
-        ds = self.relu2.backward(dout)  # gradient at the sum s = x + branch(x)
+        if not isinstance(dout, np.ndarray):
+            _fail(TypeError, "ResidualBlock.backward", "dout to be a numpy.ndarray", type(dout).__name__,
+                  "pass the gradient of the loss with respect to the block's output")
+        ds = self._child("relu2", "backward", dout)  # gradient at the sum s = x + branch(x)
         return ds + self._branch_backward(ds)
