@@ -24,6 +24,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from course_lib._checks import _fail, check_array, check_int, check_shape
 
@@ -216,28 +217,29 @@ def _to_batch_last(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
     return xt
 
 
-def _gather_columns(xt, kernel, stride, out_hw, rows=None) -> np.ndarray:
-    """im2col on a padded batch-last xt (C, H', W', N) -> cols (C*KH*KW, R*OW*N).
+def _windows(xt, kernel, stride, out_hw) -> np.ndarray:
+    """Every receptive field of a padded batch-last xt (C, H', W', N), as a VIEW (nothing copied).
 
-    The columns of output rows ``rows = (r0, r1)`` (default: all OH rows), R = r1 - r0.
-    One strided slice per kernel offset (i, j): the pixels that offset sees
-    at every output position, for every channel and image at once.
+    ``windows[c, i, j, r, q, n] = xt[c, r*sh + i, q*sw + j, n]``: the pixel that
+    kernel offset (i, j) sees at output position (r, q) of image n. So
+    ``windows.reshape(C*KH*KW, OH*OW*N)`` is im2col's matrix of columns, and
+    ``windows[:, :, :, r0:r1]`` the columns of output rows r0..r1-1; the
+    reshape makes the one copy.
+
+    Shapes: xt (C, H', W', N) -> windows (C, KH, KW, OH, OW, N).
     """
-    c, n = xt.shape[0], xt.shape[3]
-    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
-    r0, r1 = (0, oh) if rows is None else rows
-    cols = np.empty((c, kh, kw, r1 - r0, ow, n), dtype=xt.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, i, j] = xt[:, i + sh * r0 : i + sh * r1 : sh, j : j + sw * ow : sw]
-    return cols.reshape(c * kh * kw, (r1 - r0) * ow * n)
+    (sh, sw), (oh, ow) = stride, out_hw
+    windows = sliding_window_view(xt, kernel, axis=(1, 2))  # (C, H'-KH+1, W'-KW+1, N, KH, KW), a view
+    windows = windows[:, : sh * oh : sh, : sw * ow : sw]  # keep the window positions the stride visits
+    return windows.transpose(0, 4, 5, 1, 2, 3)
 
 
 def _add_columns(xt, cols, kernel, stride, out_hw, rows=None) -> None:
     """col2im, in place: ADD cols (C*KH*KW, R*OW*N) onto the pixels of xt (C, H', W', N) they came from.
 
-    The exact reverse of ``_gather_columns`` with the same arguments: one
-    strided slice per kernel offset, added (windows overlap when stride < kernel).
+    The reverse of the columns of ``_windows``: one strided slice per kernel
+    offset, ADDED (windows overlap when stride < kernel, so this cannot be
+    written through the overlapping view).
     """
     c, n = xt.shape[0], xt.shape[3]
     (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
@@ -273,8 +275,8 @@ def im2col(x: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
     padding = _pair(padding, "padding", func, 0)
     _check_kernel_fits(func, x.shape, kernel, padding)
     oh, ow = _out_hw(x.shape, kernel, stride, padding)
-    cols = _gather_columns(_to_batch_last(x, padding), kernel, stride, (oh, ow))
-    return cols.reshape(-1, oh * ow, x.shape[0]).transpose(2, 0, 1)
+    windows = _windows(_to_batch_last(x, padding), kernel, stride, (oh, ow))  # (C, KH, KW, OH, OW, N)
+    return windows.reshape(-1, oh * ow, x.shape[0]).transpose(2, 0, 1)
 
 
 def col2im(cols: np.ndarray, x_shape, kernel_size, stride=1, padding=0) -> np.ndarray:
@@ -421,9 +423,10 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0):
     xt = _to_batch_last(x, padding)  # (C, H', W', N)
     w_rows = weight.reshape(f_count, -1)  # (F, C*KH*KW): one filter per row
     out = np.empty((f_count, oh * ow * n), dtype=np.result_type(x, weight))  # the product, batch last
+    windows = _windows(xt, (kh, kw), stride, (oh, ow))  # (C, KH, KW, OH, OW, N), a view
     per_row = ow * n  # columns of cols (and of out) per output row
     for r0, r1 in _row_blocks(oh, c * kh * kw * per_row * x.itemsize):
-        cols = _gather_columns(xt, (kh, kw), stride, (oh, ow), (r0, r1))  # (C*KH*KW, R*OW*N)
+        cols = windows[:, :, :, r0:r1].reshape(c * kh * kw, -1)  # im2col of this block: (C*KH*KW, R*OW*N)
         np.matmul(w_rows, cols, out=out[:, r0 * per_row : r1 * per_row])  # written in place
     if bias is not None:
         out += bias[:, None]
@@ -453,9 +456,10 @@ def conv2d_backward(dout, cache):
     if not dout_t.flags.c_contiguous:  # free when dout was computed elementwise from out; else one copy
         dout_t = _copy_batch_last(dout, np.empty(dout_t.shape, dtype=dout.dtype))
     dout_t = dout_t.reshape(f_count, oh * ow * n)
+    windows = _windows(xt, (kh, kw), stride, (oh, ow))
     per_row = ow * n
     for r0, r1 in _row_blocks(oh, c * kh * kw * per_row * xt.itemsize):
-        cols = _gather_columns(xt, (kh, kw), stride, (oh, ow), (r0, r1))  # rebuilt: cheaper than keeping 9 MB
+        cols = windows[:, :, :, r0:r1].reshape(c * kh * kw, -1)  # rebuilt: cheaper than keeping 9 MB
         dout_block = dout_t[:, r0 * per_row : r1 * per_row]  # (F, R*OW*N), the columns of this block
         # (cols @ dout^T)^T is dout @ cols^T, but OpenBLAS runs the long inner dimension faster this way.
         dweight += cols @ dout_block.T
