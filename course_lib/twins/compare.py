@@ -13,6 +13,7 @@ two significant digits, e.g. "3.4e-05".
 
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -23,16 +24,28 @@ from course_lib._checks import _fail, check_choice
 NOISE_FLOOR = 1e-12
 
 
-class CompareRow(NamedTuple):
+class _CompareFields(NamedTuple):
+    name: str
+    allclose: bool
+    max_abs_diff: float
+
+
+class CompareRow(_CompareFields):
     """One compared quantity: its name, whether allclose holds, and the max absolute difference.
 
     Shapes: three scalars (str, bool, float); str(row) is the printed line.
     Twin: none (a report row).
     """
 
-    name: str
-    allclose: bool
-    max_abs_diff: float
+    __slots__ = ()
+
+    def __new__(cls, name: str, allclose: bool, max_abs_diff: float):
+        if not isinstance(name, str):
+            _fail(TypeError, "CompareRow", "name to be a str", type(name).__name__, "e.g. 'out' or '0.weight.grad'")
+        if not isinstance(allclose, (bool, np.bool_)):
+            _fail(TypeError, "CompareRow", "allclose to be True or False", type(allclose).__name__, None)
+        _check_diff(max_abs_diff, "CompareRow", "max_abs_diff")
+        return super().__new__(cls, name, allclose, max_abs_diff)
 
     def __str__(self) -> str:
         return f"{self.name:<22} allclose={self.allclose!s:<5}  max|diff|={format_diff(self.max_abs_diff)}"
@@ -44,11 +57,20 @@ def format_diff(diff: float) -> str:
     Shapes: a float -> str.
     Twin: none (a formatting helper).
     """
+    _check_diff(diff, "format_diff", "diff")
     if np.isnan(diff):
         return "nan"
     if diff < NOISE_FLOOR:
         return "< 1e-12"
     return f"{diff:.1e}"
+
+
+def _check_diff(diff, func: str, name: str) -> None:
+    if isinstance(diff, (bool, np.bool_)) or not isinstance(diff, numbers.Real):
+        _fail(TypeError, func, f"{name} to be a number (a max absolute difference)",
+              f"{type(diff).__name__} {diff!r}", "pass a float, e.g. float(np.abs(a - b).max())")
+    if diff < 0:
+        _fail(ValueError, func, f"{name} >= 0 (a max absolute difference)", repr(diff), None)
 
 
 def _to_numpy(value, name: str, func: str) -> np.ndarray:

@@ -53,7 +53,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dout=None):
     Shapes: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None -> out (N, F, OH, OW).
     Twin of: course_lib.scratch.conv.conv2d_forward / conv2d_backward
     """
-    func = "twins.conv.conv2d"
+    func = "conv2d"
     inputs = (_tensor(x, "x", func), _tensor(weight, "weight", func),
               None if bias is None else _tensor(bias, "bias", func))
     out = F.conv2d(*inputs, stride=stride, padding=padding)
@@ -66,9 +66,9 @@ def max_pool2d(x, kernel_size, stride=None, dout=None):
     Shapes: x (N, C, H, W) -> out (N, C, OH, OW).
     Twin of: course_lib.scratch.conv.maxpool2d_forward / maxpool2d_backward
     """
-    xt = _tensor(x, "x", "twins.conv.max_pool2d")
+    xt = _tensor(x, "x", "max_pool2d")
     out = F.max_pool2d(xt, kernel_size, stride)
-    grads = _grads(out, dout, (xt,), "twins.conv.max_pool2d")
+    grads = _grads(out, dout, (xt,), "max_pool2d")
     return out.detach().numpy(), None if grads is None else grads[0]
 
 
@@ -78,9 +78,9 @@ def avg_pool2d(x, kernel_size, stride=None, dout=None):
     Shapes: x (N, C, H, W) -> out (N, C, OH, OW).
     Twin of: course_lib.scratch.conv.avgpool2d_forward / avgpool2d_backward
     """
-    xt = _tensor(x, "x", "twins.conv.avg_pool2d")
+    xt = _tensor(x, "x", "avg_pool2d")
     out = F.avg_pool2d(xt, kernel_size, stride)
-    grads = _grads(out, dout, (xt,), "twins.conv.avg_pool2d")
+    grads = _grads(out, dout, (xt,), "avg_pool2d")
     return out.detach().numpy(), None if grads is None else grads[0]
 
 

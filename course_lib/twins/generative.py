@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib._checks import _fail, check_choice, check_float
+from course_lib._checks import _fail, check_choice, check_float, named_errors
 from course_lib._torch_checks import check_tensor
 from course_lib.twins.mlp import ACTIVATIONS, make_torch_mlp
 
@@ -36,6 +36,16 @@ def _check_tensor(x, name: str, func: str, ndim: int | None = 2, shape_doc: str 
         _fail(ValueError, func, f"{name} of shape {shape_doc}", f"shape {tuple(x.shape)}",
               "pass a batch, e.g. x[None]" if x.ndim == ndim - 1 else None)
     return check_tensor(x, name, func)  # non-empty and finite, like the NumPy twins
+
+
+def _check_input(x, name: str, mlp: nn.Sequential, func: str) -> torch.Tensor:
+    """A model's input: a floating (N, D) tensor with D the first layer's in_features (values not scanned)."""
+    width = mlp[0].in_features
+    check_tensor(x, name, func, ndim=2, shape_doc=f"(N, {width})", finite=False)
+    if x.shape[1] != width:
+        _fail(ValueError, func, f"{name} of shape (N, {width})", f"shape {tuple(x.shape)}",
+              f"the model was built for {width} features")
+    return x
 
 
 def _check_same_shape(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str], func: str) -> None:
@@ -102,8 +112,9 @@ def vae_loss(out: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch
     Twin of: course_lib.generative.vae_loss
     """
     beta = check_float(beta, "beta", "vae_loss", minimum=0.0)
-    recon = reconstruction_loss(out, x, kind)
-    kl = gaussian_kl(mu, logvar)
+    with named_errors("vae_loss"):
+        recon = reconstruction_loss(out, x, kind)
+        kl = gaussian_kl(mu, logvar)
     return recon + beta * kl, recon, kl
 
 
@@ -139,11 +150,11 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The code, (N, K)."""
-        return self.encoder(x)
+        return self.encoder(_check_input(x, "x", self.encoder, "Autoencoder.encode"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The decoder's logits, (N, D); sigmoid them for the reconstruction."""
-        return self.decoder(self.encoder(x))
+        return self.decoder(self.encoder(_check_input(x, "x", self.encoder, "Autoencoder.forward")))
 
 
 class VAE(nn.Module):
@@ -168,15 +179,19 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor):
         """(mu, logvar), each (N, K)."""
-        h = self.encoder(x)
+        return self._encode(x, "VAE.encode")
+
+    def _encode(self, x, func):
+        h = self.encoder(_check_input(x, "x", self.encoder, func))
         return h[:, : self.latent], h[:, self.latent :]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Logits of the pixels; sigmoid them for an image."""
-        return self.decoder(z)
+        return self.decoder(_check_input(z, "z", self.decoder, "VAE.decode"))
 
     def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None,
                 generator: torch.Generator | None = None):
-        mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar, eps, generator)
-        return self.decode(z), mu, logvar
+        mu, logvar = self._encode(x, "VAE.forward")
+        with named_errors("VAE.forward"):
+            z = reparameterize(mu, logvar, eps, generator)
+        return self.decoder(z), mu, logvar

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib._checks import check_choice, check_int
+from course_lib._checks import _fail, check_choice, check_int
+from course_lib._torch_checks import check_tensor
 from course_lib.scratch.modules import _check_sizes
 
 ACTIVATIONS = {
@@ -47,6 +48,11 @@ class TorchMaxout(nn.Module):
         self.bias = linear.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        func = "TorchMaxout.forward"
+        check_tensor(x, "x", func, ndim=2, shape_doc=f"(N, {self.in_features})", finite=False)
+        if x.shape[1] != self.in_features:
+            _fail(ValueError, func, f"x of shape (N, {self.in_features})", f"shape {tuple(x.shape)}",
+                  f"the layer was built for in_features={self.in_features}")
         z = nn.functional.linear(x, self.weight, self.bias)
         return z.view(x.shape[0], self.out_features, self.pieces).max(dim=-1).values
 

@@ -20,6 +20,11 @@ from course_lib.device import get_device
 
 def default_dtype(device: torch.device) -> torch.dtype:
     """float64 where the device has it, float32 on MPS."""
+    if isinstance(device, str):
+        device = torch.device(device)
+    if not isinstance(device, torch.device):
+        _fail(TypeError, "default_dtype", "device to be a torch.device (or a name such as 'cpu')",
+              type(device).__name__, "pass get_device()")
     return torch.float32 if device.type == "mps" else torch.float64
 
 

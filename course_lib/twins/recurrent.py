@@ -13,8 +13,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from course_lib._checks import _fail
+from course_lib._checks import _fail, check_int, named_errors
 from course_lib.scratch.recurrent import GRU, LSTM, RNN, Embedding
+
+
+def _check_module(module, cls, func: str, dtype) -> None:
+    """``module`` is a scratch ``cls`` (tuple: any of them); ``dtype`` a floating torch dtype."""
+    classes = cls if isinstance(cls, tuple) else (cls,)
+    if not isinstance(module, classes):
+        names = ", ".join(c.__name__ for c in classes[:-1])
+        names = f"{names} or {classes[-1].__name__}" if names else classes[-1].__name__
+        hint = "it is already a torch module" if isinstance(module, torch.nn.Module) else None
+        _fail(TypeError, func, f"a scratch {names}", type(module).__name__, hint)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        _fail(TypeError, func, "dtype to be a floating torch.dtype", repr(dtype), "e.g. dtype=torch.float64")
 
 
 def _copy_weights(scratch, twin):
@@ -30,6 +42,7 @@ def torch_rnn_like(rnn: RNN, dtype=torch.float64) -> torch.nn.RNN:
     Shapes: the same as ``course_lib.scratch.recurrent.RNN`` (h_0 is (1, N, H) in torch).
     Twin: torch.nn.RNN.
     """
+    _check_module(rnn, RNN, "torch_rnn_like", dtype)
     twin = torch.nn.RNN(
         rnn.input_size, rnn.hidden_size, nonlinearity="tanh", batch_first=rnn.batch_first, dtype=dtype
     )
@@ -42,6 +55,7 @@ def torch_lstm_like(lstm: LSTM, dtype=torch.float64) -> torch.nn.LSTM:
     Shapes: the same as ``course_lib.scratch.recurrent.LSTM`` (h_0, c_0 are (1, N, H) in torch).
     Twin: torch.nn.LSTM.
     """
+    _check_module(lstm, LSTM, "torch_lstm_like", dtype)
     twin = torch.nn.LSTM(lstm.input_size, lstm.hidden_size, batch_first=lstm.batch_first, dtype=dtype)
     return _copy_weights(lstm, twin)
 
@@ -52,6 +66,7 @@ def torch_gru_like(gru: GRU, dtype=torch.float64) -> torch.nn.GRU:
     Shapes: the same as ``course_lib.scratch.recurrent.GRU`` (h_0 is (1, N, H) in torch).
     Twin: torch.nn.GRU.
     """
+    _check_module(gru, GRU, "torch_gru_like", dtype)
     twin = torch.nn.GRU(gru.input_size, gru.hidden_size, batch_first=gru.batch_first, dtype=dtype)
     return _copy_weights(gru, twin)
 
@@ -62,6 +77,7 @@ def torch_embedding_like(embedding: Embedding, dtype=torch.float64) -> torch.nn.
     Shapes: weight (num_embeddings, embedding_dim).
     Twin: torch.nn.Embedding.
     """
+    _check_module(embedding, Embedding, "torch_embedding_like", dtype)
     twin = torch.nn.Embedding(embedding.num_embeddings, embedding.embedding_dim, dtype=dtype)
     return _copy_weights(embedding, twin)
 
@@ -80,10 +96,11 @@ def torch_like(module, dtype=torch.float64):
     Shapes: as the scratch module.
     Twin: torch.nn.RNN / LSTM / GRU / Embedding.
     """
+    _check_module(module, (RNN, LSTM, GRU, Embedding), "torch_like", dtype)
     for kind, build in _BUILDERS:
         if isinstance(module, kind):
             return build(module, dtype)
-    _fail(TypeError, "torch_like", "a scratch RNN, LSTM, GRU or Embedding", type(module).__name__, None)
+    return None  # unreachable: _check_module refused every other type
 
 
 def _max_diff(a, b) -> float:
@@ -102,8 +119,20 @@ def compare_recurrent(scratch, x, h0=None, c0=None, seed: int = 0) -> dict[str, 
     an Embedding), h0, c0 (N, H) -> a dict of floats.
     Twin: torch.nn.RNN / LSTM / GRU / Embedding (built by ``torch_like``).
     """
-    rng = np.random.default_rng(seed)
+    func = "compare_recurrent"
+    _check_module(scratch, (RNN, LSTM, GRU, Embedding), func, torch.float64)
+    rng = np.random.default_rng(check_int(seed, "seed", func, minimum=0))
+    if not isinstance(x, np.ndarray) or (x.ndim != 3 and not isinstance(scratch, Embedding)):
+        doc = "integer indices" if isinstance(scratch, Embedding) else "(T, N, D) (or (N, T, D) if batch_first)"
+        got = f"shape {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+        _fail(TypeError if not isinstance(x, np.ndarray) else ValueError, func, f"x as a numpy array of shape {doc}",
+              got, "pass the same input you would give the scratch module")
     twin = torch_like(scratch)
+    with named_errors(func):
+        return _compare(scratch, twin, x, h0, c0, rng)
+
+
+def _compare(scratch, twin, x, h0, c0, rng) -> dict[str, float]:
     if isinstance(scratch, Embedding):
         out = scratch(x)
         dout = rng.standard_normal(out.shape)

@@ -10,11 +10,14 @@ fc2.bias``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 from torch import nn
 
-from course_lib._checks import _fail
+from course_lib._checks import _fail, check_int
+from course_lib._torch_checks import check_tensor
 from course_lib.scratch.regularization import (
     BatchNorm1d,
     BatchNorm2d,
@@ -31,9 +34,18 @@ def to_torch_state_dict(state: dict, dtype=torch.float64) -> dict:
     Shapes: every value keeps its shape.
     Twin: torch.nn.Module.state_dict
     """
+    if not isinstance(state, Mapping):
+        _fail(TypeError, "to_torch_state_dict", "state to be a dict of arrays (a scratch state_dict)",
+              type(state).__name__, "pass module.state_dict()")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        _fail(TypeError, "to_torch_state_dict", "dtype to be a floating torch.dtype", repr(dtype),
+              "e.g. dtype=torch.float64")
     out = {}
     for key, value in state.items():
         value = np.asarray(value)
+        if value.dtype.kind not in "fiub":
+            _fail(TypeError, "to_torch_state_dict", f"{key} to be a numeric array", f"dtype {value.dtype}",
+                  "pass module.state_dict()")
         if value.dtype.kind == "f":
             out[key] = torch.tensor(value, dtype=dtype)
         else:
@@ -73,14 +85,28 @@ class TorchPlainBlock(nn.Module):
 
     def __init__(self, features: int, dtype=torch.float64):
         super().__init__()
+        features = check_int(features, "features", type(self).__name__, minimum=1)
         self.fc1 = nn.Linear(features, features, dtype=dtype)
         self.fc2 = nn.Linear(features, features, dtype=dtype)
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
+        """fc2(relu(fc1(x))): the block without its final ReLU (and skip connection)."""
+        return self._branch(self._check_x(x, "branch"))
+
+    def _branch(self, x):
         return self.fc2(torch.relu(self.fc1(x)))
 
+    def _check_x(self, x, method):
+        func = f"{type(self).__name__}.{method}"
+        width = self.fc1.in_features
+        check_tensor(x, "x", func, ndim=2, shape_doc=f"(N, {width})", finite=False)
+        if x.shape[1] != width:
+            _fail(ValueError, func, f"x of shape (N, {width})", f"shape {tuple(x.shape)}",
+                  f"the block was built for {width} features")
+        return x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.branch(x))
+        return torch.relu(self._branch(self._check_x(x, "forward")))
 
 
 class TorchResidualBlock(TorchPlainBlock):
@@ -91,7 +117,8 @@ class TorchResidualBlock(TorchPlainBlock):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(x + self.branch(x))
+        x = self._check_x(x, "forward")
+        return torch.relu(x + self._branch(x))
 
 
 def block_twin(block: PlainBlock, dtype=torch.float64) -> TorchPlainBlock:
