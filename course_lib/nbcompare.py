@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from course_lib._checks import _fail
@@ -58,7 +59,22 @@ class Tolerance:
     lines: str | None = None
     why: str = ""
 
+    def __post_init__(self):
+        for name in ("abs", "rel", "below"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                _fail(TypeError if not isinstance(value, int | float) else ValueError, "Tolerance",
+                      f"{name} as a finite number >= 0", repr(value), None)
+        if isinstance(self.counts, bool) or not isinstance(self.counts, int) or self.counts < 0:
+            _fail(TypeError if not isinstance(self.counts, int) else ValueError, "Tolerance",
+                  "counts as a whole number >= 0", repr(self.counts), None)
+        if self.lines is not None and not isinstance(self.lines, str):
+            _fail(TypeError, "Tolerance", "lines as a regular expression (a str) or None", repr(self.lines), None)
+        if not isinstance(self.why, str):
+            _fail(TypeError, "Tolerance", "why as a str", repr(self.why), "say what the numbers are")
+
     def applies_to(self, line: str) -> bool:
+        _check_str(line, "line", "Tolerance.applies_to")
         return self.lines is None or re.search(self.lines, line) is not None
 
     def describe(self) -> str:
@@ -71,9 +87,35 @@ class Tolerance:
 EXACT = Tolerance()
 
 
+def _check_str(value, name: str, func: str) -> str:
+    if not isinstance(value, str):
+        _fail(TypeError, func, f"{name} to be a str", type(value).__name__, "pass the output's text")
+    return value
+
+
+def _check_tol(tol, func: str):
+    """A ``Tolerance`` or a non-empty tuple of them, as ``tolerance_of`` returns."""
+    rules = tol if isinstance(tol, tuple) and tol else (tol,)
+    if not all(isinstance(rule, Tolerance) for rule in rules):
+        _fail(TypeError, func, "tol to be a Tolerance or a tuple of them", repr(tol)[:80],
+              "pass what tolerance_of(cell.metadata) returns")
+    return tol
+
+
+def _check_cell(cell, func: str):
+    if not isinstance(cell, Mapping) or not isinstance(cell.get("metadata", {}), Mapping):
+        _fail(TypeError, func, "cell to be a notebook cell (a mapping with 'metadata')", type(cell).__name__,
+              "pass one of nbformat.read(path, as_version=4).cells")
+    return cell
+
+
 def tolerance_of(metadata, where: str = "cell"):
     """The tolerance a cell declares in ``metadata["tolerance"]``: ``EXACT`` when
     none, a ``Tolerance`` for one mapping, a tuple of them for a list."""
+    if metadata is not None and not isinstance(metadata, Mapping):
+        _fail(TypeError, "tolerance_of", "metadata to be a cell's metadata (a mapping)", type(metadata).__name__,
+              "pass cell.metadata")
+    _check_str(where, "where", "tolerance_of")
     spec = (metadata or {}).get(KEY)
     if spec is None:
         return EXACT
@@ -150,6 +192,7 @@ def _pick(tol, line: str) -> Tolerance:
 
 def describe(tol) -> str:
     """A cell's tolerance (one or several) in words."""
+    _check_tol(tol, "describe")
     rules = tol if isinstance(tol, tuple) else (tol,)
     return "; ".join(rule.describe() for rule in rules)
 
@@ -169,6 +212,12 @@ class Verdict:
     kind: str
     problems: tuple[str, ...] = ()
 
+    def __post_init__(self):
+        if self.kind not in ("same", "numbers", "text"):
+            _fail(ValueError, "Verdict", "kind to be one of 'same', 'numbers', 'text'", repr(self.kind), None)
+        if not isinstance(self.problems, tuple) or not all(isinstance(p, str) for p in self.problems):
+            _fail(TypeError, "Verdict", "problems as a tuple of str", repr(self.problems)[:80], None)
+
     @property
     def ok(self) -> bool:
         return self.kind == "same"
@@ -183,6 +232,9 @@ def compare_text(old: str, new: str, tol=EXACT) -> Verdict:
     ``numbers`` with one line per number that moved too far, naming the line,
     the old and new number, and the tolerance it exceeded.
     """
+    _check_str(old, "old", "compare_text")
+    _check_str(new, "new", "compare_text")
+    _check_tol(tol, "compare_text")
     if old == new:
         return Verdict("same")
     old_skeleton, old_numbers = _split(old)
@@ -210,6 +262,8 @@ def compare_text(old: str, new: str, tol=EXACT) -> Verdict:
 
 def too_wide(text: str, tol) -> list[str]:
     """The printed values a tolerance is wider than (so they could become anything)."""
+    _check_str(text, "text", "too_wide")
+    _check_tol(tol, "too_wide")
     found = []
     for line_no, line, token in _split(text)[1]:
         ours = _pick(tol, line)
@@ -226,6 +280,7 @@ def cell_kind(cell) -> str:
     """How the checking run compares a code cell: ``exact`` (the defaults),
     ``tolerance`` (declared in its metadata) or ``not compared`` (tagged
     nbval-ignore-output or nbval-skip)."""
+    _check_cell(cell, "cell_kind")
     tags = cell.get("metadata", {}).get("tags", [])
     if "nbval-ignore-output" in tags or "nbval-skip" in tags:
         return "not compared"
@@ -236,8 +291,14 @@ def comparison_report(notebooks) -> list[dict]:
     """Per notebook (``{"name", "cells"}`` with nbformat cells): how many code
     cells are compared exactly, with a tolerance, and not at all, and every
     declared tolerance with its reason."""
+    if isinstance(notebooks, str | Mapping) or not isinstance(notebooks, Iterable):
+        _fail(TypeError, "comparison_report", 'notebooks as an iterable of {"name", "cells"} mappings',
+              type(notebooks).__name__, 'e.g. [{"name": p.name, "cells": nbformat.read(p, as_version=4).cells}]')
     rows = []
     for nb in notebooks:
+        if not isinstance(nb, Mapping) or not isinstance(nb.get("name"), str) or not isinstance(nb.get("cells"), list):
+            _fail(TypeError, "comparison_report", 'each notebook as a mapping {"name": str, "cells": list}',
+                  repr(nb)[:80], None)
         counts = {"exact": 0, "tolerance": 0, "not compared": 0}
         declared = []
         code = [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
@@ -253,6 +314,10 @@ def comparison_report(notebooks) -> list[dict]:
 
 def format_report(rows) -> str:
     """The report as a table, then every declared tolerance."""
+    keys = {"name", "exact", "tolerance", "not compared", "declared"}
+    if not isinstance(rows, list | tuple) or not all(isinstance(r, Mapping) and keys <= set(r) for r in rows):
+        _fail(TypeError, "format_report", "rows as the list comparison_report returns", repr(rows)[:80],
+              "pass comparison_report(notebooks)")
     lines = [f"{'notebook':34s} {'exact':>6s} {'tolerance':>9s} {'not compared':>12s}"]
     for row in rows:
         lines.append(f"{row['name']:34s} {row['exact']:6d} {row['tolerance']:9d} {row['not compared']:12d}")
