@@ -178,7 +178,8 @@ def train_seq2seq(attention: bool, seed: int, steps: int = 250, max_length: int 
     lengths 1..max_length on a fixed validation set (``val_seed``, 100
     strings per length) is measured; the best state is returned. Float32 on
     the CPU.
-    Returns {"state", "val_curve" (list of (step, accuracy)), "best_step", "seconds"}.
+    Returns {"state", "val_curve" (list of (step, accuracy)), "best_step"}: nothing that depends on the
+    clock, so that recording the run twice gives the same bytes (``course_lib.shipped``).
     Shapes: -> a dict of plain data.
     Twin: none.
     """
@@ -188,7 +189,6 @@ def train_seq2seq(attention: bool, seed: int, steps: int = 250, max_length: int 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     lengths = range(1, max_length + 1)
     curve, best, best_state, best_step = [], -1.0, None, 0
-    start = time.process_time()
     for step in progress(range(steps), desc="attention" if attention else "plain"):
         length = int(rng.integers(1, max_length + 1))
         src, tgt_in, tgt = (torch.from_numpy(a) for a in reversal_batch(batch_size, length, rng))
@@ -203,7 +203,7 @@ def train_seq2seq(attention: bool, seed: int, steps: int = 250, max_length: int 
             if val > best:
                 best, best_state = val, {k: v.clone() for k, v in model.state_dict().items()}
                 best_step = step + 1
-    return {"state": best_state, "val_curve": curve, "best_step": best_step, "seconds": time.process_time() - start}
+    return {"state": best_state, "val_curve": curve, "best_step": best_step}
 
 
 def seq2seq_lr_sweep(lrs=(2e-3, 5e-3, 1e-2), seed: int = 0) -> dict:
@@ -374,14 +374,14 @@ def train_char_model(model: nn.Module, train_ids, val_ids, steps: int, lr: float
                      batch_size: int = 32, seed: int = 1, eval_every: int = 100) -> dict:
     """Adam on random windows (``char_batches``), gradient norm clipped to 1; keep the best validation state.
 
-    Returns {"state", "log" (list of (step, train bpc, validation bpc)), "best_step", "seconds"}.
+    Returns {"state", "log" (list of (step, train bpc, validation bpc)), "best_step"}; time it with
+    ``seconds_per_step``.
     Shapes: train_ids, val_ids (L,) ints -> a dict of plain data.
     Twin: none.
     """
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     log, best, best_state, best_step = [], math.inf, None, 0
-    start = time.process_time()
     for step in progress(range(steps), desc=type(model).__name__):
         x, y = char_batches(train_ids, seq_len, batch_size, rng)
         loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y.reshape(-1)))
@@ -395,7 +395,24 @@ def train_char_model(model: nn.Module, train_ids, val_ids, steps: int, lr: float
             if val < best:
                 best, best_step = val, step + 1
                 best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    return {"state": best_state, "log": log, "best_step": best_step, "seconds": time.process_time() - start}
+    return {"state": best_state, "log": log, "best_step": best_step}
+
+
+def seconds_per_step(model: nn.Module, train_ids, lr: float, steps: int = 30, seq_len: int = 48,
+                     batch_size: int = 32) -> float:
+    """CPU seconds (this process) per training step of ``train_char_model``, timed on a copy of ``model``.
+
+    Shapes: -> float.
+    Twin: none (a measurement).
+    """
+    import copy
+
+    trial = copy.deepcopy(model)
+    train_char_model(trial, train_ids, train_ids[:2000], steps=3, lr=lr, eval_every=10**9)  # warm-up
+    start = time.process_time()
+    train_char_model(trial, train_ids, train_ids[:2000], steps=steps, lr=lr, seq_len=seq_len,
+                     batch_size=batch_size, eval_every=10**9)
+    return (time.process_time() - start) / steps
 
 
 def char_lr_sweep(train_ids, val_ids, vocab_size: int, lrs=None) -> dict:
@@ -482,3 +499,19 @@ def cost_functions(length: int, embed_dim: int = 32, batch: int = 8, device="cpu
             return lstm(x)[0]
 
     return run_attention, run_lstm
+
+
+def time_by_length(lengths, device="cpu", repeats: int = 5) -> dict:
+    """Median seconds of one forward pass of ``cost_functions``' attention and LSTM at each length.
+
+    Shapes: lengths (K,) ints -> {"attention": (K,), "LSTM": (K,)} float arrays of seconds.
+    Twin: none (a measurement, with course_lib.bench.time_call).
+    """
+    from course_lib.bench import time_call
+
+    times = {"attention": [], "LSTM": []}
+    for length in lengths:
+        run_attention, run_lstm = cost_functions(int(length), device=device)
+        times["attention"].append(time_call(run_attention, repeats=repeats, device=device))
+        times["LSTM"].append(time_call(run_lstm, repeats=repeats, device=device))
+    return {name: np.array(values) for name, values in times.items()}
