@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from course_lib._checks import _fail, check_int
+from course_lib._checks import _fail, check_choice, check_float, check_int, named_errors
 
 
 def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, device=None) -> float:
@@ -122,6 +122,25 @@ def _torch():
     return torch
 
 
+def _check_common(func: str, dtype: str, seed: int = 0) -> None:
+    """A workload's ``dtype`` (one of DTYPES) and ``seed`` (an int >= 0)."""
+    check_choice(dtype, "dtype", func, DTYPES)
+    check_int(seed, "seed", func, minimum=0)
+
+
+def _check_flag(value, name: str, func: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        _fail(TypeError, func, f"{name} to be True or False", f"{type(value).__name__} {value!r}", None)
+    return bool(value)
+
+
+def _check_mapping(value, name: str, func: str, keys, fix: str) -> dict:
+    if not isinstance(value, dict) or not set(keys) <= set(value):
+        got = f"a dict with keys {sorted(value)}" if isinstance(value, dict) else type(value).__name__
+        _fail(TypeError, func, f"{name} as a dict with keys {sorted(keys)}", got, fix)
+    return value
+
+
 def _torch_dtype(dtype: str):
     return getattr(_torch(), dtype)
 
@@ -135,6 +154,8 @@ def matmul_workload(n: int, dtype: str = "float32", seed: int = 0) -> Workload:
     Shapes: A (n, n), B (n, n) -> (n, n).
     Twin: torch.matmul
     """
+    n = check_int(n, "n", "matmul_workload", minimum=1)
+    _check_common("matmul_workload", dtype, seed)
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((n, n)).astype(dtype)
     b = rng.standard_normal((n, n)).astype(dtype)
@@ -191,7 +212,11 @@ def mlp_workload(sizes, batch: int = 256, dtype: str = "float32", lr: float = 0.
     from course_lib.scratch.modules import MLP
     from course_lib.scratch.optim import SGD
 
-    sizes = list(sizes)
+    func = "mlp_workload"
+    sizes = _check_sizes(sizes, "sizes", func, 2, "[D, H1, ..., K]")
+    batch = check_int(batch, "batch", func, minimum=1)
+    lr = check_float(lr, "lr", func, minimum=0.0, strict_min=True)
+    _check_common(func, dtype, seed)
     rng = np.random.default_rng(seed)
     model = MLP(sizes, activation="relu", rng=rng)
     model.layers[0].needs_input_grad = False  # like torch: the data needs no gradient
@@ -250,6 +275,12 @@ def conv_workload(x_shape, w_shape, padding: int = 1, dtype: str = "float32", se
     """
     from course_lib.scratch.conv import conv2d_backward, conv2d_forward
 
+    _check_common("conv_workload", dtype, seed)
+    with named_errors("conv_workload"):
+        conv_flops(x_shape, w_shape, padding)  # checks the shapes and padding
+    if x_shape[1] != w_shape[1]:
+        _fail(ValueError, "conv_workload", f"w_shape with C = {x_shape[1]} channels, like x_shape",
+              f"w_shape {tuple(w_shape)}", "the weight's second size is the input's channels")
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(x_shape).astype(dtype)
     weight = rng.standard_normal(w_shape).astype(dtype)
@@ -294,6 +325,9 @@ def lstm_workload(t_steps: int, n: int, d: int, h: int, dtype: str = "float32", 
     """
     from course_lib.scratch.recurrent import lstm_backward, lstm_forward
 
+    t_steps, n, d, h = _check_sizes([t_steps, n, d, h], "(t_steps, n, d, h)", "lstm_workload", 4, "T, N, D, H",
+                                    exact=True)
+    _check_common("lstm_workload", dtype, seed)
     rng = np.random.default_rng(seed)
     bound = 1.0 / np.sqrt(h)
     weights = [
@@ -391,6 +425,8 @@ def attention_workload(length: int, n: int, embed_dim: int, num_heads: int, dtyp
 
 def make_workloads(quick: bool = False, dtype: str = "float32", tasks=TASKS) -> list[Workload]:
     """The benchmark's rows: full sizes, or tiny ones with ``quick=True``."""
+    quick = _check_flag(quick, "quick", "make_workloads")
+    check_choice(dtype, "dtype", "make_workloads", DTYPES)
     if isinstance(tasks, str) or not all(isinstance(t, str) for t in tasks):
         _fail(TypeError, "make_workloads", f"tasks to be a list of names from {TASKS}", repr(tasks),
               f"pass a list, e.g. tasks=[{tasks!r}]" if isinstance(tasks, str) else None)
@@ -426,7 +462,11 @@ def gpu_device(requested: str | None = None):
     """
     from course_lib.device import get_device
 
-    device = get_device(requested)
+    if requested is not None and not isinstance(requested, str):
+        _fail(TypeError, "gpu_device", "requested to be None or a device name such as 'cuda' or 'cpu'",
+              type(requested).__name__, None)
+    with named_errors("gpu_device"):
+        device = get_device(requested)
     if device.type == "cpu":
         why = "--device cpu" if requested == "cpu" else "no CUDA or MPS device"
         return None, f"not available ({why})"
@@ -446,6 +486,17 @@ def measure(workload: Workload, gpu=None, gpu_note: str = "", repeats: int = 5, 
     spin while waiting with several), and ``ratio_gpu`` = numpy median /
     torch GPU median (None when there is no GPU).
     """
+    func = "measure"
+    if not isinstance(workload, Workload):
+        _fail(TypeError, func, "workload to be a Workload", type(workload).__name__,
+              "e.g. measure(matmul_workload(64))")
+    if gpu is not None and type(gpu).__name__ != "device":
+        _fail(TypeError, func, "gpu to be None or a torch.device", type(gpu).__name__, "pass gpu_device()[0]")
+    if not isinstance(gpu_note, str):
+        _fail(TypeError, func, "gpu_note to be a str", type(gpu_note).__name__, None)
+    repeats = check_int(repeats, "repeats", func, minimum=1)
+    warmup = check_int(warmup, "warmup", func, minimum=0)
+    check_choice(dtype, "dtype", func, DTYPES)
     fns = {"numpy": (workload.numpy_fn, None), "torch_cpu": (workload.torch_fn("cpu"), "cpu")}
     notes = {b: "" for b in BACKENDS}
     if gpu is not None and gpu.type == "mps" and dtype == "float64":
@@ -491,6 +542,11 @@ def check_targets(rows: list[dict], quick: bool) -> list[dict]:
 
     With ``quick`` the sizes are too small to mean anything: ``evaluated`` is False.
     """
+    if not isinstance(rows, (list, tuple)):
+        _fail(TypeError, "check_targets", "rows as a list of measure() rows", type(rows).__name__, None)
+    for row in rows:
+        _check_mapping(row, "each row", "check_targets", ("task", "size", "ratio"), "pass the rows measure() returns")
+    quick = _check_flag(quick, "quick", "check_targets")
     out = []
     for row in rows:
         limit = TARGETS.get(row["task"])
@@ -514,6 +570,11 @@ def run_benchmark(quick: bool = False, dtype: str = "float32", device: str | Non
     from course_lib.device import describe_hardware, set_threads
 
     func = "run_benchmark"
+    quick = _check_flag(quick, "quick", func)
+    if progress is not None and not callable(progress):
+        _fail(TypeError, func, "progress to be None or a function of one row", type(progress).__name__, None)
+    if isinstance(tasks, str):
+        _fail(TypeError, func, f"tasks to be a list of names from {TASKS}", repr(tasks), f"e.g. tasks=[{tasks!r}]")
     if dtype not in DTYPES:
         _fail(ValueError, func, f"dtype to be one of {DTYPES}", repr(dtype), "e.g. dtype='float32'")
     unknown = [t for t in tasks if t not in TASKS]
@@ -572,6 +633,7 @@ def _load(meta: dict) -> str:
 
 def format_table(report: dict) -> str:
     """The report as a fixed-width text table, with the targets below it."""
+    _check_mapping(report, "report", "format_table", ("meta", "rows", "targets"), "pass what run_benchmark returns")
     meta = report["meta"]
     hw = meta["hardware"]
     lines = [
@@ -606,6 +668,9 @@ def format_table(report: dict) -> str:
 
 def write_json(report: dict, path: str) -> None:
     """Write the report as JSON to ``path``."""
+    _check_mapping(report, "report", "write_json", ("meta", "rows", "targets"), "pass what run_benchmark returns")
+    if not isinstance(path, (str, os.PathLike)):
+        _fail(TypeError, "write_json", "path to be a str or path", type(path).__name__, "e.g. 'bench.json'")
     with open(path, "w") as f:
         json.dump(report, f, indent=2)
         f.write("\n")
@@ -656,10 +721,16 @@ def main(argv=None) -> int:
     Prints the table (rows as they finish) and returns 0; bad arguments exit
     with status 2 and a message saying what was expected.
     """
+    if argv is not None and (isinstance(argv, str) or not isinstance(argv, (list, tuple))
+                             or not all(isinstance(a, str) for a in argv)):
+        _fail(TypeError, "main", "argv as a list of str (or None for the command line)", repr(argv),
+              "e.g. main(['--quick'])")
     parser = build_parser()
     args = parser.parse_args(argv)
+    from course_lib.device import get_device
+
     try:
-        gpu_device(args.device)
+        get_device(args.device)  # what gpu_device will call; its message names the setting
     except ValueError as exc:
         parser.error(f"--device: {exc}")
     if args.json:
