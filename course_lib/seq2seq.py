@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib._checks import _fail, check_array, check_int, check_rng
+from course_lib._checks import _fail, check_array, check_float, check_int, check_rng
 from course_lib.progress import progress
 from course_lib.sequences import char_batches
 
@@ -81,12 +81,23 @@ def reversal_batch(n: int, length: int, rng=None):
     return src, tgt_in, tgt
 
 
+def _check_model(func, model, kind=nn.Module, what="a torch nn.Module"):
+    if not isinstance(model, kind):
+        _fail(TypeError, func, f"model to be {what}", type(model).__name__, None)
+    return model
+
+
+def _check_ids(func, ids, name="ids"):
+    return check_array(ids, name, func, ndim=1, shape_doc="(L,)", dtype_kind="iu")
+
+
 def count_parameters(model: nn.Module) -> int:
     """The number of trainable numbers in a torch model.
 
     Shapes: a module -> int.
     Twin: none.
     """
+    _check_model("count_parameters", model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -104,6 +115,8 @@ class Seq2Seq(nn.Module):
 
     def __init__(self, hidden_size: int = 64, embedding_dim: int = 16, attention: bool = False):
         super().__init__()
+        hidden_size = check_int(hidden_size, "hidden_size", "Seq2Seq", minimum=1)
+        embedding_dim = check_int(embedding_dim, "embedding_dim", "Seq2Seq", minimum=1)
         self.src_embedding = nn.Embedding(DIGITS, embedding_dim)
         self.tgt_embedding = nn.Embedding(DIGITS + 1, embedding_dim)
         self.encoder = nn.LSTM(embedding_dim, hidden_size)
@@ -156,6 +169,12 @@ def accuracy_by_length(model: Seq2Seq, lengths, n: int = 500, seed: int = 0, dev
     Shapes: -> {"digit": (len(lengths),), "sequence": (len(lengths),)} float arrays.
     Twin: none.
     """
+    func = "accuracy_by_length"
+    _check_model(func, model, Seq2Seq, "a Seq2Seq")
+    if not hasattr(lengths, "__iter__"):
+        _fail(TypeError, func, "lengths as a list or array of ints", type(lengths).__name__, "e.g. range(1, 13)")
+    lengths = [check_int(length, "each length", func, minimum=1) for length in lengths]
+    n = check_int(n, "n", func, minimum=1)
     digit, whole = [], []
     model.eval()
     for length in lengths:
@@ -183,6 +202,13 @@ def train_seq2seq(attention: bool, seed: int, steps: int = 250, max_length: int 
     Shapes: -> a dict of plain data.
     Twin: none.
     """
+    func = "train_seq2seq"
+    if not isinstance(attention, bool):
+        _fail(TypeError, func, "attention to be True or False", type(attention).__name__, None)
+    seed = check_int(seed, "seed", func, minimum=0)
+    steps = check_int(steps, "steps", func, minimum=1)
+    max_length = check_int(max_length, "max_length", func, minimum=1)
+    lr = check_float(lr, "lr", func, minimum=0.0, strict_min=True)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = Seq2Seq(hidden_size, attention=attention)
@@ -233,6 +259,8 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, embed_dim: int, num_heads: int):
         super().__init__()
+        embed_dim = check_int(embed_dim, "embed_dim", "CausalSelfAttention", minimum=1)
+        num_heads = check_int(num_heads, "num_heads", "CausalSelfAttention", minimum=1)
         if embed_dim % num_heads:
             _fail(ValueError, "CausalSelfAttention", f"embed_dim ({embed_dim}) divisible by num_heads",
                   f"num_heads={num_heads}", None)
@@ -264,6 +292,7 @@ class Block(nn.Module):
 
     def __init__(self, embed_dim: int, num_heads: int, dim_feedforward: int):
         super().__init__()
+        dim_feedforward = check_int(dim_feedforward, "dim_feedforward", "Block", minimum=1)
         self.self_attn = CausalSelfAttention(embed_dim, num_heads)
         self.linear1 = nn.Linear(embed_dim, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, embed_dim)
@@ -288,6 +317,9 @@ class TinyGPT(nn.Module):
     def __init__(self, vocab_size: int, embed_dim: int = 32, num_layers: int = 2, num_heads: int = 2,
                  dim_feedforward: int = 96, context: int = 64):
         super().__init__()
+        for name, value in (("vocab_size", vocab_size), ("embed_dim", embed_dim), ("num_layers", num_layers),
+                            ("context", context)):
+            check_int(value, name, "TinyGPT", minimum=1)
         self.context = context
         self.tok_embedding = nn.Embedding(vocab_size, embed_dim)
         self.pos_embedding = nn.Embedding(context, embed_dim)
@@ -327,6 +359,9 @@ class CharLSTM(nn.Module):
 
     def __init__(self, vocab_size: int, embedding_dim: int = 16, hidden_size: int = 64):
         super().__init__()
+        for name, value in (("vocab_size", vocab_size), ("embedding_dim", embedding_dim),
+                            ("hidden_size", hidden_size)):
+            check_int(value, name, "CharLSTM", minimum=1)
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.lstm = nn.LSTM(embedding_dim, hidden_size)
         self.head = nn.Linear(hidden_size, vocab_size)
@@ -361,7 +396,13 @@ def bits_per_char(model: nn.Module, ids, length: int = 48) -> float:
     Shapes: ids (L,) ints -> float.
     Twin: none.
     """
+    func = "bits_per_char"
+    _check_model(func, model)
+    _check_ids(func, ids)
+    length = check_int(length, "length", func, minimum=1)
     cols = ids.size // (length + 1)
+    if cols == 0:
+        _fail(ValueError, func, f"at least length + 1 = {length + 1} ids", f"{ids.size}", "use a shorter length")
     chunk = torch.from_numpy(ids[: cols * (length + 1)].reshape(cols, length + 1).T.copy())
     model.eval()
     with torch.no_grad():
@@ -379,6 +420,12 @@ def train_char_model(model: nn.Module, train_ids, val_ids, steps: int, lr: float
     Shapes: train_ids, val_ids (L,) ints -> a dict of plain data.
     Twin: none.
     """
+    func = "train_char_model"
+    _check_model(func, model)
+    _check_ids(func, train_ids, "train_ids")
+    _check_ids(func, val_ids, "val_ids")
+    steps = check_int(steps, "steps", func, minimum=1)
+    lr = check_float(lr, "lr", func, minimum=0.0, strict_min=True)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
     log, best, best_state, best_step = [], math.inf, None, 0
@@ -407,6 +454,9 @@ def seconds_per_step(model: nn.Module, train_ids, lr: float, steps: int = 30, se
     """
     import copy
 
+    _check_model("seconds_per_step", model)
+    _check_ids("seconds_per_step", train_ids, "train_ids")
+    steps = check_int(steps, "steps", "seconds_per_step", minimum=1)
     trial = copy.deepcopy(model)
     train_char_model(trial, train_ids, train_ids[:2000], steps=3, lr=lr, eval_every=10**9)  # warm-up
     start = time.process_time()
@@ -421,6 +471,9 @@ def char_lr_sweep(train_ids, val_ids, vocab_size: int, lrs=None) -> dict:
     Shapes: -> {"gpt": {lr: bpc}, "lstm": {lr: bpc}}.
     Twin: none.
     """
+    _check_ids("char_lr_sweep", train_ids, "train_ids")
+    _check_ids("char_lr_sweep", val_ids, "val_ids")
+    vocab_size = check_int(vocab_size, "vocab_size", "char_lr_sweep", minimum=1)
     lrs = lrs or {"gpt": (3e-3, 1e-2, 2e-2, 4e-2), "lstm": (3e-3, 1e-2)}
     out = {}
     for kind, build in (("gpt", TinyGPT), ("lstm", CharLSTM)):
@@ -445,6 +498,9 @@ def attention_memory_bytes(length: int, embed_dim: int = 32, batch: int = 1) -> 
     """
     from course_lib.scratch.attention import scaled_dot_product_attention_forward
 
+    length = check_int(length, "length", "attention_memory_bytes", minimum=1)
+    embed_dim = check_int(embed_dim, "embed_dim", "attention_memory_bytes", minimum=1)
+    batch = check_int(batch, "batch", "attention_memory_bytes", minimum=1)
     rng = np.random.default_rng(0)
     q = rng.standard_normal((batch, length, embed_dim))
     tracemalloc.start()
@@ -463,6 +519,9 @@ def lstm_memory_bytes(length: int, embed_dim: int = 32, batch: int = 1) -> int:
     """
     from course_lib.scratch.recurrent import lstm_forward
 
+    length = check_int(length, "length", "lstm_memory_bytes", minimum=1)
+    embed_dim = check_int(embed_dim, "embed_dim", "lstm_memory_bytes", minimum=1)
+    batch = check_int(batch, "batch", "lstm_memory_bytes", minimum=1)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((length, batch, embed_dim))
     weights = [rng.standard_normal(s) * 0.1 for s in ((4 * embed_dim, embed_dim), (4 * embed_dim, embed_dim),
@@ -509,6 +568,8 @@ def time_by_length(lengths, device="cpu", repeats: int = 5) -> dict:
     """
     from course_lib.bench import time_call
 
+    if not hasattr(lengths, "__iter__"):
+        _fail(TypeError, "time_by_length", "lengths as a list or array of ints", type(lengths).__name__, None)
     times = {"attention": [], "LSTM": []}
     for length in lengths:
         run_attention, run_lstm = cost_functions(int(length), device=device)

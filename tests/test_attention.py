@@ -213,6 +213,12 @@ def test_bad_inputs_are_explained():
     out, cache = scaled_dot_product_attention_forward(q, k, v)
     with pytest.raises(ValueError, match="expected dout of the forward output's shape"):
         scaled_dot_product_attention_backward(out[..., :1], cache)
+    with pytest.raises(TypeError, match="scaled_dot_product_attention_backward: expected the cache its forward"):
+        scaled_dot_product_attention_backward(out, cache[:3])
+    with pytest.raises(TypeError, match="multi_head_attention_backward: expected the cache"):
+        multi_head_attention_backward(out, cache)
+    with pytest.raises(ValueError, match="causal_float_mask: expected target_len >= 1"):
+        causal_float_mask(0)
 
     params = _params(rng, 4)
     weights = [params[p] for p in MHA_PARAM_NAMES]

@@ -130,6 +130,19 @@ def test_bits_per_char_of_a_uniform_model_is_log2_k():
     assert bits_per_char(Uniform(), np.arange(100) % 8, length=9) == pytest.approx(3.0)
 
 
+def test_bad_inputs_are_explained():
+    with pytest.raises(TypeError, match="bits_per_char: expected model to be a torch nn.Module, got str"):
+        bits_per_char("gpt", np.arange(10))
+    with pytest.raises(ValueError, match="bits_per_char: expected at least length \\+ 1 = 49 ids, got 10"):
+        bits_per_char(CharLSTM(10), np.arange(10))
+    with pytest.raises(TypeError, match="accuracy_by_length: expected model to be a Seq2Seq"):
+        accuracy_by_length(CharLSTM(10), [1])
+    with pytest.raises(TypeError, match="train_seq2seq: expected attention to be True or False"):
+        train_seq2seq("yes", 0)
+    with pytest.raises(ValueError, match="TinyGPT: expected embed_dim >= 1"):
+        TinyGPT(10, embed_dim=0)
+
+
 def test_split_corpus_blocks():
     train, val, test = split_corpus(np.arange(20_000))
     assert train.size == 16_000 and val.size == test.size == 2_000

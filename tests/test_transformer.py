@@ -173,3 +173,8 @@ def test_bad_inputs_are_explained():
         init_block_params(4, 3, 6)
     with pytest.raises(ValueError, match="num_positions >= 1"):
         sinusoidal_positional_encoding(0, 4)
+    out, cache = layer_norm_forward(np.ones((2, 3)) + np.arange(3), 3)
+    with pytest.raises(TypeError, match="layer_norm_backward: expected the cache layer_norm_forward returned"):
+        layer_norm_backward(out, cache[:2])
+    with pytest.raises(TypeError, match="transformer_block_backward: expected the cache"):
+        transformer_block_backward(out, cache)

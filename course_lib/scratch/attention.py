@@ -71,8 +71,10 @@ def causal_float_mask(target_len: int, source_len: int | None = None) -> np.ndar
     Shapes: -> mask (L, S) float64.
     Twin: torch.nn.Transformer.generate_square_subsequent_mask(L) (for L == S)
     """
-    allowed = causal_mask(target_len, source_len)
-    return np.where(allowed, 0.0, -np.inf)
+    func = "causal_float_mask"
+    target_len = check_int(target_len, "target_len", func, minimum=1)
+    source_len = target_len if source_len is None else check_int(source_len, "source_len", func, minimum=1)
+    return np.where(causal_mask(target_len, source_len), 0.0, -np.inf)
 
 
 # ----------------------------------------------------------------------------
@@ -171,7 +173,7 @@ def scaled_dot_product_attention_backward(dout, cache):
     Shapes: dout (..., L, Ev) -> dquery (..., L, E), dkey (..., S, E), dvalue (..., S, Ev).
     Twin: torch.autograd through torch.nn.functional.scaled_dot_product_attention
     """
-    query, key, value, weights, scale = cache
+    query, key, value, weights, scale = _unpack_cache("scaled_dot_product_attention_backward", cache, 5)
     out_shape = query.shape[:-1] + value.shape[-1:]
     _check_dout("scaled_dot_product_attention_backward", dout, out_shape)
     dvalue = weights.swapaxes(-1, -2) @ dout
@@ -181,6 +183,14 @@ def scaled_dot_product_attention_backward(dout, cache):
     dscores *= weights
     dscores *= query.dtype.type(scale)
     return dscores @ key, dscores.swapaxes(-1, -2) @ query, dvalue
+
+
+def _unpack_cache(func, cache, length):
+    """The cache a forward returned, checked to be a tuple of ``length`` items."""
+    if not isinstance(cache, tuple) or len(cache) != length:
+        _fail(TypeError, func, "the cache its forward function returned", type(cache).__name__,
+              "pass the second value the matching *_forward returned")
+    return cache
 
 
 def _check_dout(func, dout, shape, name="dout"):
@@ -309,6 +319,9 @@ def multi_head_attention_backward(dout, cache):
     din_proj_weight (3E, E), din_proj_bias (3E,), dout_proj_weight (E, E), dout_proj_bias (E,).
     Twin: torch.autograd through torch.nn.MultiheadAttention
     """
+    if not isinstance(cache, dict) or "attn" not in cache or "merged" not in cache:
+        _fail(TypeError, "multi_head_attention_backward", "the cache multi_head_attention_forward returned",
+              type(cache).__name__, "pass the second value multi_head_attention_forward returned")
     query, key, value = cache["inputs"]
     _check_dout("multi_head_attention_backward", dout, query.shape)
     merged, num_heads = cache["merged"], cache["num_heads"]

@@ -112,6 +112,9 @@ def layer_norm_backward(dout, cache):
     Shapes: dout (x's shape) -> dx (x's shape), dweight and dbias normalized_shape.
     Twin: torch.autograd through torch.nn.functional.layer_norm
     """
+    if not isinstance(cache, tuple) or len(cache) != 5:
+        _fail(TypeError, "layer_norm_backward", "the cache layer_norm_forward returned", type(cache).__name__,
+              "pass the second value layer_norm_forward returned")
     x_hat, rstd, weight, has_bias, axes = cache
     _check_dout("layer_norm_backward", dout, x_hat.shape)
     lead = tuple(range(x_hat.ndim - len(axes)))
@@ -254,6 +257,9 @@ def transformer_block_backward(dout, cache):
     Shapes: dout (T, N, E) -> dx (T, N, E), grads {name: array of the parameter's shape}.
     Twin: torch.autograd through torch.nn.TransformerEncoderLayer(norm_first=True)
     """
+    if not isinstance(cache, dict) or "ln1" not in cache or "shape" not in cache:
+        _fail(TypeError, "transformer_block_backward", "the cache transformer_block_forward returned",
+              type(cache).__name__, "pass the second value transformer_block_forward returned")
     _check_dout("transformer_block_backward", dout, cache["shape"])
     p, embed_dim = cache["params"], cache["shape"][-1]
     grads = {}

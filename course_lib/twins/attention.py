@@ -98,6 +98,8 @@ def sdpa_pairs(query, key, value, is_causal: bool = False, seed: int = 0) -> dic
     Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> {"out": (...), "dquery": ..., ...}.
     Twin: torch.nn.functional.scaled_dot_product_attention
     """
+    for name, arr in (("query", query), ("key", key), ("value", value)):
+        check_array(arr, name, "sdpa_pairs", ndim=tuple(range(2, 8)), shape_doc="(..., L, E)", dtype_kind="f")
     out, cache = scaled_dot_product_attention_forward(query, key, value, is_causal=is_causal)
     dout = _upstream(out.shape, seed)
     grads = scaled_dot_product_attention_backward(dout, cache)
@@ -141,6 +143,8 @@ def layer_norm_pairs(x, weight, bias, eps: float = 1e-5, seed: int = 0) -> dict:
     Shapes: x (..., *weight.shape) -> {"out", "dx", "weight", "bias"}.
     Twin: torch.nn.LayerNorm
     """
+    for name, arr in (("x", x), ("weight", weight), ("bias", bias)):
+        check_array(arr, name, "layer_norm_pairs", dtype_kind="f")
     out, cache = layer_norm_forward(x, weight.shape, weight, bias, eps)
     dout = _upstream(out.shape, seed)
     dx, dweight, dbias = layer_norm_backward(dout, cache)

@@ -55,6 +55,8 @@ def gpt_attention(model, vocab: CharVocab, text: str) -> np.ndarray:
     Twin: none (runs the torch model).
     """
     func = "gpt_attention"
+    if not hasattr(model, "blocks") or not hasattr(model, "context"):
+        _fail(TypeError, func, "model to be a course_lib.seq2seq.TinyGPT", type(model).__name__, None)
     if not isinstance(vocab, CharVocab):
         _fail(TypeError, func, "vocab to be a CharVocab", type(vocab).__name__, None)
     if not isinstance(text, str) or not text:
@@ -93,6 +95,8 @@ def attention_widget(model, vocab: CharVocab, text: str):
     Twin: none (an ipywidgets demo).
     """
     func = "attention_widget"
+    if not hasattr(model, "blocks") or not hasattr(model, "context"):
+        _fail(TypeError, func, "model to be a course_lib.seq2seq.TinyGPT", type(model).__name__, None)
     num_layers = len(model.blocks)
     num_heads = model.blocks[0].self_attn.num_heads
     if len(text) > model.context:
