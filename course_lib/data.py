@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_choice, check_float, check_int
+from course_lib._checks import _fail, check_array, check_choice, check_float, check_int, check_same_length
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SUMS_FILE = DATA_DIR / "SHA256SUMS"
@@ -36,6 +37,18 @@ class Split:
     y_test: np.ndarray
     feature_names: tuple[str, ...] = ()
     class_names: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        for x_name, y_name in (("X_train", "y_train"), ("X_test", "y_test")):
+            X, y = getattr(self, x_name), getattr(self, y_name)
+            check_array(X, x_name, "Split", ndim=tuple(range(2, 6)), shape_doc="(N, D) or (N, ...)",
+                        dtype_kind="fiub", allow_empty=True)
+            check_array(y, y_name, "Split", ndim=1, shape_doc="(N,)", dtype_kind="iu", allow_empty=True)
+            check_same_length(X, y, (x_name, y_name), "Split")
+        for name in ("feature_names", "class_names"):
+            names = getattr(self, name)
+            if not isinstance(names, (tuple, list)) or not all(isinstance(n, str) for n in names):
+                _fail(TypeError, "Split", f"{name} as a tuple of str", repr(names)[:80], None)
 
     def __repr__(self) -> str:
         return (
@@ -215,8 +228,15 @@ def stratified_split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.nda
 # ---------------------------------------------------------------------------
 
 
+def _check_path(path, name: str, func: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        _fail(TypeError, func, f"{name} to be a path (str or pathlib.Path)", type(path).__name__, None)
+    return Path(path)
+
+
 def read_sums(sums_file: Path = SUMS_FILE) -> dict[str, str]:
     """The ``name -> sha256`` table of ``data/SHA256SUMS`` (sha256sum's format)."""
+    sums_file = _check_path(sums_file, "sums_file", "read_sums")
     sums = {}
     if not sums_file.is_file():
         return sums
@@ -233,6 +253,10 @@ def read_sums(sums_file: Path = SUMS_FILE) -> dict[str, str]:
 
 def sha256(path: Path) -> str:
     """Hex SHA-256 of a file, read in chunks."""
+    path = _check_path(path, "path", "sha256")
+    if not path.is_file():
+        _fail(ValueError, "sha256", f"a file at {path}", "nothing there" if not path.exists() else "a folder",
+              "check the path")
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -246,7 +270,10 @@ def write_sum(name: str, data_dir: Path = DATA_DIR) -> str:
     Lines are sorted by file name, so the file does not depend on the order
     things were rebuilt in. Returns the sum.
     """
-    data_dir = Path(data_dir)
+    if not isinstance(name, str) or not name.strip():
+        _fail(TypeError if not isinstance(name, str) else ValueError, "write_sum",
+              "name as a file's path inside data_dir (a str)", repr(name), "e.g. 'shipped/09_dcgan.pt'")
+    data_dir = _check_path(data_dir, "data_dir", "write_sum")
     path = data_dir / name
     if not path.is_file():
         _fail(ValueError, "write_sum", f"the file {path} to exist", "nothing there", "write the file first")

@@ -111,6 +111,9 @@ def setup(seed: int = 0, threads: int | None = None) -> None:
     ``tools/run_notebooks.py``). Returns None, so it prints nothing as the
     last line of a cell.
     """
+    seed = check_int(seed, "seed", "setup", minimum=0, maximum=2**32 - 1)
+    if threads is not None:
+        threads = check_int(threads, "threads", "setup", minimum=1)
     if threads is None:
         raw = os.environ.get(THREADS_ENV, str(DEFAULT_THREADS))
         if not raw.isdigit() or int(raw) < 1:
@@ -131,7 +134,17 @@ def synchronize(device=None) -> None:
     kernels asynchronously.
     """
     torch = _torch()
-    device = torch.device(device) if device is not None else get_device()
+    if device is None:
+        device = get_device()
+    elif not isinstance(device, torch.device):
+        if not isinstance(device, str):
+            _fail(TypeError, "synchronize", "device to be None, a torch.device or a name such as 'cuda'",
+                  type(device).__name__, "pass get_device()")
+        try:
+            device = torch.device(device)
+        except RuntimeError as exc:
+            _fail(ValueError, "synchronize", "a device name such as 'cpu', 'cuda' or 'cuda:1'", repr(device),
+                  str(exc).split("\n")[0])
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from course_lib._checks import _fail, check_float
+
 
 @dataclass(frozen=True)
 class Feedback:
@@ -34,12 +36,21 @@ class Feedback:
         return f"[{self.exercise}] {mark}: {self.message}"
 
 
+def _check_text(value, name: str, func: str) -> str:
+    if not isinstance(value, str):
+        _fail(TypeError, func, f"{name} as a str", type(value).__name__,
+              "e.g. failed('relu', 'negative inputs must give 0.')" if func == "failed" else None)
+    return value
+
+
 def passed(exercise: str, message: str = "well done.") -> Feedback:
-    return Feedback(exercise, True, message)
+    """A correct answer's Feedback."""
+    return Feedback(_check_text(exercise, "exercise", "passed"), True, _check_text(message, "message", "passed"))
 
 
 def failed(exercise: str, hint: str) -> Feedback:
-    return Feedback(exercise, False, hint)
+    """A "not yet" Feedback with a hint for the student."""
+    return Feedback(_check_text(exercise, "exercise", "failed"), False, _check_text(hint, "hint", "failed"))
 
 
 def call_student(exercise: str, func, *args):
@@ -48,6 +59,7 @@ def call_student(exercise: str, func, *args):
     Exceptions become hints instead of tracebacks; ``NotImplementedError``
     (the student edition's placeholder) becomes "not attempted yet".
     """
+    _check_text(exercise, "exercise", "call_student")
     if not callable(func):
         return None, failed(exercise, f"pass your function itself, not {type(func).__name__}.")
     try:
@@ -59,10 +71,15 @@ def call_student(exercise: str, func, *args):
 
 
 def close(actual, expected, atol: float = 1e-8) -> bool:
-    """True when ``actual`` has ``expected``'s shape and values (within atol)."""
+    """True when ``actual`` (the student's answer: anything) has ``expected``'s shape and values (within atol)."""
+    atol = check_float(atol, "atol", "close", minimum=0.0)
+    try:
+        expected = np.asarray(expected, dtype=float)
+    except (TypeError, ValueError):
+        _fail(TypeError, "close", "expected (the reference answer) as numbers or an array of them",
+              type(expected).__name__, None)
     try:
         actual = np.asarray(actual, dtype=float)
     except (TypeError, ValueError):
         return False
-    expected = np.asarray(expected, dtype=float)
     return actual.shape == expected.shape and bool(np.allclose(actual, expected, atol=atol, rtol=0))
