@@ -6,6 +6,7 @@ returns it, so a notebook can combine several in one figure.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 
 import matplotlib.pyplot as plt
@@ -83,9 +84,18 @@ def plot_decision_boundary(
 
 def plot_line(w: np.ndarray, b: float, ax, xlim: tuple[float, float], **style):
     """Draw the line w[0] x + w[1] y + b = 0 across ``xlim`` (a vertical one if w[1] = 0)."""
-    w = np.asarray(w, dtype=float)
+    try:
+        w = np.asarray(w, dtype=float)
+    except (TypeError, ValueError):
+        _fail(TypeError, "plot_line", "w as two numbers (w[0], w[1])", type(w).__name__, None)
     if w.shape != (2,):
         _fail(ValueError, "plot_line", "w of shape (2,)", f"shape {w.shape}", None)
+    if isinstance(b, bool) or np.asarray(b).ndim != 0 or np.asarray(b).dtype.kind not in "fiu":
+        _fail(TypeError, "plot_line", "b to be a number", type(b).__name__, None)
+    if not (hasattr(ax, "plot") and hasattr(ax, "axvline")):
+        _fail(TypeError, "plot_line", "ax to be a matplotlib Axes", type(ax).__name__, "e.g. fig, ax = plt.subplots()")
+    if not isinstance(xlim, tuple | list) or len(xlim) != 2 or not all(isinstance(v, numbers.Real) for v in xlim):
+        _fail(TypeError, "plot_line", "xlim as a pair of numbers (left, right)", repr(xlim)[:60], "e.g. ax.get_xlim()")
     if abs(w[1]) > 1e-12:
         xs = np.array(xlim)
         ax.plot(xs, -(w[0] * xs + b) / w[1], **style)

@@ -25,7 +25,7 @@ import hashlib
 import importlib
 import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -174,6 +174,9 @@ class CharVocab:
     def __init__(self, chars):
         if isinstance(chars, str):
             chars = list(chars)
+        if not isinstance(chars, Iterable):
+            _fail(TypeError, "CharVocab", "a non-empty list of single characters", type(chars).__name__,
+                  "build it from a text: CharVocab.from_text(text)")
         chars = list(chars)
         if not chars or not all(isinstance(c, str) and len(c) == 1 for c in chars):
             _fail(TypeError, "CharVocab", "a non-empty list of single characters", repr(chars)[:60],

@@ -75,7 +75,9 @@ def mode() -> str:
 
 def path_of(key: str, data_dir: Path = DATA_DIR) -> Path:
     """Where the result for ``key`` lives: ``data/shipped/<key>.pt``."""
-    _check_key(key)
+    _check_key(key, "path_of")
+    if not isinstance(data_dir, str | os.PathLike):
+        _fail(TypeError, "path_of", "data_dir to be a path (str or pathlib.Path)", type(data_dir).__name__, None)
     return Path(data_dir) / FOLDER / f"{key}.pt"
 
 
@@ -91,8 +93,10 @@ def run(key: str, compute, data_dir: Path = DATA_DIR):
     """
     _check_key(key)
     if not callable(compute):
-        _fail(TypeError, "shipped.run", "compute to be a function of no arguments", type(compute).__name__,
+        _fail(TypeError, "run", "compute to be a function of no arguments", type(compute).__name__,
               "wrap the training code in a def and pass the function itself, without calling it")
+    if not isinstance(data_dir, str | os.PathLike):
+        _fail(TypeError, "run", "data_dir to be a path (str or pathlib.Path)", type(data_dir).__name__, None)
     chosen = mode()
     fingerprint = source_fingerprint(compute)
     if chosen == "shipped":
@@ -122,6 +126,9 @@ def source_fingerprint(compute) -> str:
     In a notebook the source is found for a function defined in the cell
     that calls ``run``; define it there.
     """
+    if not callable(compute):
+        _fail(TypeError, "source_fingerprint", "compute to be a function", type(compute).__name__,
+              "pass the training function itself, without calling it")
     try:
         text = inspect.getsource(compute)
     except Exception:  # no source: a builtin, or a cell IPython no longer has in its line cache
@@ -133,11 +140,11 @@ def source_fingerprint(compute) -> str:
 # ----------------------------------------------------------------------------- files
 
 
-def _check_key(key) -> None:
+def _check_key(key, func: str = "run") -> None:
     if not isinstance(key, str):
-        _fail(TypeError, "shipped.run", "key as a str, e.g. '09_dcgan'", type(key).__name__, None)
+        _fail(TypeError, func, "key as a str, e.g. '09_dcgan'", type(key).__name__, None)
     if not KEY.fullmatch(key):
-        _fail(ValueError, "shipped.run", "a key like '09_dcgan' (chapter number, _, lower-case name)",
+        _fail(ValueError, func, "a key like '09_dcgan' (chapter number, _, lower-case name)",
               repr(key), None)
 
 
@@ -151,9 +158,9 @@ def _load(key: str, data_dir: Path) -> dict:
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # the sum matched, but the file is not a readable record
-        _fail(ValueError, "shipped.run", f"{path.name} to be a recorded result", type(exc).__name__, _hint(key))
+        _fail(ValueError, "run", f"{path.name} to be a recorded result", type(exc).__name__, _hint(key))
     if not isinstance(record, dict) or record.get("format") != FORMAT or record.get("key") != key:
-        _fail(ValueError, "shipped.run", f"a format-{FORMAT} record of {key!r}", f"{path.name} in another format",
+        _fail(ValueError, "run", f"a format-{FORMAT} record of {key!r}", f"{path.name} in another format",
               _hint(key))
     return record
 
@@ -227,7 +234,7 @@ def _encode(value, where: str):
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
         if array.dtype.kind not in _TORCH_KINDS:
-            _fail(TypeError, "shipped.run", "NumPy arrays of numbers or booleans",
+            _fail(TypeError, "run", "NumPy arrays of numbers or booleans",
                   f"dtype {array.dtype} at {where}", "return numbers, or convert text to a list of str")
         stored = array.astype(np.int64) if array.dtype == np.uint32 else array
         stored = stored.astype(stored.dtype.newbyteorder("="))  # torch holds native byte order only
@@ -238,14 +245,14 @@ def _encode(value, where: str):
     if isinstance(value, dict):
         for key in value:
             if not _plain_key(key):
-                _fail(TypeError, "shipped.run", "dict keys that are str, int, float, bool, None or tuples of them",
+                _fail(TypeError, "run", "dict keys that are str, int, float, bool, None or tuples of them",
                       f"a {type(key).__name__} key at {where}", "convert it, e.g. int(key) or str(key)")
         return {key: _encode(item, f"{where}[{key!r}]") for key, item in value.items()}
     if isinstance(value, list):
         return [_encode(item, f"{where}[{i}]") for i, item in enumerate(value)]
     if type(value) is tuple:
         return tuple(_encode(item, f"{where}[{i}]") for i, item in enumerate(value))
-    _fail(TypeError, "shipped.run", "compute to return arrays, tensors, numbers, str, or dicts/lists/tuples of them",
+    _fail(TypeError, "run", "compute to return arrays, tensors, numbers, str, or dicts/lists/tuples of them",
           f"{type(value).__name__} at {where}", "return e.g. model.state_dict() instead of the model")
 
 

@@ -9,6 +9,8 @@ weight is ``(out_features, in_features)``, so ``out = x @ W.T + b``.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from course_lib._checks import _fail, check_array, check_cache, check_dout, check_float, check_int
@@ -94,6 +96,9 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     Shapes: x (any) -> same shape.
     Twin: torch.sigmoid
     """
+    if isinstance(x, bool) or not isinstance(x, np.ndarray | numbers.Real) or np.asarray(x).dtype.kind not in "fiu":
+        _fail(TypeError, "sigmoid", "x as a numpy array or a number", f"{type(x).__name__}",
+              "convert it first, e.g. np.asarray(x, dtype=float)")
     z = np.exp(-np.abs(x))  # in (0, 1]: never overflows
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 

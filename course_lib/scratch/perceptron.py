@@ -31,7 +31,12 @@ def step(z: np.ndarray) -> np.ndarray:
     Shapes: z (any) -> same shape, int64.
     Twin: torch.heaviside(z, torch.tensor(1.0)) (as in course_lib.twins.perceptron).
     """
-    z = check_array(np.asarray(z, dtype=float), "z", "step", allow_empty=True)
+    try:
+        z = np.asarray(z, dtype=float)
+    except (TypeError, ValueError):
+        _fail(TypeError, "step", "z as numbers (an array, list or scalar)", type(z).__name__,
+              "pass the perceptron's scores, e.g. X @ w + b")
+    z = check_array(z, "z", "step", allow_empty=True)
     return (z >= 0).astype(np.int64)
 
 
