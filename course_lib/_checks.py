@@ -187,10 +187,14 @@ def check_rng(rng, func: str) -> np.random.Generator:
     return rng
 
 
-def check_cache(cache, func: str, forward: str, length: int | None = None):
+def check_cache(cache, func: str, forward: str, length: int | None = None, items: dict | None = None):
     """Check a backward pass's ``cache``: a tuple of ``length`` items, or (``length=None``) an array.
 
     ``forward`` names the function whose second return value the cache must be.
+    ``items`` (optional) maps positions in the tuple to what ``forward`` keeps
+    there: an int is the rank of an array, a type the item's type. Each check
+    is O(1) (nothing is scanned), and refuses the cache of another forward
+    pass by name instead of letting it fail deep inside the backward maths.
     Returns the cache unchanged.
     """
     fix = f"pass the cache that {forward} returned with this output: out, cache = {forward}(...)"
@@ -201,6 +205,15 @@ def check_cache(cache, func: str, forward: str, length: int | None = None):
     if not isinstance(cache, tuple) or len(cache) != length:
         got = f"a tuple of {len(cache)}" if isinstance(cache, tuple) else type(cache).__name__
         _fail(TypeError, func, f"cache to be the {length}-tuple returned by {forward}", got, fix)
+    for k, want in (items or {}).items():
+        item = cache[k]
+        if isinstance(want, int):
+            ok, doc = isinstance(item, np.ndarray) and item.ndim == want, f"a {want}-D array"
+        else:
+            ok, doc = isinstance(item, want), f"a {want.__name__}"
+        if not ok:
+            got = f"shape {item.shape}" if isinstance(item, np.ndarray) else type(item).__name__
+            _fail(TypeError, func, f"cache[{k}] to be {doc}, as {forward} returns it", got, fix)
     return cache
 
 

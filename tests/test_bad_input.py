@@ -294,14 +294,10 @@ SPECIFIC = _specific_rows()
 GENERIC = generic_rows()
 ROWS = SPECIFIC + GENERIC
 
-# Rows that fail today. Each entry: row key -> what is missing. scratch/conv.py and
-# scratch/recurrent.py are being rewritten for speed elsewhere; their gaps close there.
+# Rows that fail today. Each entry: row key -> what is missing. scratch/recurrent.py is
+# being split and its gaps closed elsewhere.
 KNOWN_GAPS: dict[str, str] = {
-    # scratch/conv.py and scratch/recurrent.py: to close with the speed rewrite (not edited here)
-    "course_lib.scratch.conv:avgpool2d_backward[junk]": "TypeError not naming avgpool2d_backward: cannot unpack non...",
-    "course_lib.scratch.conv:conv2d_backward[junk]": "TypeError not naming conv2d_backward: cannot unpack non-itera...",
-    "course_lib.scratch.conv:conv2d_backward_naive[junk]": "TypeError not naming conv2d_backward_naive: cannot unpa...",
-    "course_lib.scratch.conv:maxpool2d_backward[junk]": "TypeError not naming maxpool2d_backward: cannot unpack non...",
+    # scratch/recurrent.py: to close with its split (not edited here)
     "course_lib.scratch.recurrent:Embedding.backward[junk]": "unexpected RuntimeError: Embedding.backward: expected...",
     "course_lib.scratch.recurrent:Embedding.forward[junk]": "TypeError not naming Embedding.forward: embedding_forw...",
     "course_lib.scratch.recurrent:GRU.backward[junk]": "unexpected RuntimeError: GRU.backward: expected a forward p...",

@@ -26,7 +26,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from course_lib._checks import _fail, check_array, check_int, check_shape
+from course_lib._checks import _fail, check_array, check_cache, check_int, check_shape
 
 # ----------------------------------------------------------------------------- checks
 
@@ -78,9 +78,11 @@ def _check_kernel_fits(func: str, x_shape, kernel, padding) -> None:
 
 
 def _check_dout(dout, shape: tuple, func: str) -> None:
-    """Backward passes check (cheaply) that dout has the forward output's shape."""
-    if not isinstance(dout, np.ndarray):
-        _fail(TypeError, func, "dout to be a numpy.ndarray", type(dout).__name__, None)
+    """Backward passes check that dout is a finite float array of the forward output's shape.
+
+    dout is the one array scanned (for NaN and inf): the forward pass checked its own inputs.
+    """
+    check_array(dout, "dout", func, dtype_kind="f", allow_empty=True)
     check_shape(dout, shape, "dout", func, "pass the gradient of the output that the forward pass returned")
 
 
@@ -380,10 +382,11 @@ def conv2d_backward_naive(dout, cache):
     Shapes: dout (N, F, OH, OW) -> dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,) or None.
     Twin: torch.nn.functional.conv2d (autograd)
     """
-    x, weight, has_bias, (sh, sw), (ph, pw) = cache
+    func = "conv2d_backward_naive"
+    x, weight, has_bias, (sh, sw), (ph, pw) = check_cache(cache, func, "conv2d_forward_naive", 5, {0: 4, 1: 4})
     f_count, _, kh, kw = weight.shape
     oh, ow = _out_hw(x.shape, (kh, kw), (sh, sw), (ph, pw))
-    _check_dout(dout, (x.shape[0], f_count, oh, ow), "conv2d_backward_naive")
+    _check_dout(dout, (x.shape[0], f_count, oh, ow), func)
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     dxp = np.zeros_like(xp)
     dweight = np.zeros_like(weight)
@@ -444,11 +447,14 @@ def conv2d_backward(dout, cache):
     Shapes: dout (N, F, OH, OW) -> dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,) or None.
     Twin: torch.nn.functional.conv2d (autograd)
     """
-    x_shape, xt, weight, has_bias, stride, padding = cache
+    func = "conv2d_backward"
+    x_shape, xt, weight, has_bias, stride, padding = check_cache(
+        cache, func, "conv2d_forward", 6, {0: tuple, 1: 4, 2: 4}
+    )
     f_count, c, kh, kw = weight.shape
     n, _, h, w = x_shape
     oh, ow = _out_hw(x_shape, (kh, kw), stride, padding)
-    _check_dout(dout, (n, f_count, oh, ow), "conv2d_backward")
+    _check_dout(dout, (n, f_count, oh, ow), func)
     w_rows = weight.reshape(f_count, -1)
     dweight = np.zeros((c * kh * kw, f_count), dtype=np.result_type(dout, xt))  # dweight^T, see below
     dxt = np.zeros(xt.shape, dtype=np.result_type(dout, weight))  # the gradient of the padded batch-last x
@@ -525,8 +531,9 @@ def maxpool2d_backward(dout, cache):
     Shapes: dout (N, C, OH, OW) -> dx (N, C, H, W).
     Twin: torch.nn.functional.max_pool2d (autograd)
     """
-    x_shape, argmax, kernel, stride = cache
-    _check_dout(dout, argmax.shape, "maxpool2d_backward")
+    func = "maxpool2d_backward"
+    x_shape, argmax, kernel, stride = check_cache(cache, func, "maxpool2d_forward", 4, {0: tuple, 1: 4})
+    _check_dout(dout, argmax.shape, func)
     dx = np.zeros(x_shape, dtype=dout.dtype)
     for k, index in _window_offsets(kernel, stride, argmax.shape[2:]):
         dx[index] += np.where(argmax == k, dout, 0.0)
@@ -555,8 +562,9 @@ def avgpool2d_backward(dout, cache):
     Shapes: dout (N, C, OH, OW) -> dx (N, C, H, W).
     Twin: torch.nn.functional.avg_pool2d (autograd)
     """
-    x_shape, out_shape, kernel, stride = cache
-    _check_dout(dout, out_shape, "avgpool2d_backward")
+    func = "avgpool2d_backward"
+    x_shape, out_shape, kernel, stride = check_cache(cache, func, "avgpool2d_forward", 4, {0: tuple, 1: tuple})
+    _check_dout(dout, out_shape, func)
     share = dout / (kernel[0] * kernel[1])
     dx = np.zeros(x_shape, dtype=share.dtype)
     for _, index in _window_offsets(kernel, stride, out_shape[2:]):
