@@ -315,6 +315,16 @@ class GANRun:
     snapshots: list = field(default_factory=list)
     seconds: float = 0.0
 
+    def __post_init__(self):
+        for name in ("generator", "discriminator"):
+            if not isinstance(getattr(self, name), nn.Module):
+                _fail(TypeError, "GANRun", f"{name} to be a torch.nn.Module", type(getattr(self, name)).__name__, None)
+        for name in ("d_loss", "g_loss"):
+            check_array(getattr(self, name), name, "GANRun", ndim=1, shape_doc="(S,)", allow_empty=True)
+        if not isinstance(self.snapshot_steps, list) or not isinstance(self.snapshots, list):
+            _fail(TypeError, "GANRun", "snapshot_steps and snapshots as lists",
+                  f"{type(self.snapshot_steps).__name__} and {type(self.snapshots).__name__}", None)
+
     def to_results(self) -> dict:
         """The run as plain data (the networks as state_dicts), e.g. for ``course_lib.shipped.run``.
 
@@ -467,6 +477,11 @@ class DCGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        d = self.latent_dim
+        check_tensor(z, "z", "DCGenerator.forward", ndim=2, shape_doc=f"(N, {d})", finite=False)
+        if z.shape[1] != d:
+            _fail(ValueError, "DCGenerator.forward", f"z of shape (N, {d})", f"shape {tuple(z.shape)}",
+                  f"the generator was built with latent_dim={d}")
         return self.up(self.project(z).reshape(len(z), 2 * self.width, 2, 2))
 
 
@@ -491,7 +506,15 @@ class DCDiscriminator(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(_check_image_batch(x, "DCDiscriminator.forward"))
+
+
+def _check_image_batch(x, func: str) -> torch.Tensor:
+    """A model's input: a floating (N, 1, 8, 8) tensor (values not scanned)."""
+    check_tensor(x, "x", func, ndim=4, shape_doc="(N, 1, 8, 8)", finite=False)
+    if tuple(x.shape[1:]) != (1, 8, 8):
+        _fail(ValueError, func, "x of shape (N, 1, 8, 8)", f"shape {tuple(x.shape)}", "pass 8x8 one-channel images")
+    return x
 
 
 def _check_images(images, func: str) -> np.ndarray:
@@ -597,7 +620,7 @@ class DigitCNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(_check_image_batch(x, "DigitCNN.forward"))
 
 
 @_single_threaded
@@ -653,4 +676,8 @@ def confident_fraction(model: nn.Module, images: np.ndarray, threshold: float = 
     Twin: none (a metric).
     """
     threshold = check_float(threshold, "threshold", "confident_fraction", minimum=0.0, maximum=1.0)
-    return float(np.mean(classify(model, images)[1] >= threshold))
+    try:
+        confidence = classify(model, images)[1]
+    except (TypeError, ValueError) as exc:
+        raise reraise_as(exc, "confident_fraction") from exc
+    return float(np.mean(confidence >= threshold))

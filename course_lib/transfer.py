@@ -97,6 +97,11 @@ class DigitCNN(nn.Module):
         self.head = nn.Linear(32, num_classes)
 
     def forward(self, x):
+        func = "DigitCNN.forward"
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != (1, 16, 16):
+            got = f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+            _fail(TypeError if not isinstance(x, torch.Tensor) else ValueError, func,
+                  "x as a tensor of shape (N, 1, 16, 16)", got, "pass a batch of 16x16 one-channel images")
         return self.head(self.fc(self.conv2(self.conv1(x))))
 
 
