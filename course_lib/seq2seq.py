@@ -503,12 +503,7 @@ def attention_memory_bytes(length: int, embed_dim: int = 32, batch: int = 1) -> 
     batch = check_int(batch, "batch", "attention_memory_bytes", minimum=1)
     rng = np.random.default_rng(0)
     q = rng.standard_normal((batch, length, embed_dim))
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    scaled_dot_product_attention_forward(q, q, q, is_causal=True)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak
+    return _peak_bytes(lambda: scaled_dot_product_attention_forward(q, q, q, is_causal=True))
 
 
 def lstm_memory_bytes(length: int, embed_dim: int = 32, batch: int = 1) -> int:
@@ -527,12 +522,18 @@ def lstm_memory_bytes(length: int, embed_dim: int = 32, batch: int = 1) -> int:
     weights = [rng.standard_normal(s) * 0.1 for s in ((4 * embed_dim, embed_dim), (4 * embed_dim, embed_dim),
                                                        (4 * embed_dim,), (4 * embed_dim,))]
     h0 = np.zeros((batch, embed_dim))
+    return _peak_bytes(lambda: lstm_forward(x, h0, h0, *weights))
+
+
+def _peak_bytes(call) -> int:
+    """The most bytes Python held at once while ``call()`` ran, over what it held before (tracemalloc)."""
     tracemalloc.start()
     tracemalloc.reset_peak()
-    lstm_forward(x, h0, h0, *weights)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def cost_functions(length: int, embed_dim: int = 32, batch: int = 8, device="cpu"):
