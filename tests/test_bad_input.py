@@ -154,7 +154,7 @@ def _junk_call(target, obj):
 def _instances():
     """Instances to call methods on, built from valid arguments (None: build with no arguments)."""
     from course_lib import sequences
-    from course_lib.scratch import autograd, cnn, modules, recurrent, residual
+    from course_lib.scratch import autograd, cnn, embedding, gru, lstm, modules, residual, rnn
     from course_lib.twins import generative, mlp, perceptron, regularization
 
     return {
@@ -162,10 +162,10 @@ def _instances():
         "course_lib.scratch.cnn:Conv2d": lambda: cnn.Conv2d(1, 2, 3),
         "course_lib.scratch.cnn:MaxPool2d": lambda: cnn.MaxPool2d(2),
         "course_lib.scratch.cnn:AvgPool2d": lambda: cnn.AvgPool2d(2),
-        "course_lib.scratch.recurrent:RNN": lambda: recurrent.RNN(3, 4),
-        "course_lib.scratch.recurrent:GRU": lambda: recurrent.GRU(3, 4),
-        "course_lib.scratch.recurrent:LSTM": lambda: recurrent.LSTM(3, 4),
-        "course_lib.scratch.recurrent:Embedding": lambda: recurrent.Embedding(5, 3),
+        "course_lib.scratch.rnn:RNN": lambda: rnn.RNN(3, 4),
+        "course_lib.scratch.gru:GRU": lambda: gru.GRU(3, 4),
+        "course_lib.scratch.lstm:LSTM": lambda: lstm.LSTM(3, 4),
+        "course_lib.scratch.embedding:Embedding": lambda: embedding.Embedding(5, 3),
         "course_lib.scratch.residual:PlainBlock": lambda: residual.PlainBlock(4),
         "course_lib.scratch.residual:ResidualBlock": lambda: residual.ResidualBlock(4),
         "course_lib.sequences:CharVocab": lambda: sequences.CharVocab("abc"),
@@ -290,27 +290,44 @@ def _specific_rows() -> list[Row]:
     ]
 
 
-SPECIFIC = _specific_rows()
+def _backward_and_module_rows() -> list[Row]:
+    """Backward passes given the wrong cache or a NaN dout; recurrent modules naming themselves."""
+    from course_lib.scratch import conv, embedding, lstm, rnn
+
+    S = "course_lib.scratch."
+    x, w = np.ones((2, 1, 4, 4)), np.ones((3, 1, 3, 3))
+    conv_out, conv_cache = conv.conv2d_forward(x, w, None)
+    max_cache = conv.maxpool2d_forward(x, 2)[1]
+    lstm_weights = (np.ones((8, 3)), np.ones((8, 2)), np.ones(8), np.ones(8))
+    step_cache = lstm.lstm_step_forward(np.ones((1, 3)), np.ones((1, 2)), np.ones((1, 2)), *lstm_weights)[2]
+
+    def rnn_after_forward():
+        module = rnn.RNN(3, 4)
+        module(np.ones((2, 1, 3)))
+        return module
+
+    return [
+        Row(S + "conv:conv2d_backward", "NaN dout", lambda: conv.conv2d_backward(
+            np.full(conv_out.shape, np.nan), conv_cache), match="finite values in dout"),
+        Row(S + "conv:avgpool2d_backward", "maxpool cache", lambda: conv.avgpool2d_backward(
+            np.ones((2, 1, 2, 2)), max_cache), match=r"cache\[1\] to be a tuple"),
+        Row(S + "lstm:lstm_backward", "step cache", lambda: lstm.lstm_backward(
+            np.ones((1, 1, 2)), step_cache), match=r"cache\[0\] to be a 3-D array, as lstm_forward"),
+        Row(S + "rnn:RNN.forward", "wrong D", lambda: rnn.RNN(3, 4)(np.ones((2, 1, 5))), match="D=3"),
+        Row(S + "rnn:RNN.backward", "wrong dh_all", lambda: rnn_after_forward().backward(np.ones((2, 1, 5))),
+            match=r"dh_all of shape \(2, 1, 4\)"),
+        Row(S + "embedding:Embedding.forward", "index 5", lambda: embedding.Embedding(5, 3).forward(
+            np.array([5])), match=r"indices in \[0, 5\)"),
+        Row(S + "rnn:clip_grad_norm", "a string", lambda: rnn.clip_grad_norm("grads", 1.0), match="list of arrays"),
+    ]
+
+
+SPECIFIC = _specific_rows() + _backward_and_module_rows()
 GENERIC = generic_rows()
 ROWS = SPECIFIC + GENERIC
 
-# Rows that fail today. Each entry: row key -> what is missing. scratch/recurrent.py is
-# being split and its gaps closed elsewhere.
+# Rows that fail today. Each entry: row key -> what is missing.
 KNOWN_GAPS: dict[str, str] = {
-    # scratch/recurrent.py: to close with its split (not edited here)
-    "course_lib.scratch.recurrent:Embedding.backward[junk]": "unexpected RuntimeError: Embedding.backward: expected...",
-    "course_lib.scratch.recurrent:Embedding.forward[junk]": "TypeError not naming Embedding.forward: embedding_forw...",
-    "course_lib.scratch.recurrent:GRU.backward[junk]": "unexpected RuntimeError: GRU.backward: expected a forward p...",
-    "course_lib.scratch.recurrent:LSTM.backward[junk]": "unexpected RuntimeError: LSTM.backward: expected a forward...",
-    "course_lib.scratch.recurrent:RNN.backward[junk]": "unexpected RuntimeError: RNN.backward: expected a forward p...",
-    "course_lib.scratch.recurrent:clip_grad_norm[junk]": "TypeError not naming clip_grad_norm: '_Junk' object is no...",
-    "course_lib.scratch.recurrent:embedding_backward[junk]": "TypeError not naming embedding_backward: cannot unpac...",
-    "course_lib.scratch.recurrent:gru_backward[junk]": "TypeError not naming gru_backward: cannot unpack non-iterab...",
-    "course_lib.scratch.recurrent:gru_step_backward[junk]": "TypeError not naming gru_step_backward: cannot unpack...",
-    "course_lib.scratch.recurrent:lstm_backward[junk]": "TypeError not naming lstm_backward: cannot unpack non-iter...",
-    "course_lib.scratch.recurrent:lstm_step_backward[junk]": "TypeError not naming lstm_step_backward: cannot unpac...",
-    "course_lib.scratch.recurrent:rnn_backward[junk]": "TypeError not naming rnn_backward: cannot unpack non-iterab...",
-    "course_lib.scratch.recurrent:rnn_step_backward[junk]": "TypeError not naming rnn_step_backward: cannot unpack...",
     # the rest of the library: found by this battery, not fixed yet
     "course_lib.bench:attention_flops[junk]": "added with chapter 7: no input checks yet",
     "course_lib.bench:attention_workload[junk]": "added with chapter 7: no input checks yet",

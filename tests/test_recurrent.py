@@ -597,7 +597,7 @@ def test_bad_embedding_inputs_raise_clear_errors():
     emb(np.array([1, 2, 3]))
     expect(
         ValueError,
-        r"^embedding_backward: expected dout of shape \(3, 2\), got shape \(3, 5\)",
+        r"^Embedding.backward: expected dout of shape \(3, 2\), got shape \(3, 5\)",  # the method called
         emb.backward,
         np.zeros((3, 5)),
     )
