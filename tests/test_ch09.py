@@ -7,20 +7,24 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib.dcgan import (
+    DCDiscriminator,
+    DCGenerator,
+    DigitCNN,
+    classify,
+    confident_fraction,
+    generate_images,
+    train_classifier,
+    train_dcgan,
+)
 from course_lib.exercises.ch09 import (
     check_nonsaturating_grad,
     check_optimal_discriminator,
     check_value_at_optimum,
 )
 from course_lib.gan import (
-    DCDiscriminator,
-    DCGenerator,
-    DigitCNN,
-    classify,
-    confident_fraction,
     discriminator_loss,
     discriminator_loss_torch,
-    generate_images,
     generator_loss,
     generator_loss_torch,
     mode_counts,
@@ -28,8 +32,6 @@ from course_lib.gan import (
     one_thread,
     ring_centres,
     sample_ring,
-    train_classifier,
-    train_dcgan,
     train_gan_2d,
 )
 from course_lib.widgets.ch09 import draw_samples, gan_snapshot_widget
