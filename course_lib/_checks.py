@@ -231,6 +231,16 @@ def check_dout(dout, shape: tuple, func: str) -> np.ndarray:
     return dout
 
 
+def check_argv(argv, func: str = "main") -> list[str] | None:
+    """A command line's ``argv``: None (read ``sys.argv``) or a list or tuple of str; returns it as a list."""
+    if argv is None:
+        return None
+    if isinstance(argv, str) or not isinstance(argv, (list, tuple)) or not all(isinstance(a, str) for a in argv):
+        _fail(TypeError, func, "argv as a list of str (or None for the command line)", repr(argv),
+              "e.g. main(['--help'])")
+    return list(argv)
+
+
 def reraise_as(exc: Exception, func: str, where: str | None = None):
     """A copy of a ValueError/TypeError from an inner call, re-worded for the function the user called.
 

@@ -370,6 +370,8 @@ def attention_flops(length: int, n: int, embed_dim: int) -> float:
     and the scores and the weighted sum, 2 * 2*N*L*L*E (all heads together;
     the causal mask's zeros are counted too, as the scratch code computes them).
     """
+    length, n, embed_dim = _check_sizes([length, n, embed_dim], "(length, n, embed_dim)", "attention_flops", 3,
+                                        "L, N, E", exact=True)
     return 3.0 * (2.0 * length * n * 4 * embed_dim * embed_dim + 4.0 * n * length * length * embed_dim)
 
 
@@ -392,6 +394,14 @@ def attention_workload(length: int, n: int, embed_dim: int, num_heads: int, dtyp
         multi_head_attention_forward,
     )
 
+    func = "attention_workload"
+    length, n, embed_dim, num_heads = _check_sizes([length, n, embed_dim, num_heads],
+                                                   "(length, n, embed_dim, num_heads)", func, 4, "L, N, E, heads",
+                                                   exact=True)
+    if embed_dim % num_heads:
+        _fail(ValueError, func, f"embed_dim ({embed_dim}) divisible by num_heads", f"num_heads={num_heads}",
+              "each head gets embed_dim // num_heads features")
+    _check_common(func, dtype, seed)
     rng = np.random.default_rng(seed)
     params = {k: v.astype(dtype) for k, v in init_multi_head_attention(embed_dim, rng).items()}
     params["in_proj_bias"] = rng.uniform(-0.1, 0.1, size=3 * embed_dim).astype(dtype)

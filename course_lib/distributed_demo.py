@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from course_lib._checks import _fail, check_choice, check_int
+from course_lib._checks import _fail, check_argv, check_choice, check_int
 from course_lib._spawn import RankFailed, leave_now, run_ranks
 from course_lib.distributed import (
     ATOL,
@@ -275,6 +275,7 @@ def main(argv=None) -> int:
 
     Shapes: none. Twin: torchrun.
     """
+    argv = check_argv(argv, "main")
     parser = argparse.ArgumentParser(
         prog="python -m course_lib.distributed",
         description="Data-parallel training with torch.distributed, on one small problem.",

@@ -91,6 +91,25 @@ def _check_ids(func, ids, name="ids"):
     return check_array(ids, name, func, ndim=1, shape_doc="(L,)", dtype_kind="iu")
 
 
+def _check_tensor(func, x, name, shape_doc, ndim, integer=False, width=None, fix=None):
+    """A torch tensor of rank ``ndim`` (token ids when ``integer``, else floats), last axis ``width``; O(1)."""
+    if not isinstance(x, torch.Tensor):
+        hint = fix or (f"convert it, e.g. torch.from_numpy({name})" if isinstance(x, np.ndarray) else None)
+        _fail(TypeError, func, f"{name} as a torch tensor of shape {shape_doc}", type(x).__name__, hint)
+    if x.ndim != ndim or (width is not None and x.shape[-1] != width):
+        _fail(ValueError, func, f"{name} of shape {shape_doc}", f"shape {tuple(x.shape)}", fix)
+    if integer and (x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool):
+        _fail(TypeError, func, f"{name} as integer token ids", f"dtype {x.dtype}", f"cast it, e.g. {name}.long()")
+    if not integer and not x.dtype.is_floating_point:
+        _fail(TypeError, func, f"{name} with a floating dtype", f"dtype {x.dtype}", f"cast it, e.g. {name}.float()")
+    return x
+
+
+def _check_step_ids(func, ids):
+    check_array(ids, "ids", func, ndim=1, shape_doc="(1,)", dtype_kind="iu",
+                fix="pass the last character's id, e.g. np.array([i])")
+
+
 def count_parameters(model: nn.Module) -> int:
     """The number of trainable numbers in a torch model.
 
@@ -131,6 +150,9 @@ class Seq2Seq(nn.Module):
 
         Returns (logits (T, N, 10), weights (N, T, S) or None).
         """
+        func, width = "Seq2Seq.readout", self.decoder.hidden_size
+        _check_tensor(func, dec, "dec", f"(T, N, {width})", 3, width=width)
+        _check_tensor(func, enc, "enc", f"(S, N, {width})", 3, width=width)
         if not self.attention:
             return self.head(dec), None
         scores = torch.einsum("tnh,snh->nts", self.query(dec), enc)
@@ -139,6 +161,12 @@ class Seq2Seq(nn.Module):
         return self.head(torch.cat([dec, context], dim=-1)), weights
 
     def forward(self, src, tgt_in):
+        func = "Seq2Seq.forward"
+        _check_tensor(func, src, "src", "(S, N)", 2, integer=True)
+        _check_tensor(func, tgt_in, "tgt_in", "(T, N)", 2, integer=True)
+        if src.shape[1] != tgt_in.shape[1]:
+            _fail(ValueError, func, "src and tgt_in with the same batch size N (axis 1)",
+                  f"{src.shape[1]} and {tgt_in.shape[1]}", "both are time-major: (length, batch)")
         enc, state = self.encoder(self.src_embedding(src))
         dec, _ = self.decoder(self.tgt_embedding(tgt_in), state)
         return self.readout(dec, enc)[0]
@@ -149,7 +177,9 @@ class Seq2Seq(nn.Module):
 
         Returns (digits (T, N) int64, attention weights (N, T, S) or None).
         """
-        length = src.shape[0] if length is None else length
+        func = "Seq2Seq.greedy_decode"
+        _check_tensor(func, src, "src", "(S, N)", 2, integer=True)
+        length = src.shape[0] if length is None else check_int(length, "length", func, minimum=1)
         enc, state = self.encoder(self.src_embedding(src))
         token = torch.full((src.shape[1],), BOS, dtype=torch.long, device=src.device)
         digits, weights = [], []
@@ -238,6 +268,13 @@ def seq2seq_lr_sweep(lrs=(2e-3, 5e-3, 1e-2), seed: int = 0) -> dict:
     Shapes: -> {"plain": {lr: accuracy}, "attention": {lr: accuracy}}.
     Twin: none.
     """
+    func = "seq2seq_lr_sweep"
+    if isinstance(lrs, (str, bytes)) or not hasattr(lrs, "__iter__"):
+        _fail(TypeError, func, "lrs as a list of learning rates", type(lrs).__name__, "e.g. (2e-3, 5e-3, 1e-2)")
+    lrs = [check_float(lr, f"lrs[{i}]", func, minimum=0.0, strict_min=True) for i, lr in enumerate(lrs)]
+    if not lrs:
+        _fail(ValueError, func, "at least one learning rate", "an empty list", "e.g. (2e-3, 5e-3, 1e-2)")
+    seed = check_int(seed, "seed", func, minimum=0)
     return {kind: {lr: max(acc for _, acc in train_seq2seq(kind == "attention", seed, lr=lr)["val_curve"])
                    for lr in lrs} for kind in ("plain", "attention")}
 
@@ -272,6 +309,8 @@ class CausalSelfAttention(nn.Module):
         nn.init.zeros_(self.out_proj.bias)
 
     def forward(self, x, need_weights: bool = False):
+        width = self.in_proj_weight.shape[1]
+        _check_tensor("CausalSelfAttention.forward", x, "x", f"(T, N, {width})", 3, width=width)
         t, n, e = x.shape
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
         q, k, v = qkv.reshape(t, n, 3, self.num_heads, e // self.num_heads).permute(2, 1, 3, 0, 4)
@@ -300,6 +339,8 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(embed_dim)
 
     def forward(self, x, need_weights: bool = False):
+        width = self.norm1.normalized_shape[0]
+        _check_tensor("Block.forward", x, "x", f"(T, N, {width})", 3, width=width)
         attn = self.self_attn(self.norm1(x), need_weights)
         attn, weights = attn if need_weights else (attn, None)
         x = x + attn
@@ -328,6 +369,7 @@ class TinyGPT(nn.Module):
         self.head = nn.Linear(embed_dim, vocab_size)
 
     def forward(self, ids, need_weights: bool = False):
+        _check_tensor("TinyGPT.forward", ids, "ids", "(T, N)", 2, integer=True)
         t = ids.shape[0]
         if t > self.context:
             _fail(ValueError, "TinyGPT", f"at most context={self.context} positions", f"{t}",
@@ -344,6 +386,10 @@ class TinyGPT(nn.Module):
 
     def step(self, ids, state):
         """One character for ``course_lib.sequences.sample_text``: the state is the text so far."""
+        _check_step_ids("TinyGPT.step", ids)
+        if state is not None:
+            check_array(state, "state", "TinyGPT.step", ndim=1, shape_doc="(L,)", dtype_kind="iu",
+                        fix="pass the state this method returned, or None to start")
         history = ids if state is None else np.concatenate([state, ids])[-self.context:]
         with torch.no_grad():
             logits = self(torch.from_numpy(history)[:, None])[-1:]
@@ -367,11 +413,17 @@ class CharLSTM(nn.Module):
         self.head = nn.Linear(hidden_size, vocab_size)
 
     def forward(self, ids):
+        _check_tensor("CharLSTM.forward", ids, "ids", "(T, N)", 2, integer=True)
         h_all = self.lstm(self.embedding(ids))[0]
         return self.head(h_all.reshape(-1, h_all.shape[-1]))
 
     def step(self, ids, state):
         """One character for ``course_lib.sequences.sample_text``, carrying the LSTM state."""
+        _check_step_ids("CharLSTM.step", ids)
+        if state is not None and not (isinstance(state, tuple) and len(state) == 2
+                                      and all(isinstance(s, torch.Tensor) for s in state)):
+            _fail(TypeError, "CharLSTM.step", "state as the (h, c) tensors this method returned, or None",
+                  type(state).__name__, "pass the state from the previous step")
         with torch.no_grad():
             h_all, state = self.lstm(self.embedding(torch.from_numpy(ids)[None]), state)
             return self.head(h_all[0]).numpy().astype(np.float64), state

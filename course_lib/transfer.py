@@ -39,7 +39,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_lib._checks import _fail, check_array, check_choice, check_float, check_int, check_same_length
+from course_lib._checks import (
+    _fail,
+    check_argv,
+    check_array,
+    check_choice,
+    check_float,
+    check_int,
+    check_same_length,
+    named_errors,
+)
 from course_lib.data import DATA_DIR, data_file, load_digits, stratified_split, write_sum
 from course_lib.progress import progress
 
@@ -113,6 +122,7 @@ def make_cnn(num_classes: int = 5, seed: int = 0) -> DigitCNN:
     Shapes: -> a model for (N, 1, 16, 16) images and ``num_classes`` classes.
     Twin: none.
     """
+    num_classes = check_int(num_classes, "num_classes", "make_cnn", minimum=2)
     seed = check_int(seed, "seed", "make_cnn", minimum=0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -448,14 +458,15 @@ def train_cached(model: nn.Module, X, y, **train_kwargs) -> list:
     Shapes: X (N, 1, 16, 16), y (N,) -> list of ``steps`` losses.
     Twin: ``train(model, X, y, ...)`` (same result, slower).
     """
-    prefix = frozen_prefix(model)
-    if not prefix:
-        _fail(ValueError, "train_cached", "a model whose first stage is frozen", "a trainable first stage",
-              "freeze(model.conv1) first, or use train()")
-    stages = dict(model.named_children())
-    cached = features(model, X, prefix[-1])
-    rest = nn.Sequential(*[stages[name] for name in stages if name not in prefix])
-    return train(rest, cached, y, **train_kwargs)
+    with named_errors("train_cached"):
+        prefix = frozen_prefix(model)
+        if not prefix:
+            _fail(ValueError, "train_cached", "a model whose first stage is frozen", "a trainable first stage",
+                  "freeze(model.conv1) first, or use train()")
+        stages = dict(model.named_children())
+        cached = features(model, X, prefix[-1])
+        rest = nn.Sequential(*[stages[name] for name in stages if name not in prefix])
+        return train(rest, cached, y, **train_kwargs)
 
 
 def run_strategy(strategy: str, task, pretrained: nn.Module | None = None, *, train_idx=None, seed: int = 0,
@@ -469,16 +480,27 @@ def run_strategy(strategy: str, task, pretrained: nn.Module | None = None, *, tr
     Shapes: task.X_train (N, 1, 16, 16), task.y_train (N,) -> float.
     Twin: none.
     """
-    num_classes = int(task.y_train.max()) + 1
-    idx = np.arange(len(task.y_train)) if train_idx is None else np.asarray(train_idx)
-    model, stage_lrs = prepare(strategy, num_classes, pretrained, seed=seed, lr=lr)
-    kwargs = dict(steps=steps, lr=lr, batch_size=batch_size, seed=seed, device=device, desc=strategy)
-    if frozen_prefix(model):
-        model.to(device if device is not None else _default_device())
-        train_cached(model, task.X_train[idx], task.y_train[idx], **kwargs)
-    else:
-        train(model, task.X_train[idx], task.y_train[idx], stage_lrs=stage_lrs, **kwargs)
-    return evaluate(model, task.X_test, task.y_test)
+    func = "run_strategy"
+    check_choice(strategy, "strategy", func, STRATEGIES)
+    missing = [name for name in ("X_train", "y_train", "X_test", "y_test") if not hasattr(task, name)]
+    if missing:
+        _fail(TypeError, func, "task as a Split with X_train, y_train, X_test and y_test", type(task).__name__,
+              "e.g. task = load_task('similar')")
+    with named_errors(func):
+        check_array(task.y_train, "task.y_train", func, ndim=1, shape_doc="(N,)", dtype_kind="iu")
+        num_classes = int(task.y_train.max()) + 1
+        idx = np.arange(len(task.y_train)) if train_idx is None else np.asarray(train_idx)
+        if idx.ndim != 1 or idx.dtype.kind not in "iu":
+            _fail(TypeError, func, "train_idx as 1-D integer indices (or None for all)",
+                  f"dtype {idx.dtype}, shape {idx.shape}", "e.g. few_labels(task.y_train, 5)")
+        model, stage_lrs = prepare(strategy, num_classes, pretrained, seed=seed, lr=lr)
+        kwargs = dict(steps=steps, lr=lr, batch_size=batch_size, seed=seed, device=device, desc=strategy)
+        if frozen_prefix(model):
+            model.to(device if device is not None else _default_device())
+            train_cached(model, task.X_train[idx], task.y_train[idx], **kwargs)
+        else:
+            train(model, task.X_train[idx], task.y_train[idx], stage_lrs=stage_lrs, **kwargs)
+        return evaluate(model, task.X_test, task.y_test)
 
 
 def _default_device():
@@ -719,9 +741,14 @@ def rebuild(data_dir=DATA_DIR, steps: int = SOURCE_STEPS, seed: int = SOURCE_SEE
     Shapes: -> Path.
     Twin: none.
     """
+    func = "rebuild"
+    if not isinstance(data_dir, (str, Path)):
+        _fail(TypeError, func, "data_dir as a str or pathlib.Path", type(data_dir).__name__, "e.g. 'data'")
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        _fail(ValueError, "rebuild", "data_dir to be an existing folder", repr(str(data_dir)), None)
+        _fail(ValueError, func, "data_dir to be an existing folder", repr(str(data_dir)), None)
+    steps = check_int(steps, "steps", func, minimum=1)
+    seed = check_int(seed, "seed", func, minimum=0)
     model = train_source(steps, seed)
     buffer = io.BytesIO()
     torch.save({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}, buffer)
@@ -732,6 +759,11 @@ def rebuild(data_dir=DATA_DIR, steps: int = SOURCE_STEPS, seed: int = SOURCE_SEE
 
 
 def main(argv=None) -> int:
+    """``python -m course_lib.transfer --rebuild [--data-dir D] [--steps N]``: rebuild the source checkpoint.
+
+    Shapes: none. Twin: none (a command line).
+    """
+    argv = check_argv(argv, "main")
     parser = argparse.ArgumentParser(prog="python -m course_lib.transfer",
                                      description="Rebuild chapter 10's source network checkpoint.")
     parser.add_argument("--rebuild", action="store_true", help=f"train and write data/{CHECKPOINT}")

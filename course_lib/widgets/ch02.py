@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 
 from course_lib._checks import _fail, check_array, check_int
 
@@ -24,7 +25,7 @@ def _check_curve(values, name: str, n: int | None, func: str) -> np.ndarray:
     return values
 
 
-def check_fits(x, target, fits: dict, func: str = "width_widget"):
+def check_fits(x, target, fits: dict, func: str = "check_fits"):
     """Validate the width demo's inputs; returns (x, target, {width: fit}), flat arrays sorted by width.
 
     Shapes: x (N,) or (N, 1), target like x, each fit like x.
@@ -48,7 +49,9 @@ def fit_error(target: np.ndarray, fit: np.ndarray) -> float:
     Shapes: target (N,), fit (N,) -> float.
     Twin: torch.nn.functional.mse_loss
     """
-    return float(np.mean((np.ravel(fit) - np.ravel(target)) ** 2))
+    target = _check_curve(target, "target", None, "fit_error")
+    fit = _check_curve(fit, "fit", target.size, "fit_error")
+    return float(np.mean((fit - target) ** 2))
 
 
 def plot_fit(ax, x: np.ndarray, target: np.ndarray, fit: np.ndarray, width: int):
@@ -56,6 +59,13 @@ def plot_fit(ax, x: np.ndarray, target: np.ndarray, fit: np.ndarray, width: int)
 
     Shapes: x (N,), target (N,), fit (N,).
     """
+    func = "plot_fit"
+    if not isinstance(ax, Axes):
+        _fail(TypeError, func, "ax to be a matplotlib Axes", type(ax).__name__, "e.g. fig, ax = plt.subplots()")
+    x = _check_curve(x, "x", None, func)
+    target = _check_curve(target, "target", x.size, func)
+    fit = _check_curve(fit, "fit", x.size, func)
+    width = check_int(width, "width", func, minimum=1)
     ax.plot(x, target, color="0.6", lw=3, label="target")
     ax.plot(x, fit, color="tab:red", lw=1.5, label="network")
     units = "1 hidden unit" if width == 1 else f"{width} hidden units"
@@ -68,7 +78,7 @@ def width_widget(x, target, fits: dict):
 
     Shapes: x (N,) or (N, 1), target like x, fits {width: predictions like x}.
     """
-    x, target, fits = check_fits(x, target, fits)
+    x, target, fits = check_fits(x, target, fits, "width_widget")
     widths = list(fits)
 
     def draw(hidden_units):

@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_lib._checks import _fail, check_float, check_int
+from course_lib._checks import _fail, check_float, check_int, named_errors
 
 CURVATURES = (1.0, 10.0)
 START = (-4.0, 2.0)
@@ -124,10 +124,21 @@ def verdict(losses: np.ndarray) -> str:
     Shapes: losses (T,) -> str.
     Twin: none.
     """
-    final = losses[-1]
-    if not np.isfinite(final) or final > losses[0]:
+    func = "verdict"
+    if not isinstance(losses, (np.ndarray, list, tuple)):
+        _fail(TypeError, func, "losses as a 1-D array of loss values", type(losses).__name__,
+              "pass the losses of quadratic_descent(...)")
+    values = np.asarray(losses)
+    if values.dtype.kind not in "fiu":
+        _fail(TypeError, func, "losses as numbers", f"dtype {values.dtype}",
+              "pass the losses of quadratic_descent(...)")
+    if values.ndim != 1 or values.size == 0:
+        _fail(ValueError, func, "losses as a non-empty 1-D array, shape (T,)", f"shape {values.shape}",
+              "pass the losses of quadratic_descent(...)")
+    final = values[-1]
+    if not np.isfinite(final) or final > values[0]:
         return "diverges"
-    return "slow" if final > 0.01 * losses[0] else "converges"
+    return "slow" if final > 0.01 * values[0] else "converges"
 
 
 def learning_rate_widget(lrs=LEARNING_RATES, steps: int = 40, curvatures=CURVATURES, start=START):
@@ -136,7 +147,8 @@ def learning_rate_widget(lrs=LEARNING_RATES, steps: int = 40, curvatures=CURVATU
     Shapes: curvatures and start are pairs of numbers.
     Twin: none (an ipywidgets demo).
     """
-    runs = learning_rate_sweep(lrs, steps, curvatures, start)
+    with named_errors("learning_rate_widget"):
+        runs = learning_rate_sweep(lrs, steps, curvatures, start)
     choices = sorted(runs)
 
     def draw(lr):

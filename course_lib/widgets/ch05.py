@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from course_lib._checks import _fail, check_array, check_choice, check_int
+from course_lib._checks import _fail, check_array, check_choice, check_int, named_errors
 from course_lib.scratch.conv import conv2d_forward, conv_output_size
 from course_lib.vision import box_filter, edge_filter
 
@@ -91,7 +91,8 @@ def conv_settings_widget(image, kernel_size: int = 3, stride: int = 1, padding: 
     Shapes: image (H, W).
     Twin: none (an ipywidgets demo)
     """
-    conv_settings_figure(image, kernel_size, stride, padding, filter_name)  # validate before building
+    with named_errors("conv_settings_widget"):
+        conv_settings_figure(image, kernel_size, stride, padding, filter_name)  # validate before building
     plt.close("all")
 
     def draw(kernel_size, stride, padding, filter_name):

@@ -9,8 +9,9 @@ from __future__ import annotations
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 
-from course_lib._checks import _fail, check_array, check_float
+from course_lib._checks import _fail, check_array, check_float, named_errors
 from course_lib.gan import mode_coverage
 
 _FUNC = "gan_snapshot_widget"
@@ -25,7 +26,14 @@ def draw_samples(ax, samples: np.ndarray, data: np.ndarray, centres: np.ndarray,
     Shapes: samples (M, 2), data (N, 2), centres (K, 2).
     Twin: none (a plot).
     """
-    covered, near = mode_coverage(samples, centres, radius, min_count=min_count)
+    func = "draw_samples"
+    if not isinstance(ax, Axes):
+        _fail(TypeError, func, "ax to be a matplotlib Axes", type(ax).__name__, "e.g. fig, ax = plt.subplots()")
+    check_array(data, "data", func, ndim=2, shape_doc="(N, 2)")
+    if not isinstance(title, str):
+        _fail(TypeError, func, "title to be a str", type(title).__name__, None)
+    with named_errors(func):
+        covered, near = mode_coverage(samples, centres, radius, min_count=min_count)
     ax.scatter(data[:, 0], data[:, 1], s=2, c="0.7", label="data")
     ax.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:blue", alpha=0.6, label="generated")
     for cx, cy in centres:

@@ -20,7 +20,7 @@ COLOURS = {"scratch": "tab:gray", "probe": "tab:blue", "top": "tab:orange", "all
 _FUNC = "transfer_widget"
 
 
-def check_curves(curves, counts, func: str = _FUNC) -> tuple[dict, tuple[int, ...]]:
+def check_curves(curves, counts, func: str = "check_curves") -> tuple[dict, tuple[int, ...]]:
     """Validate ``curves = {target: {strategy: accuracies}}`` against ``counts`` (labels per class).
 
     Shapes: counts (L,) increasing positive ints; every accuracy list (L,) in [0, 1].
@@ -121,7 +121,7 @@ def transfer_widget(curves, counts, similar_targets=("similar",)):
     Shapes: curves {target: {strategy: (L,) accuracies}}, counts (L,).
     Twin: none (an ipywidgets demo).
     """
-    curves, counts = check_curves(curves, counts)
+    curves, counts = check_curves(curves, counts, _FUNC)
     targets = list(curves)
 
     def draw(target, count):
