@@ -319,8 +319,9 @@ class GANRun:
                 _fail(TypeError, "GANRun", f"{name} to be a torch.nn.Module", type(getattr(self, name)).__name__, None)
         for name in ("d_loss", "g_loss"):
             check_array(getattr(self, name), name, "GANRun", ndim=1, shape_doc="(S,)", allow_empty=True)
-        if not isinstance(self.snapshot_steps, list) or not isinstance(self.snapshots, list):
-            _fail(TypeError, "GANRun", "snapshot_steps and snapshots as lists",
+        sequences = (list, tuple, np.ndarray)
+        if not isinstance(self.snapshot_steps, sequences) or not isinstance(self.snapshots, sequences):
+            _fail(TypeError, "GANRun", "snapshot_steps and snapshots as lists or arrays",
                   f"{type(self.snapshot_steps).__name__} and {type(self.snapshots).__name__}", None)
 
     def to_results(self) -> dict:

@@ -23,10 +23,13 @@ from course_lib.exercises.ch09 import (
     check_value_at_optimum,
 )
 from course_lib.gan import (
+    GANRun,
     discriminator_loss,
     discriminator_loss_torch,
     generator_loss,
     generator_loss_torch,
+    mlp_discriminator,
+    mlp_generator,
     mode_counts,
     mode_coverage,
     one_thread,
@@ -204,6 +207,9 @@ def test_train_gan_2d_is_repeatable_and_records_snapshots():
     np.testing.assert_array_equal(runs[0].snapshots, runs[1].snapshots)
     packed = train_gan_2d(data, steps=3, batch_size=32, pack=4, d_steps=2, n_snapshot=8, seed=1)
     assert packed.discriminator[0].in_features == 8 and np.all(np.isfinite(packed.g_loss))
+    back = GANRun.from_results(runs[0].to_results(), mlp_generator(), mlp_discriminator())  # as shipped.run does
+    np.testing.assert_array_equal(back.snapshots, runs[0].snapshots)
+    assert back.snapshot_steps == [0, 10, 20]
 
 
 def test_train_gan_2d_bad_inputs():
