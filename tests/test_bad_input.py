@@ -242,7 +242,7 @@ def _specific_rows() -> list[Row]:
             lambda: distributed.shard_indices(np.arange(8), 0, 3), match="3 equal shards"),
         Row("course_lib.transfer:evaluate", "label out of range",
             lambda: transfer.evaluate(model, np.ones((4, 3)), np.array([0, 1, 5, 0])), match=r"labels in \[0, 2\)"),
-        Row("course_lib.transfer:linear_probe", "test class unseen", lambda: transfer.linear_probe(
+        Row("course_lib.transfer_training:linear_probe", "test class unseen", lambda: transfer.linear_probe(
             np.ones((4, 3)), np.array([0, 1, 0, 1]), np.ones((2, 3)), np.array([0, 7])), match="only classes"),
         Row("course_lib.bench:mlp_flops", "negative batch", lambda: bench.mlp_flops([4, 8, 2], -1),
             match="batch >= 1"),
