@@ -147,7 +147,7 @@ def _junk_call(target, obj):
 
 def _instances():
     """Instances to call methods on, built from valid arguments (None: build with no arguments)."""
-    from course_lib import seq2seq, sequences
+    from course_lib import charlm, sequences
     from course_lib.scratch import autograd, cnn, embedding, gru, lstm, modules, residual, rnn
     from course_lib.twins import generative, mlp, perceptron, regularization
 
@@ -163,10 +163,10 @@ def _instances():
         "course_lib.scratch.residual:PlainBlock": lambda: residual.PlainBlock(4),
         "course_lib.scratch.residual:ResidualBlock": lambda: residual.ResidualBlock(4),
         "course_lib.sequences:CharVocab": lambda: sequences.CharVocab("abc"),
-        "course_lib.seq2seq:CausalSelfAttention": lambda: seq2seq.CausalSelfAttention(4, 2),
-        "course_lib.seq2seq:Block": lambda: seq2seq.Block(4, 2, 8),
-        "course_lib.seq2seq:TinyGPT": lambda: seq2seq.TinyGPT(5),
-        "course_lib.seq2seq:CharLSTM": lambda: seq2seq.CharLSTM(5),
+        "course_lib.charlm:CausalSelfAttention": lambda: charlm.CausalSelfAttention(4, 2),
+        "course_lib.charlm:Block": lambda: charlm.Block(4, 2, 8),
+        "course_lib.charlm:TinyGPT": lambda: charlm.TinyGPT(5),
+        "course_lib.charlm:CharLSTM": lambda: charlm.CharLSTM(5),
         "course_lib.twins.generative:Autoencoder": lambda: generative.Autoencoder([4, 3, 2]),
         "course_lib.twins.generative:VAE": lambda: generative.VAE([4, 3, 2]),
         "course_lib.twins.mlp:TorchMaxout": lambda: mlp.TorchMaxout(3, 2),
@@ -322,7 +322,7 @@ def _backward_and_module_rows() -> list[Row]:
 
 def _chapter_rows() -> list[Row]:
     """Chapter 7's models and the widgets' helpers, given input of the right kind but the wrong shape or type."""
-    from course_lib import bench, seq2seq
+    from course_lib import bench, charlm, seq2seq
     from course_lib.widgets import ch03
 
     return [
@@ -330,7 +330,7 @@ def _chapter_rows() -> list[Row]:
             lambda: bench.attention_workload(8, 2, 6, 4), match=r"embed_dim \(6\) divisible by num_heads"),
         Row("course_lib.seq2seq:Seq2Seq.forward", "float src", lambda: seq2seq.Seq2Seq(8, 4)(
             torch.ones(3, 2), torch.ones(3, 2, dtype=torch.long)), match="src as integer token ids"),
-        Row("course_lib.seq2seq:TinyGPT.forward", "1-D ids", lambda: seq2seq.TinyGPT(5)(
+        Row("course_lib.charlm:TinyGPT.forward", "1-D ids", lambda: charlm.TinyGPT(5)(
             torch.zeros(4, dtype=torch.long)), match=r"ids of shape \(T, N\)"),
         Row("course_lib.widgets.ch03:verdict", "2-D losses", lambda: ch03.verdict(np.ones((2, 3))),
             match=r"shape \(2, 3\)"),

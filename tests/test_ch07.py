@@ -6,23 +6,18 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib.charlm import Block, CharLSTM, TinyGPT, bits_per_char, split_corpus, train_char_model
 from course_lib.exercises.ch07 import check_attention_backward, check_attention_forward, check_causal_mask
 from course_lib.scratch.transformer import BLOCK_PARAM_NAMES, init_block_params, transformer_block_forward
 from course_lib.seq2seq import (
     BOS,
-    Block,
-    CharLSTM,
     Seq2Seq,
-    TinyGPT,
     accuracy_by_length,
     attention_memory_bytes,
-    bits_per_char,
     cost_functions,
     count_parameters,
     lstm_memory_bytes,
     reversal_batch,
-    split_corpus,
-    train_char_model,
     train_seq2seq,
 )
 from course_lib.sequences import CharVocab, sample_text

@@ -2,7 +2,7 @@
 
 * ``plot_attention`` draws one attention matrix (queries down, keys
   across) with the tokens as tick labels.
-* ``gpt_attention`` runs a ``course_lib.seq2seq.TinyGPT`` on a text and
+* ``gpt_attention`` runs a ``course_lib.charlm.TinyGPT`` on a text and
   returns every layer's and head's weights.
 * ``attention_widget`` lets you pick a layer and a head of a trained GPT
   and redraws that head's matrix for a text, computing it live;
@@ -56,7 +56,7 @@ def gpt_attention(model, vocab: CharVocab, text: str) -> np.ndarray:
     """
     func = "gpt_attention"
     if not hasattr(model, "blocks") or not hasattr(model, "context"):
-        _fail(TypeError, func, "model to be a course_lib.seq2seq.TinyGPT", type(model).__name__, None)
+        _fail(TypeError, func, "model to be a course_lib.charlm.TinyGPT", type(model).__name__, None)
     if not isinstance(vocab, CharVocab):
         _fail(TypeError, func, "vocab to be a CharVocab", type(vocab).__name__, None)
     if not isinstance(text, str) or not text:
@@ -96,7 +96,7 @@ def attention_widget(model, vocab: CharVocab, text: str):
     """
     func = "attention_widget"
     if not hasattr(model, "blocks") or not hasattr(model, "context"):
-        _fail(TypeError, func, "model to be a course_lib.seq2seq.TinyGPT", type(model).__name__, None)
+        _fail(TypeError, func, "model to be a course_lib.charlm.TinyGPT", type(model).__name__, None)
     num_layers = len(model.blocks)
     num_heads = model.blocks[0].self_attn.num_heads
     if len(text) > model.context:
