@@ -307,7 +307,7 @@ def _backward_and_module_rows() -> list[Row]:
     return [
         Row(S + "conv:conv2d_backward", "NaN dout", lambda: conv.conv2d_backward(
             np.full(conv_out.shape, np.nan), conv_cache), match="finite values in dout"),
-        Row(S + "conv:avgpool2d_backward", "maxpool cache", lambda: conv.avgpool2d_backward(
+        Row(S + "pool:avgpool2d_backward", "maxpool cache", lambda: conv.avgpool2d_backward(
             np.ones((2, 1, 2, 2)), max_cache), match=r"cache\[1\] to be a tuple"),
         Row(S + "lstm:lstm_backward", "step cache", lambda: lstm.lstm_backward(
             np.ones((1, 1, 2)), step_cache), match=r"cache\[0\] to be a 3-D array, as lstm_forward"),

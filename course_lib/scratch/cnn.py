@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from course_lib._checks import _fail, check_int, check_rng, named_errors
-from course_lib.scratch import conv
+from course_lib.scratch import conv, pool
 from course_lib.scratch.modules import Flatten, _Layer, _uniform_init, _write_grads
 
 __all__ = ["AvgPool2d", "Conv2d", "Flatten", "MaxPool2d"]
@@ -93,13 +93,13 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         with named_errors("MaxPool2d.forward"):
-            out, self._cache = conv.maxpool2d_forward(x, self.kernel_size, self.stride)
+            out, self._cache = pool.maxpool2d_forward(x, self.kernel_size, self.stride)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         cache = self._backward_cache(dout)
         with named_errors("MaxPool2d.backward"):
-            return conv.maxpool2d_backward(dout, cache)
+            return pool.maxpool2d_backward(dout, cache)
 
 
 class AvgPool2d(_Pool2d):
@@ -111,10 +111,10 @@ class AvgPool2d(_Pool2d):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         with named_errors("AvgPool2d.forward"):
-            out, self._cache = conv.avgpool2d_forward(x, self.kernel_size, self.stride)
+            out, self._cache = pool.avgpool2d_forward(x, self.kernel_size, self.stride)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         cache = self._backward_cache(dout)
         with named_errors("AvgPool2d.backward"):
-            return conv.avgpool2d_backward(dout, cache)
+            return pool.avgpool2d_backward(dout, cache)
