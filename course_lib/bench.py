@@ -123,13 +123,6 @@ def _check_flag(value, name: str, func: str) -> bool:
     return bool(value)
 
 
-def _check_mapping(value, name: str, func: str, keys, fix: str) -> dict:
-    if not isinstance(value, dict) or not set(keys) <= set(value):
-        got = f"a dict with keys {sorted(value)}" if isinstance(value, dict) else type(value).__name__
-        _fail(TypeError, func, f"{name} as a dict with keys {sorted(keys)}", got, fix)
-    return value
-
-
 def _torch_dtype(dtype: str):
     return getattr(_torch(), dtype)
 

@@ -25,7 +25,6 @@ from course_lib.bench import (
     TARGETS,
     TASKS,
     _check_flag,
-    _check_mapping,
     gpu_device,
     make_workloads,
     measure,
@@ -33,6 +32,13 @@ from course_lib.bench import (
 
 # --------------------------------------------------------------------------- targets and the report
 
+
+
+def _check_mapping(value, name: str, func: str, keys, fix: str) -> dict:
+    if not isinstance(value, dict) or not set(keys) <= set(value):
+        got = f"a dict with keys {sorted(value)}" if isinstance(value, dict) else type(value).__name__
+        _fail(TypeError, func, f"{name} as a dict with keys {sorted(keys)}", got, fix)
+    return value
 
 def check_targets(rows: list[dict], quick: bool) -> list[dict]:
     """One entry per row that has a target: its ratio, the limit, and whether it is met.
