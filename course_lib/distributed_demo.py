@@ -14,7 +14,6 @@ import os
 import socket
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +22,7 @@ import torch.distributed as dist
 
 from course_lib._checks import _fail, check_argv, check_choice, check_int
 from course_lib._spawn import RankFailed, leave_now, run_ranks
+from course_lib.device import one_thread
 from course_lib.distributed import (
     ATOL,
     INIT_TIMEOUT,
@@ -129,7 +129,7 @@ def run_demo(
                 _port_clash(try_port, func, tries=1 if port is not None else PORT_TRIES)
     seconds = time.perf_counter() - start
     parallel = _from_bytes(results[0])
-    with _one_thread():
+    with one_thread():
         single_model, single_losses = train_single_process(steps, **options)
     single = _named_arrays(single_model)
     return _compare(world_size, steps, "gloo", parallel, single, single_losses, seconds)
@@ -255,16 +255,6 @@ def _compare(world_size, steps, backend, parallel, single, single_losses, second
         matches_single=matches,
         seconds=seconds,
     )
-
-
-@contextmanager
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------- command line

@@ -36,29 +36,10 @@ from torch import nn
 
 from course_lib._checks import _fail, check_array, check_choice, check_float, check_int, reraise_as
 from course_lib._torch_checks import check_tensor
+from course_lib.device import one_thread  # noqa: F401  (chapter 9 imports it from here)
 from course_lib.progress import progress
 
 GENERATOR_LOSSES = ("non_saturating", "minimax")
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Run torch on one CPU thread inside the block, then restore the thread count.
-
-    The networks here are tiny: splitting each small operation across threads
-    costs more than it saves (on a busy 2-core machine, many times more), and
-    one thread also makes a run's numbers independent of the machine's thread
-    setting.
-
-    Shapes: none (a context manager).
-    Twin: torch.set_num_threads
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager

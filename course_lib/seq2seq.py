@@ -280,9 +280,7 @@ def attention_memory_bytes(length: int, embed_dim: int = 32, batch: int = 1) -> 
     """
     from course_lib.scratch.attention import scaled_dot_product_attention_forward
 
-    length = check_int(length, "length", "attention_memory_bytes", minimum=1)
-    embed_dim = check_int(embed_dim, "embed_dim", "attention_memory_bytes", minimum=1)
-    batch = check_int(batch, "batch", "attention_memory_bytes", minimum=1)
+    length, embed_dim, batch = _check_cost_sizes("attention_memory_bytes", length, embed_dim, batch)
     rng = np.random.default_rng(0)
     q = rng.standard_normal((batch, length, embed_dim))
     return _peak_bytes(lambda: scaled_dot_product_attention_forward(q, q, q, is_causal=True))
@@ -296,15 +294,18 @@ def lstm_memory_bytes(length: int, embed_dim: int = 32, batch: int = 1) -> int:
     """
     from course_lib.scratch.recurrent import lstm_forward
 
-    length = check_int(length, "length", "lstm_memory_bytes", minimum=1)
-    embed_dim = check_int(embed_dim, "embed_dim", "lstm_memory_bytes", minimum=1)
-    batch = check_int(batch, "batch", "lstm_memory_bytes", minimum=1)
+    length, embed_dim, batch = _check_cost_sizes("lstm_memory_bytes", length, embed_dim, batch)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((length, batch, embed_dim))
     weights = [rng.standard_normal(s) * 0.1 for s in ((4 * embed_dim, embed_dim), (4 * embed_dim, embed_dim),
                                                        (4 * embed_dim,), (4 * embed_dim,))]
     h0 = np.zeros((batch, embed_dim))
     return _peak_bytes(lambda: lstm_forward(x, h0, h0, *weights))
+
+
+def _check_cost_sizes(func, length, embed_dim, batch):
+    return tuple(check_int(value, name, func, minimum=1)
+                 for name, value in (("length", length), ("embed_dim", embed_dim), ("batch", batch)))
 
 
 def _peak_bytes(call) -> int:
