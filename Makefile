@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Notebooks run two at a time (each pinned to one thread by course_lib.nbtools).
+# Notebooks run two at a time (each pinned to one thread by course_lib.tools.nbtools).
 WORKERS ?= 2
 
 # strict nbval over the notebooks; numbers are compared within each cell's tolerance (conftest.py)
@@ -32,10 +32,10 @@ present: $(STAMP)  ## JupyterLab for presenting live: long training cells load t
 	COURSE_SHIPPED=1 $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=. notebooks/01_perceptron.ipynb
 
 student: $(STAMP)  ## write the student edition to student/ (solutions replaced, outputs cleared)
-	$(BIN)/python -m course_lib.nbtools student --out student
+	$(BIN)/python -m course_lib.tools.nbtools student --out student
 
 slides: $(STAMP)  ## export every chapter as reveal.js slides to build/slides/
-	$(BIN)/python -m course_lib.nbtools slides --out build/slides
+	$(BIN)/python -m course_lib.tools.nbtools slides --out build/slides
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_lib tests notebooks conftest.py
@@ -66,10 +66,10 @@ test-gpu:  ## every notebook on the GPU (COURSE_DEVICE=$(GPU_DEVICE)): torch as 
 		$(GPU_PYTHON) -m pytest $(NBVAL) notebooks tests/test_device.py
 
 tolerances: $(STAMP)  ## how every chapter's outputs are compared, and every declared tolerance
-	$(BIN)/python -m course_lib.nbtools tolerances
+	$(BIN)/python -m course_lib.tools.nbtools tolerances
 
 notebooks: $(STAMP)  ## re-execute every notebook, save its outputs and record data/shipped/ (the saving run)
-	$(BIN)/python -m course_lib.nbtools execute
+	$(BIN)/python -m course_lib.tools.nbtools execute
 
 clean:
 	rm -rf $(VENV) build/gpu-site .pytest_cache .ruff_cache

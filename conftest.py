@@ -2,13 +2,13 @@
 nbval plugin that compares printed numbers as numbers.
 
 The notebook environment (thread count, stable warning paths, the numeric
-configuration chosen with COURSE_NUMERICS) comes from course_lib.nbtools,
+configuration chosen with COURSE_NUMERICS) comes from course_lib.tools.nbtools,
 the same place the saving run takes it from, and is set before nbval starts
 any kernel.
 
 nbval stays the runner, in strict mode. Its cell comparison is extended here,
 not forked: before nbval compares a cell, every output text whose numbers
-agree with the stored ones within the cell's tolerance (course_lib.nbcompare:
+agree with the stored ones within the cell's tolerance (course_lib.tools.nbcompare:
 one unit in the last printed place by default, or what the cell declares in
 its metadata) is replaced by the stored text, and nbval compares the rest as
 it always does (missing and extra outputs, changed text, figures). A number
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from nbval.plugin import IPyNbCell
 
-from course_lib.nbcompare import compare_text, tolerance_of, too_wide
-from course_lib.nbtools import NUMERICS_VAR, apply_notebook_env
+from course_lib.tools.nbcompare import compare_text, tolerance_of, too_wide
+from course_lib.tools.nbtools import NUMERICS_VAR, apply_notebook_env
 
 apply_notebook_env()
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_choice, check_float, check_int, check_same_length
+from course_lib.checks import _fail, check_array, check_choice, check_float, check_int, check_same_length
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SUMS_FILE = DATA_DIR / "SHA256SUMS"

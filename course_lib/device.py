@@ -20,7 +20,7 @@ import re
 
 import numpy as np
 
-from course_lib._checks import _fail, check_int
+from course_lib.checks import _fail, check_int
 
 DEVICE_ENV = "COURSE_DEVICE"
 THREADS_ENV = "COURSE_THREADS"
@@ -93,6 +93,22 @@ def seed_everything(seed: int) -> None:
     _torch().manual_seed(seed)  # also seeds every CUDA device
 
 
+def torch_seeded(seed: int):
+    """Seed torch's global generator inside a ``with`` block and restore it after (weights made with a fixed seed).
+
+    The seed is checked when this is called, not when the block starts.
+    """
+    return _torch_seeded(check_int(seed, "seed", "torch_seeded", minimum=0))
+
+
+@contextlib.contextmanager
+def _torch_seeded(seed: int):
+    torch = _torch()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def set_threads(threads: int) -> None:
     """Fix the CPU thread count of torch and of NumPy's BLAS."""
     global _blas_limiter
@@ -145,6 +161,28 @@ def setup(seed: int = 0, threads: int | None = None) -> None:
     torch = _torch()
     torch.set_printoptions(precision=4, sci_mode=False)
     get_device()  # fail early on a bad COURSE_DEVICE
+
+
+def twin_dtype(device):
+    """The dtype the course's torch twins use on ``device``: float64, or float32 on MPS (which has no float64).
+
+    float64 makes a twin agree with the NumPy code to about 1e-12, so a
+    comparison shows bugs, not rounding. Timings of a GPU use float32
+    (``course_lib.timing.compare_devices``).
+
+    Shapes: none. Twin: none (a policy).
+    """
+    torch = _torch()
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError as exc:
+            _fail(ValueError, "twin_dtype", "a device name such as 'cpu', 'cuda' or 'mps'", repr(device),
+                  str(exc).split("\n")[0])
+    if not isinstance(device, torch.device):
+        _fail(TypeError, "twin_dtype", "device to be a torch.device (or a name such as 'cpu')",
+              type(device).__name__, "pass get_device()")
+    return torch.float32 if device.type == "mps" else torch.float64
 
 
 def synchronize(device=None) -> None:

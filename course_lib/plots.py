@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_int
+from course_lib.checks import _fail, check_array, check_int
 
 CLASS_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
 

@@ -2,7 +2,7 @@
 
 ``progress(iterable)`` is a tqdm bar (a widget in JupyterLab) when a person
 is watching. When ``COURSE_HEADLESS=1`` (set by the saving and checking
-runs, see ``course_lib.nbtools``) it returns the iterable untouched, because
+runs, see ``course_lib.tools.nbtools``) it returns the iterable untouched, because
 a bar's timings would make stored outputs differ on every run; the cell
 then prints its own rounded final line.
 """
@@ -22,7 +22,7 @@ def is_headless() -> bool:
 def progress(iterable: Iterable, desc: str = "", total: int | None = None, leave: bool = False):
     """Wrap ``iterable`` in a progress bar unless running headless."""
     if not hasattr(iterable, "__iter__"):
-        from course_lib._checks import _fail
+        from course_lib.checks import _fail
 
         _fail(TypeError, "progress", "an iterable, e.g. range(epochs)", type(iterable).__name__, None)
     if is_headless():

@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from course_lib._checks import _fail
+from course_lib.checks import _fail
 from course_lib.data import DATA_DIR, data_file, write_sum
 
 ENV = "COURSE_SHIPPED"

@@ -38,17 +38,19 @@ import course_lib
 
 # Build tools: not course material.
 SKIPPED_MODULES = {
-    "course_lib.nbtools": "build tool (runs notebooks), not course material",
-    "course_lib.slides": "vendored slide assets",
+    "course_lib.tools.nbtools": "build tool (runs notebooks), not course material",
+    "course_lib.tools.slides": "vendored slide assets",
+    "course_lib.checks": "the checks themselves: every row of the battery runs them",
+    "course_lib.torch_checks": "the checks themselves: every row of the battery runs them",
 }
 
 # Callables with no input to check, each with its reason.
 EXEMPT = {
     "course_lib.scratch.perceptron:PerceptronHistory": "a dataclass record: stores what it is given",
-    "course_lib.exercises:Feedback": "a dataclass record: stores what it is given",
-    "course_lib.distributed_demo:DemoResult": "a dataclass record: stores what it is given",
+    "course_lib.feedback:Feedback": "a dataclass record: stores what it is given",
+    "course_lib.chapters.ch11_hardware_and_scale.demo:DemoResult": "a dataclass record: stores what it is given",
     "course_lib.bench:Workload": "a dataclass record: stores what it is given",
-    "course_lib.distributed_demo:PortInUseError": "an exception class",
+    "course_lib.chapters.ch11_hardware_and_scale.demo:PortInUseError": "an exception class",
 }
 
 
@@ -147,9 +149,11 @@ def _junk_call(target, obj):
 
 def _instances():
     """Instances to call methods on, built from valid arguments (None: build with no arguments)."""
-    from course_lib import charlm, sequences
+    from course_lib.chapters.ch06_rnn_lstm import sequences
+    from course_lib.chapters.ch07_attention_transformers import charlm
     from course_lib.scratch import autograd, cnn, embedding, gru, lstm, modules, residual, rnn
-    from course_lib.twins import generative, mlp, perceptron, regularization
+    from course_lib.twins import mlp, perceptron, regularization
+    from course_lib.twins import vae as generative
 
     return {
         "course_lib.scratch.autograd:Value": lambda: autograd.Value(1.0),
@@ -162,13 +166,14 @@ def _instances():
         "course_lib.scratch.embedding:Embedding": lambda: embedding.Embedding(5, 3),
         "course_lib.scratch.residual:PlainBlock": lambda: residual.PlainBlock(4),
         "course_lib.scratch.residual:ResidualBlock": lambda: residual.ResidualBlock(4),
-        "course_lib.sequences:CharVocab": lambda: sequences.CharVocab("abc"),
-        "course_lib.charlm:CausalSelfAttention": lambda: charlm.CausalSelfAttention(4, 2),
-        "course_lib.charlm:Block": lambda: charlm.Block(4, 2, 8),
-        "course_lib.charlm:TinyGPT": lambda: charlm.TinyGPT(5),
-        "course_lib.charlm:CharLSTM": lambda: charlm.CharLSTM(5),
-        "course_lib.twins.generative:Autoencoder": lambda: generative.Autoencoder([4, 3, 2]),
-        "course_lib.twins.generative:VAE": lambda: generative.VAE([4, 3, 2]),
+        "course_lib.chapters.ch06_rnn_lstm.sequences:CharVocab": lambda: sequences.CharVocab("abc"),
+        "course_lib.chapters.ch07_attention_transformers.charlm:CausalSelfAttention":
+            lambda: charlm.CausalSelfAttention(4, 2),
+        "course_lib.chapters.ch07_attention_transformers.charlm:Block": lambda: charlm.Block(4, 2, 8),
+        "course_lib.chapters.ch07_attention_transformers.charlm:TinyGPT": lambda: charlm.TinyGPT(5),
+        "course_lib.chapters.ch07_attention_transformers.charlm:CharLSTM": lambda: charlm.CharLSTM(5),
+        "course_lib.twins.vae:Autoencoder": lambda: generative.Autoencoder([4, 3, 2]),
+        "course_lib.twins.vae:VAE": lambda: generative.VAE([4, 3, 2]),
         "course_lib.twins.mlp:TorchMaxout": lambda: mlp.TorchMaxout(3, 2),
         "course_lib.twins.perceptron:TorchPerceptron": lambda: perceptron.TorchPerceptron(2, "cpu"),
         "course_lib.twins.regularization:TorchPlainBlock": lambda: regularization.TorchPlainBlock(4),
@@ -199,17 +204,23 @@ def generic_rows() -> list[Row]:
         else:
             call = _junk_call(obj, obj)
         if call is not None:
-            rows.append(Row(callable_id, "junk", call, feedback=module_name.startswith("course_lib.exercises.ch")))
+            rows.append(Row(callable_id, "junk", call, feedback=module_name.endswith(".exercises")))
     return rows
 
 
 def _specific_rows() -> list[Row]:
     """The audit's findings, one row each (see the issue "A sturdier engine")."""
-    from course_lib import bench, distributed, gan, generative, sequences, transfer
+    from course_lib import bench
+    from course_lib.chapters.ch06_rnn_lstm import sequences
+    from course_lib.chapters.ch09_gan import gan
+    from course_lib.chapters.ch10_transfer_learning import training, transfer
+    from course_lib.chapters.ch11_hardware_and_scale import distributed
     from course_lib.scratch import gradcheck, layers, losses, perceptron, regularization
+    from course_lib.scratch import vae as generative
     from course_lib.scratch.modules import MLP
     from course_lib.twins import conv as tconv
-    from course_lib.twins import generative as tgen
+    from course_lib.twins import gan as tgan
+    from course_lib.twins import vae as tgen
 
     x = np.ones((2, 3))
     nan = np.full((2, 3), np.nan)
@@ -232,17 +243,18 @@ def _specific_rows() -> list[Row]:
             one, np.nan, one, 0.0, 1.0), match="label 0 or 1"),
         Row(S + "perceptron:perceptron_update", "shape mismatch", lambda: perceptron.perceptron_update(
             one, 1, np.ones(3), 0.0, 1.0), match="w of x's shape"),
-        Row("course_lib.distributed:shard_indices", "rank >= world_size",
+        Row("course_lib.chapters.ch11_hardware_and_scale.distributed:shard_indices", "rank >= world_size",
             lambda: distributed.shard_indices(np.arange(8), 5, 2), match="rank <= 1"),
-        Row("course_lib.distributed:shard_indices", "negative world_size",
+        Row("course_lib.chapters.ch11_hardware_and_scale.distributed:shard_indices", "negative world_size",
             lambda: distributed.shard_indices(np.arange(8), 0, -1), match="world_size >= 1"),
-        Row("course_lib.distributed:shard_indices", "zero world_size",
+        Row("course_lib.chapters.ch11_hardware_and_scale.distributed:shard_indices", "zero world_size",
             lambda: distributed.shard_indices(np.arange(8), 0, 0), match="world_size >= 1"),
-        Row("course_lib.distributed:shard_indices", "unequal shards",
+        Row("course_lib.chapters.ch11_hardware_and_scale.distributed:shard_indices", "unequal shards",
             lambda: distributed.shard_indices(np.arange(8), 0, 3), match="3 equal shards"),
-        Row("course_lib.transfer:evaluate", "label out of range",
+        Row("course_lib.chapters.ch10_transfer_learning.transfer:evaluate", "label out of range",
             lambda: transfer.evaluate(model, np.ones((4, 3)), np.array([0, 1, 5, 0])), match=r"labels in \[0, 2\)"),
-        Row("course_lib.transfer_training:linear_probe", "test class unseen", lambda: transfer.linear_probe(
+        Row("course_lib.chapters.ch10_transfer_learning.training:linear_probe", "test class unseen",
+            lambda: training.linear_probe(
             np.ones((4, 3)), np.array([0, 1, 0, 1]), np.ones((2, 3)), np.array([0, 7])), match="only classes"),
         Row("course_lib.bench:mlp_flops", "negative batch", lambda: bench.mlp_flops([4, 8, 2], -1),
             match="batch >= 1"),
@@ -260,26 +272,27 @@ def _specific_rows() -> list[Row]:
             lambda: regularization.dropout_backward(x, None), match="cache"),
         Row(S + "layers:softmax", "NaN", lambda: layers.softmax(nan), match="finite"),
         Row(S + "layers:log_softmax", "list", lambda: layers.log_softmax([1.0, 2.0]), match="numpy.ndarray"),
-        Row("course_lib.gan:discriminator_loss_torch", "empty",
-            lambda: gan.discriminator_loss_torch(torch.ones(2), torch.ones(0)), match="non-empty"),
-        Row("course_lib.gan:generator_loss_torch", "NaN",
-            lambda: gan.generator_loss_torch(torch.tensor([float("nan")])), match="finite"),
-        Row("course_lib.twins.generative:reparameterize", "NaN",
+        Row("course_lib.twins.gan:discriminator_loss_torch", "empty",
+            lambda: tgan.discriminator_loss_torch(torch.ones(2), torch.ones(0)), match="non-empty"),
+        Row("course_lib.twins.gan:generator_loss_torch", "NaN",
+            lambda: tgan.generator_loss_torch(torch.tensor([float("nan")])), match="finite"),
+        Row("course_lib.twins.vae:reparameterize", "NaN",
             lambda: tgen.reparameterize(torch.full((2, 2), float("nan")), torch.zeros(2, 2)), match="finite"),
         Row("course_lib.twins.perceptron:TorchPerceptron.forward", "wrong width", lambda: __import__(
             "course_lib.twins.perceptron", fromlist=["x"]).TorchPerceptron(2, "cpu")(torch.ones(4, 3)),
             match="in_features"),
         Row("course_lib.scratch.modules:Sequential.forward", "wrong width", lambda: MLP([4, 8, 2])(np.ones((5, 3))),
             name="MLP.forward", match=r"layer 0 \(Linear\): expected x of shape \(N, 4\)"),
-        Row("course_lib.generative:vae_loss", "shape mismatch", lambda: generative.vae_loss(
+        Row("course_lib.scratch.vae:vae_loss", "shape mismatch", lambda: generative.vae_loss(
             np.ones((2, 3)), np.ones((2, 4)), np.ones((2, 2)), np.ones((2, 2)))),
-        Row("course_lib.gan:mode_coverage", "1-D samples", lambda: gan.mode_coverage(
+        Row("course_lib.chapters.ch09_gan.gan:mode_coverage", "1-D samples", lambda: gan.mode_coverage(
             np.ones(3), np.ones((2, 2)), 1.0)),
         Row(S + "losses:softmax_cross_entropy", "one-hot labels", lambda: losses.softmax_cross_entropy(
             logits, np.eye(3)[[0, 1, 2, 0]]), match=r"y.argmax\(1\)"),
         Row(S + "autograd:Value", "ndarray + Value", lambda: np.array([1.0, 2.0]) + __import__(
             "course_lib.scratch.autograd", fromlist=["x"]).Value(1.0), name="Value.__radd__"),
-        Row("course_lib.sequences:module_docs", "not standard library", lambda: sequences.module_docs("numpy"),
+        Row("course_lib.chapters.ch06_rnn_lstm.sequences:module_docs", "not standard library",
+            lambda: sequences.module_docs("numpy"),
             match="standard-library"),
         Row("course_lib.scratch.modules:Sequential", "junk", lambda: __import__(
             "course_lib.scratch.modules", fromlist=["x"]).Sequential(object()), match="module 0"),
@@ -322,17 +335,20 @@ def _backward_and_module_rows() -> list[Row]:
 
 def _chapter_rows() -> list[Row]:
     """Chapter 7's models and the widgets' helpers, given input of the right kind but the wrong shape or type."""
-    from course_lib import bench, charlm, seq2seq
-    from course_lib.widgets import ch03
+    from course_lib import bench
+    from course_lib.chapters.ch03_backprop import widgets as ch03
+    from course_lib.chapters.ch07_attention_transformers import charlm, seq2seq
 
     return [
         Row("course_lib.bench:attention_workload", "heads do not divide E",
             lambda: bench.attention_workload(8, 2, 6, 4), match=r"embed_dim \(6\) divisible by num_heads"),
-        Row("course_lib.seq2seq:Seq2Seq.forward", "float src", lambda: seq2seq.Seq2Seq(8, 4)(
+        Row("course_lib.chapters.ch07_attention_transformers.seq2seq:Seq2Seq.forward", "float src",
+            lambda: seq2seq.Seq2Seq(8, 4)(
             torch.ones(3, 2), torch.ones(3, 2, dtype=torch.long)), match="src as integer token ids"),
-        Row("course_lib.charlm:TinyGPT.forward", "1-D ids", lambda: charlm.TinyGPT(5)(
+        Row("course_lib.chapters.ch07_attention_transformers.charlm:TinyGPT.forward", "1-D ids",
+            lambda: charlm.TinyGPT(5)(
             torch.zeros(4, dtype=torch.long)), match=r"ids of shape \(T, N\)"),
-        Row("course_lib.widgets.ch03:verdict", "2-D losses", lambda: ch03.verdict(np.ones((2, 3))),
+        Row("course_lib.chapters.ch03_backprop.widgets:verdict", "2-D losses", lambda: ch03.verdict(np.ones((2, 3))),
             match=r"shape \(2, 3\)"),
     ]
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_lib import bench
+from course_lib import bench, timing
 from course_lib.device import set_threads
+from course_lib.tools import bench as bench_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_GPU = torch.cuda.is_available() or torch.backends.mps.is_available()
@@ -34,17 +35,17 @@ def test_time_call_returns_the_median_of_the_repeats():
     def fn():
         time.sleep(next(delays))
 
-    seconds = bench.time_call(fn, repeats=3, warmup=1)
+    seconds = timing.time_call(fn, repeats=3, warmup=1)
     assert 0.001 <= seconds < 0.02
 
 
 def test_time_call_checks_its_arguments():
     with pytest.raises(TypeError, match="time_call: expected a function.*got int; wrap it"):
-        bench.time_call(3)
+        timing.time_call(3)
     with pytest.raises(ValueError, match="repeats"):
-        bench.time_call(lambda: None, repeats=0)
+        timing.time_call(lambda: None, repeats=0)
     with pytest.raises(ValueError, match="warmup"):
-        bench.time_call(lambda: None, warmup=-1)
+        timing.time_call(lambda: None, warmup=-1)
 
 
 # ----------------------------------------------------------------------------- flop counts
@@ -94,10 +95,10 @@ def test_ratio_uses_medians_and_best_runs(monkeypatch):
     row = bench.measure(workload, repeats=3)
     assert row["numpy"]["median_s"] == 0.005 and row["numpy"]["best_s"] == 0.004
     assert row["ratio"] == pytest.approx(0.005 / 0.002) and row["ratio_best"] == pytest.approx(0.004 / 0.001)
-    assert f"{row['ratio']:.2f}x" in bench.format_table(
+    assert f"{row['ratio']:.2f}x" in bench_cli.format_table(
         {"meta": {"dtype": "float32", "threads": 1, "repeats": 3, "quick": False, "gpu_device": None,
                   "hardware": {"cpu": "x", "cpu_cores": 1, "torch": "t", "numpy": "n"}},
-         "rows": [row], "targets": bench.check_targets([row], quick=False)})
+         "rows": [row], "targets": bench_cli.check_targets([row], quick=False)})
 
 
 def test_targets_are_judged_on_the_ratio(monkeypatch):
@@ -107,10 +108,10 @@ def test_targets_are_judged_on_the_ratio(monkeypatch):
     conv = dict(bench.measure(_fake_workload(0.0029, 0.002), repeats=1), task="conv")  # 1.45x
     lstm = dict(bench.measure(_fake_workload(0.0031, 0.002), repeats=1), task="lstm")  # 1.55x
     matmul = dict(fast, task="matmul")  # no target
-    targets = bench.check_targets([fast, slow, conv, lstm, matmul], quick=False)
+    targets = bench_cli.check_targets([fast, slow, conv, lstm, matmul], quick=False)
     assert [(t["task"], t["limit"], t["met"]) for t in targets] == [("mlp", 1.2, True), ("mlp", 1.2, False),
                                                                       ("conv", 1.5, True), ("lstm", 1.5, False)]
-    assert all(t["evaluated"] is False and t["met"] is None for t in bench.check_targets([fast], quick=True))
+    assert all(t["evaluated"] is False and t["met"] is None for t in bench_cli.check_targets([fast], quick=True))
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -119,7 +120,7 @@ def test_targets_are_judged_on_the_ratio(monkeypatch):
 def test_quick_run_end_to_end_and_json_schema(tmp_path, capsys):
     path = tmp_path / "bench.json"
     start = time.perf_counter()
-    assert bench.main(["--quick", "--json", str(path), "--threads", "1", "--device", "cpu"]) == 0
+    assert bench_cli.main(["--quick", "--json", str(path), "--threads", "1", "--device", "cpu"]) == 0
     assert time.perf_counter() - start < 30  # tiny sizes: seconds, even on a busy machine
     table = capsys.readouterr().out
     assert "float32 on both sides" in table and "scratch/torch CPU" in table and "TARGETS" in table
@@ -150,20 +151,20 @@ def test_quick_run_end_to_end_and_json_schema(tmp_path, capsys):
 
 
 def test_float64_runs_both_sides_in_float64(tmp_path):
-    report = bench.run_benchmark(quick=True, dtype="float64", device="cpu", repeats=1, threads=1,
+    report = bench_cli.run_benchmark(quick=True, dtype="float64", device="cpu", repeats=1, threads=1,
                                  tasks=("matmul", "conv"))
     assert {r["dtype"] for r in report["rows"]} == {"float64"}
-    assert "float64 on both sides" in bench.format_table(report)
+    assert "float64 on both sides" in bench_cli.format_table(report)
 
 
 @pytest.mark.skipif(HAS_GPU, reason="needs a machine without CUDA or MPS")
 def test_gpu_rows_say_not_available_without_a_gpu(monkeypatch):
     monkeypatch.delenv("COURSE_DEVICE", raising=False)
-    report = bench.run_benchmark(quick=True, repeats=1, threads=1, tasks=("matmul",))
+    report = bench_cli.run_benchmark(quick=True, repeats=1, threads=1, tasks=("matmul",))
     for row in report["rows"]:
         assert row["torch_gpu"]["available"] is False and row["ratio_gpu"] is None
         assert row["torch_gpu"]["note"] == "not available (no CUDA or MPS device)"
-    table = bench.format_table(report)
+    table = bench_cli.format_table(report)
     assert "not available" in table and "must be measured on a machine with a GPU" in table
 
 
@@ -194,7 +195,7 @@ def test_runs_as_a_module():
 )
 def test_bad_arguments_give_clear_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
-        bench.main(argv)
+        bench_cli.main(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
 
@@ -202,14 +203,14 @@ def test_bad_arguments_give_clear_errors(argv, message, capsys):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_asking_for_cuda_without_one_is_an_error(capsys):
     with pytest.raises(SystemExit):
-        bench.main(["--quick", "--device", "cuda"])
+        bench_cli.main(["--quick", "--device", "cuda"])
     assert "a CUDA GPU for device 'cuda', got none" in capsys.readouterr().err
 
 
 def test_run_benchmark_checks_its_arguments():
     with pytest.raises(ValueError, match=r"run_benchmark: expected dtype to be one of \('float32', 'float64'\)"):
-        bench.run_benchmark(quick=True, dtype="half")
+        bench_cli.run_benchmark(quick=True, dtype="half")
     with pytest.raises(ValueError, match="run_benchmark: expected tasks from"):
-        bench.run_benchmark(quick=True, tasks=("matmul", "fft"))
+        bench_cli.run_benchmark(quick=True, tasks=("matmul", "fft"))
     with pytest.raises(ValueError, match="threads"):
-        bench.run_benchmark(quick=True, threads=0)
+        bench_cli.run_benchmark(quick=True, threads=0)

@@ -5,9 +5,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course_lib.exercises.ch02 import check_collapse, check_count_parameters, check_relu, check_xor_weights
+from course_lib.chapters.ch02_mlp.exercises import check_collapse, check_count_parameters, check_relu, check_xor_weights
+from course_lib.chapters.ch02_mlp.widgets import check_fits, fit_error, plot_fit, width_widget
 from course_lib.scratch.modules import MLP
-from course_lib.widgets.ch02 import check_fits, fit_error, plot_fit, width_widget
 
 
 def _not_attempted(*args):

@@ -8,15 +8,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course_lib.exercises.ch03 import (
+from course_lib.chapters.ch03_backprop.exercises import (
     check_chain_rule,
     check_linear_backward,
     check_sigmoid_backward,
     check_sin_op,
 )
-from course_lib.graphs import draw_graph, graph_layout
-from course_lib.scratch.autograd import Value
-from course_lib.widgets.ch03 import (
+from course_lib.chapters.ch03_backprop.graphs import draw_graph, graph_layout
+from course_lib.chapters.ch03_backprop.widgets import (
     learning_rate_sweep,
     learning_rate_widget,
     plot_losses,
@@ -24,6 +23,7 @@ from course_lib.widgets.ch03 import (
     quadratic_descent,
     verdict,
 )
+from course_lib.scratch.autograd import Value
 
 
 def _not_attempted(*args):

@@ -6,9 +6,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course_lib.exercises.ch04 import check_adam_step, check_dropout_forward, check_xavier_std
+from course_lib.chapters.ch04_training.exercises import check_adam_step, check_dropout_forward, check_xavier_std
+from course_lib.chapters.ch04_training.widgets import regularization_widget
 from course_lib.scratch.optim import Adam
-from course_lib.widgets.ch04 import regularization_widget
 
 
 def _placeholder(*args):

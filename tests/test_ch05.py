@@ -8,9 +8,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.exercises.ch05 import check_conv_parameters, check_correlate, check_edge_filter, check_output_size
-from course_lib.scratch.conv import conv_output_size, correlate2d
-from course_lib.vision import (
+from course_lib.chapters.ch05_cnn.exercises import (
+    check_conv_parameters,
+    check_correlate,
+    check_edge_filter,
+    check_output_size,
+)
+from course_lib.chapters.ch05_cnn.vision import (
     box_filter,
     edge_filter,
     hand_filters,
@@ -19,7 +23,8 @@ from course_lib.vision import (
     plot_maps,
     shift_every_image,
 )
-from course_lib.widgets.ch05 import conv_settings_figure, conv_settings_widget, make_filter
+from course_lib.chapters.ch05_cnn.widgets import conv_settings_figure, conv_settings_widget, make_filter
+from course_lib.scratch.conv import conv_output_size, correlate2d
 
 
 def _not_attempted(*args):
@@ -135,7 +140,7 @@ def test_output_size_check():
 
 
 def test_output_size_check_agrees_with_the_library_on_its_cases():
-    from course_lib.exercises.ch05 import _SIZE_CASES
+    from course_lib.chapters.ch05_cnn.exercises import _SIZE_CASES
 
     torch_sizes = [F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), stride=s, padding=p).shape[-1]
                    for n, k, s, p in _SIZE_CASES]

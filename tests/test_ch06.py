@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.exercises.ch06 import (
+from course_lib.chapters.ch06_rnn_lstm.exercises import (
     check_lstm_cell,
     check_lstm_params,
     check_rnn_step,
     check_temperature_softmax,
 )
-from course_lib.sequences import (
+from course_lib.chapters.ch06_rnn_lstm.sequences import (
     ADDING_BASELINE_MSE,
     STDLIB_MODULES,
     CharVocab,
@@ -26,7 +26,12 @@ from course_lib.sequences import (
     stdlib_corpus,
     unigram_entropy_bits,
 )
-from course_lib.widgets.ch06 import draw_sequence_shapes, draw_unrolled, plot_next_char, temperature_widget
+from course_lib.chapters.ch06_rnn_lstm.widgets import (
+    draw_sequence_shapes,
+    draw_unrolled,
+    plot_next_char,
+    temperature_widget,
+)
 
 
 def _not_attempted(*args):

@@ -6,10 +6,21 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.charlm import Block, CharLSTM, TinyGPT, bits_per_char, split_corpus, train_char_model
-from course_lib.exercises.ch07 import check_attention_backward, check_attention_forward, check_causal_mask
-from course_lib.scratch.transformer import BLOCK_PARAM_NAMES, init_block_params, transformer_block_forward
-from course_lib.seq2seq import (
+from course_lib.chapters.ch06_rnn_lstm.sequences import CharVocab, sample_text
+from course_lib.chapters.ch07_attention_transformers.charlm import (
+    Block,
+    CharLSTM,
+    TinyGPT,
+    bits_per_char,
+    split_corpus,
+    train_char_model,
+)
+from course_lib.chapters.ch07_attention_transformers.exercises import (
+    check_attention_backward,
+    check_attention_forward,
+    check_causal_mask,
+)
+from course_lib.chapters.ch07_attention_transformers.seq2seq import (
     BOS,
     Seq2Seq,
     accuracy_by_length,
@@ -20,8 +31,13 @@ from course_lib.seq2seq import (
     reversal_batch,
     train_seq2seq,
 )
-from course_lib.sequences import CharVocab, sample_text
-from course_lib.widgets.ch07 import attention_widget, gpt_attention, plot_all_heads, plot_attention
+from course_lib.chapters.ch07_attention_transformers.widgets import (
+    attention_widget,
+    gpt_attention,
+    plot_all_heads,
+    plot_attention,
+)
+from course_lib.scratch.transformer import BLOCK_PARAM_NAMES, init_block_params, transformer_block_forward
 
 
 def _softmax(s, axis=-1):

@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.exercises.ch08 import check_compression_ratio, check_kl_1d, check_reparameterize
-from course_lib.generative import (
+from course_lib.chapters.ch08_autoencoders_vae.exercises import (
+    check_compression_ratio,
+    check_kl_1d,
+    check_reparameterize,
+)
+from course_lib.chapters.ch08_autoencoders_vae.widgets import latent_grid, latent_walk_widget
+from course_lib.scratch.gradcheck import numeric_gradient, rel_error
+from course_lib.scratch.modules import MLP
+from course_lib.scratch.vae import (
     gaussian_kl,
     principal_angles,
     principal_components,
@@ -18,11 +25,8 @@ from course_lib.generative import (
     reparameterize_backward,
     vae_loss,
 )
-from course_lib.scratch.gradcheck import numeric_gradient, rel_error
-from course_lib.scratch.modules import MLP
-from course_lib.twins import generative as tg
+from course_lib.twins import vae as tg
 from course_lib.twins.compare import copy_weights
-from course_lib.widgets.ch08 import latent_grid, latent_walk_widget
 
 SHAPES = [(1, 1), (5, 2), (3, 7)]
 

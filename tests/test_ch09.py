@@ -7,37 +7,35 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.dcgan import (
+from course_lib.chapters.ch09_gan.dcgan import (
     DCDiscriminator,
     DCGenerator,
-    DigitCNN,
+    DigitJudge,
     classify,
     confident_fraction,
     generate_images,
     train_classifier,
     train_dcgan,
 )
-from course_lib.exercises.ch09 import (
+from course_lib.chapters.ch09_gan.exercises import (
     check_nonsaturating_grad,
     check_optimal_discriminator,
     check_value_at_optimum,
 )
-from course_lib.gan import (
+from course_lib.chapters.ch09_gan.gan import (
     GANRun,
-    discriminator_loss,
-    discriminator_loss_torch,
-    generator_loss,
-    generator_loss_torch,
     mlp_discriminator,
     mlp_generator,
     mode_counts,
     mode_coverage,
-    one_thread,
     ring_centres,
     sample_ring,
     train_gan_2d,
 )
-from course_lib.widgets.ch09 import draw_samples, gan_snapshot_widget
+from course_lib.chapters.ch09_gan.widgets import draw_samples, gan_snapshot_widget
+from course_lib.device import one_thread
+from course_lib.scratch.gan import discriminator_loss, generator_loss
+from course_lib.twins.gan import discriminator_loss_torch, generator_loss_torch
 
 
 def _placeholder(*args):
@@ -246,7 +244,7 @@ def test_classifier_pieces():
     rng = np.random.default_rng(0)
     images, labels = rng.random((50, 1, 8, 8)), rng.integers(0, 10, 50)
     model = train_classifier(images, labels, epochs=1, batch_size=25)
-    assert isinstance(model, DigitCNN) and not model.training
+    assert isinstance(model, DigitJudge) and not model.training
     pred, conf = classify(model, images)
     assert pred.shape == (50,) and np.all((conf > 0.1) & (conf <= 1))
     assert confident_fraction(model, images, threshold=0.0) == 1.0

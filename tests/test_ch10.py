@@ -10,10 +10,17 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import transfer as T
+from course_lib.chapters.ch10_transfer_learning import training as TR
+from course_lib.chapters.ch10_transfer_learning import transfer as T
+from course_lib.chapters.ch10_transfer_learning.exercises import check_advice, check_count_trainable, check_stage_output
+from course_lib.chapters.ch10_transfer_learning.widgets import (
+    check_curves,
+    plot_bars,
+    plot_label_curves,
+    transfer_widget,
+)
 from course_lib.data import DATA_DIR, read_sums, sha256
-from course_lib.exercises.ch10 import check_advice, check_count_trainable, check_stage_output
-from course_lib.widgets.ch10 import check_curves, plot_bars, plot_curves, transfer_widget
+from course_lib.tools import checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +49,7 @@ def test_freezing_really_freezes():
     nn.functional.cross_entropy(model(torch.as_tensor(X, dtype=torch.float32)), torch.as_tensor(y)).backward()
     assert all(p.grad is None for p in model.conv1.parameters())
     assert all(p.grad is not None for p in model.head.parameters())
-    T.train(model, X, y, steps=3, device="cpu")
+    TR.train(model, X, y, steps=3, device="cpu")
     after = model.state_dict()
     for name in before:
         moved = not torch.equal(before[name], after[name])
@@ -60,7 +67,7 @@ def test_layerwise_learning_rates_are_applied():
     assert [(g["stage"], g["lr"]) for g in groups] == expected
     before = _copy(model)
     X, y = _batch(seed=1)
-    T.train(model, X, y, steps=1, lr=0.01, stage_lrs={"conv1": 1e-4, "fc": 0.0}, device="cpu")
+    TR.train(model, X, y, steps=1, lr=0.01, stage_lrs={"conv1": 1e-4, "fc": 0.0}, device="cpu")
     # Adam's first step moves every weight with a non-zero gradient by almost exactly its learning rate
     step = {k: (model.state_dict()[k] - before[k]).abs().max().item() for k in before}
     assert step["conv1.0.weight"] == pytest.approx(1e-4, rel=1e-2)
@@ -108,14 +115,14 @@ def test_feature_shapes_per_stage_and_the_hook_is_removed():
 def test_train_cached_gives_the_same_weights_as_training_the_whole_model():
     pretrained = T.make_cnn(5, seed=3)
     X, y = _batch(n=20, seed=3)
-    a, _ = T.prepare("top", 5, pretrained, seed=4)
-    b, _ = T.prepare("top", 5, pretrained, seed=4)
-    T.train(a, X, y, steps=10, batch_size=8, device="cpu")
-    T.train_cached(b, X, y, steps=10, batch_size=8, device="cpu")
+    a, _ = TR.prepare("top", 5, pretrained, seed=4)
+    b, _ = TR.prepare("top", 5, pretrained, seed=4)
+    TR.train(a, X, y, steps=10, batch_size=8, device="cpu")
+    TR.train_cached(b, X, y, steps=10, batch_size=8, device="cpu")
     for (name, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
         torch.testing.assert_close(va, vb, rtol=1e-5, atol=1e-6, msg=name)
     with pytest.raises(ValueError, match="first stage is frozen"):
-        T.train_cached(T.make_cnn(5), X, y, steps=1)
+        TR.train_cached(T.make_cnn(5), X, y, steps=1)
 
 
 def test_prepare_builds_the_four_strategies_without_touching_the_pretrained_model():
@@ -123,7 +130,7 @@ def test_prepare_builds_the_four_strategies_without_touching_the_pretrained_mode
     before = _copy(pretrained)
     trainable = {}
     for strategy in T.STRATEGIES:
-        model, stage_lrs = T.prepare(strategy, 4, pretrained, seed=6, lr=0.02)
+        model, stage_lrs = TR.prepare(strategy, 4, pretrained, seed=6, lr=0.02)
         assert model.head.out_features == 4
         trainable[strategy] = [name for name, child in model.named_children()
                                if any(p.requires_grad for p in child.parameters())]
@@ -135,31 +142,31 @@ def test_prepare_builds_the_four_strategies_without_touching_the_pretrained_mode
     assert trainable == {"scratch": everything, "probe": ["head"], "top": ["fc", "head"], "all": everything}
     assert all(torch.equal(before[k], v) for k, v in pretrained.state_dict().items())
     with pytest.raises(ValueError, match="strategy to be one of"):
-        T.prepare("finetune", 4, pretrained)
+        TR.prepare("finetune", 4, pretrained)
     with pytest.raises(TypeError, match="pretrained to be a DigitCNN.*load_pretrained"):
-        T.prepare("probe", 4, None)
+        TR.prepare("probe", 4, None)
 
 
 def test_train_checks_its_arguments():
     model = T.make_cnn(5)
     X, y = _batch()
     with pytest.raises(ValueError, match="X and y with the same number of rows"):
-        T.train(model, X, y[:3], device="cpu")
+        TR.train(model, X, y[:3], device="cpu")
     with pytest.raises(ValueError, match="labels >= 0"):
-        T.train(model, X, y - 1, device="cpu")
+        TR.train(model, X, y - 1, device="cpu")
     with pytest.raises(ValueError, match="steps >= 1"):
-        T.train(model, X, y, steps=0, device="cpu")
+        TR.train(model, X, y, steps=0, device="cpu")
     with pytest.raises(TypeError, match="y with an integer"):
-        T.train(model, X, y.astype(float), device="cpu")
+        TR.train(model, X, y.astype(float), device="cpu")
     with pytest.raises(TypeError, match="a torch.nn.Module"):
-        T.train(lambda x: x, X, y)
+        TR.train(lambda x: x, X, y)
 
 
 def test_training_is_deterministic_and_learns(task):
     idx = T.few_labels(task.y_train, 10, seed=0)
-    accs = [T.run_strategy("scratch", task, train_idx=idx, steps=30, seed=1, device="cpu") for _ in range(2)]
+    accs = [TR.run_strategy("scratch", task, train_idx=idx, steps=30, seed=1, device="cpu") for _ in range(2)]
     assert accs[0] == accs[1]
-    losses = T.train(T.make_cnn(5), task.X_train[idx], task.y_train[idx], steps=40, device="cpu")
+    losses = TR.train(T.make_cnn(5), task.X_train[idx], task.y_train[idx], steps=40, device="cpu")
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -225,14 +232,14 @@ def test_load_pretrained_checks_the_sum(tmp_path):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match=r"corrupted or was changed.*course_lib\.transfer --rebuild"):
+    with pytest.raises(ValueError, match=r"corrupted or was changed.*course_lib\.tools\.checkpoint --rebuild"):
         T.load_pretrained(path)
 
 
 def test_load_pretrained_explains_a_missing_or_unreadable_file(tmp_path):
     path = _copy_data(tmp_path)
     path.unlink()
-    with pytest.raises(ValueError, match=r"nothing there.*python -m course_lib.transfer --rebuild"):
+    with pytest.raises(ValueError, match=r"nothing there.*python -m course_lib.tools.checkpoint --rebuild"):
         T.load_pretrained(path)
     path.write_bytes(b"not a checkpoint")
     (tmp_path / "SHA256SUMS").write_text(f"{sha256(path)}  {T.CHECKPOINT}\n")
@@ -249,7 +256,7 @@ def test_rebuild_is_deterministic_and_keeps_other_sums(tmp_path):
     for folder in (first, second):
         folder.mkdir()
         (folder / "SHA256SUMS").write_text(f"{'0' * 64}  other.csv\n")
-        T.rebuild(folder, steps=3)
+        TR.rebuild(folder, steps=3)
     a, b = T.load_pretrained(first / T.CHECKPOINT), T.load_pretrained(second / T.CHECKPOINT)
     for (name, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(va, vb), name
@@ -257,11 +264,11 @@ def test_rebuild_is_deterministic_and_keeps_other_sums(tmp_path):
     lines = (first / "SHA256SUMS").read_text().splitlines()
     assert lines == [f"{sha256(first / T.CHECKPOINT)}  {T.CHECKPOINT}", f"{'0' * 64}  other.csv"]  # sorted
     with pytest.raises(ValueError, match="data_dir to be an existing folder"):
-        T.rebuild(tmp_path / "missing", steps=1)
+        TR.rebuild(tmp_path / "missing", steps=1)
 
 
 def test_the_command_line_needs_rebuild(capsys):
-    assert T.main([]) == 2
+    assert checkpoint.main([]) == 2
     assert "--rebuild" in capsys.readouterr().out
 
 
@@ -368,7 +375,7 @@ def test_widget_builds_and_redraws():
 
 
 def test_plots_draw_every_strategy():
-    ax = plot_curves(_curves(), COUNTS, "similar", highlight=5)
+    ax = plot_label_curves(_curves(), COUNTS, "similar", highlight=5)
     assert len(ax.get_lines()) == len(T.STRATEGIES) + 1
     ax = plot_bars(_curves(), COUNTS, "similar", 125, similar=True)
     assert ax.get_title() == "125 per class; slides' advice: top" and len(ax.patches) == 4
@@ -383,7 +390,7 @@ def test_plots_draw_every_strategy():
         (lambda: check_curves({"similar": {"probe": [0.5] * 4}}, COUNTS), ValueError, "have the strategies"),
         (lambda: check_curves({"s": {s: [0.5] * 3 for s in T.STRATEGIES}}, COUNTS), ValueError, "4 accurac"),
         (lambda: check_curves({"s": {s: [50.0] * 4 for s in T.STRATEGIES}}, COUNTS), ValueError, "percent"),
-        (lambda: plot_curves(_curves(), COUNTS, "medical"), ValueError, "target to be one of"),
+        (lambda: plot_label_curves(_curves(), COUNTS, "medical"), ValueError, "target to be one of"),
         (lambda: plot_bars(_curves(), COUNTS, "similar", 3, True), ValueError, "count to be one of"),
     ],
 )

@@ -5,8 +5,12 @@ import ipywidgets
 import numpy as np
 import pytest
 
-from course_lib.exercises.ch11 import check_conv_flops, check_linear_flops, check_matmul_intensity
-from course_lib.widgets.ch11 import matmul_intensity, plot_roofline, roofline_widget
+from course_lib.chapters.ch11_hardware_and_scale.exercises import (
+    check_conv_flops,
+    check_linear_flops,
+    check_matmul_intensity,
+)
+from course_lib.chapters.ch11_hardware_and_scale.widgets import matmul_intensity, plot_roofline, roofline_widget
 
 
 def _placeholder(*args):
@@ -143,7 +147,7 @@ def test_plot_roofline_marks_memory_bound_sizes():
 
 
 def test_widget_builds_and_redraws(monkeypatch):
-    import course_lib.widgets.ch11 as ch11
+    import course_lib.chapters.ch11_hardware_and_scale.widgets as ch11
 
     drawn = []
     real = ch11.plot_roofline

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from course_lib import _checks as c
+from course_lib import checks as c
 
 
 def test_check_array_accepts_and_returns_the_array():

@@ -5,7 +5,7 @@ import json
 import nbformat
 import pytest
 
-from course_lib import nbtools
+from course_lib.tools import nbtools
 
 NOTEBOOKS = nbtools.list_notebooks()
 
@@ -43,7 +43,7 @@ def test_the_map_needs_a_time_for_every_chapter():
 def test_course_map_is_up_to_date():
     times = json.loads(nbtools.TIMES_FILE.read_text())
     assert nbtools.MAP_FILE.read_text() == nbtools.render_course_map(times), (
-        "docs/course_map.md is stale: run `python -m course_lib.nbtools map`")
+        "docs/course_map.md is stale: run `python -m course_lib.tools.nbtools map`")
 
 
 def test_measured_times_fit_the_budget_and_shipped_results_save_time():

@@ -18,8 +18,9 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from course_lib import distributed as D
-from course_lib import distributed_demo
+from course_lib.chapters.ch11_hardware_and_scale import demo as distributed_demo
+from course_lib.chapters.ch11_hardware_and_scale import distributed as D
+from course_lib.tools import distributed as distributed_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 10
@@ -28,7 +29,7 @@ ATOL = 1e-12
 
 @pytest.fixture(scope="module")
 def demo():
-    return D.run_demo(world_size=2, steps=STEPS, use_ddp=True)
+    return distributed_demo.run_demo(world_size=2, steps=STEPS, use_ddp=True)
 
 
 @pytest.fixture()
@@ -91,7 +92,7 @@ def test_command_line_demo_runs():
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         env.pop(name, None)
     proc = subprocess.run(
-        [sys.executable, "-m", "course_lib.distributed", "--demo", "--steps", "3"],
+        [sys.executable, "-m", "course_lib.tools.distributed", "--demo", "--steps", "3"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -167,14 +168,14 @@ def test_shards_cover_the_global_batch_once():
 )
 def test_run_demo_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        D.run_demo(**kwargs)
+        distributed_demo.run_demo(**kwargs)
 
 
 def test_run_demo_rejects_bad_types():
     with pytest.raises(TypeError, match=r"run_demo: expected world_size to be an int, got float 2.0"):
-        D.run_demo(world_size=2.0)
+        distributed_demo.run_demo(world_size=2.0)
     with pytest.raises(TypeError, match=r"run_demo: expected steps to be an int, got str '5'"):
-        D.run_demo(steps="5")
+        distributed_demo.run_demo(steps="5")
 
 
 def test_single_process_rejects_bad_steps():
@@ -207,9 +208,9 @@ def test_main_without_torchrun_explains_how_to_launch(monkeypatch, capsys):
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(SystemExit) as exc:
-        D.main([])
+        distributed_cli.main([])
     assert exc.value.code == 2
-    assert "torchrun --nproc_per_node=2 -m course_lib.distributed" in capsys.readouterr().err
+    assert "torchrun --nproc_per_node=2 -m course_lib.tools.distributed" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- stopping, port clashes, nothing left behind
@@ -265,7 +266,7 @@ def _start_demo(private_tmp, *extra):
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         env.pop(name, None)
     return subprocess.Popen(
-        [sys.executable, "-m", "course_lib.distributed", "--demo", *extra],
+        [sys.executable, "-m", "course_lib.tools.distributed", "--demo", *extra],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -301,7 +302,7 @@ def test_ctrl_c_stops_every_rank_and_leaves_no_files(private_tmp):
         out, err = proc.communicate(timeout=20)
         assert time.monotonic() - start < 10
         assert proc.returncode == 130, err
-        assert err.strip().splitlines()[-1] == "python -m course_lib.distributed: interrupted; every rank stopped"
+        assert err.strip().splitlines()[-1] == "python -m course_lib.tools.distributed: interrupted; every rank stopped"
         assert "Traceback" not in err
         assert _wait_for(lambda: not any(_alive(pid) for pid in ranks), 5), "a rank survived Ctrl-C"
         assert list(private_tmp.iterdir()) == []
@@ -337,7 +338,7 @@ def test_port_clash_is_one_clear_line(private_tmp, busy_port):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert err.strip() == (
-        f"python -m course_lib.distributed: run_demo: expected a free TCP port on 127.0.0.1, "
+        f"python -m course_lib.tools.distributed: run_demo: expected a free TCP port on 127.0.0.1, "
         f"got port {busy_port} in use by another program; pass another port, or none to pick a free one"
     )
     assert list(private_tmp.iterdir()) == []
@@ -347,8 +348,9 @@ def test_port_taken_after_the_check_stops_both_ranks_at_once(busy_port, monkeypa
     # The race: the port was free when checked and taken when rank 0 binds it.
     monkeypatch.setattr(distributed_demo, "_check_port_free", lambda port, func: None)
     start = time.monotonic()
-    with pytest.raises(D.PortInUseError, match=rf"run_demo: expected a free TCP port .* got port {busy_port} in use"):
-        D.run_demo(steps=2, use_ddp=False, port=busy_port)
+    with pytest.raises(distributed_demo.PortInUseError,
+                       match=rf"run_demo: expected a free TCP port .* got port {busy_port} in use"):
+        distributed_demo.run_demo(steps=2, use_ddp=False, port=busy_port)
     assert time.monotonic() - start < 30  # rank 1 is stopped, not left waiting 60 s for rank 0
     assert "Traceback" not in capfd.readouterr().err
 
@@ -357,10 +359,11 @@ def test_a_port_taken_meanwhile_is_replaced_by_a_free_one(busy_port, monkeypatch
     ports = [busy_port]
     real = distributed_demo.find_free_port
     monkeypatch.setattr(distributed_demo, "find_free_port", lambda: ports.pop() if ports else real())
-    result = D.run_demo(steps=2, use_ddp=False)
+    result = distributed_demo.run_demo(steps=2, use_ddp=False)
     assert result.matches_single and not ports
 
 
 def test_no_unpickling_in_the_demo():
-    for name in ("distributed.py", "distributed_demo.py", "_spawn.py"):
+    for name in ("chapters/ch11_hardware_and_scale/distributed.py", "chapters/ch11_hardware_and_scale/demo.py",
+                 "chapters/ch11_hardware_and_scale/_spawn.py", "tools/distributed.py"):
         assert "pickle" not in (ROOT / "course_lib" / name).read_text()

@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from course_lib.data import read_sums
-from course_lib.nbtools import (
+from course_lib.tools.nbtools import (
     NOTEBOOK_DIR,
     PLACEHOLDER,
     SLIDES_DIR,

@@ -6,9 +6,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from course_lib.exercises import Feedback, call_student
-from course_lib.exercises.ch01 import check_gate, check_update, check_weighted_sum
-from course_lib.nbtools import list_notebooks
+from course_lib.chapters.ch01_perceptron.exercises import check_gate, check_update, check_weighted_sum
+from course_lib.feedback import Feedback, call_student
+from course_lib.tools.nbtools import list_notebooks
 
 
 def test_feedback_displays_as_one_line():
@@ -80,7 +80,7 @@ def test_update_check():
 def _every_check():
     checks = []
     for path in list_notebooks():
-        module = importlib.import_module(f"course_lib.exercises.ch{path.name[:2]}")
+        module = importlib.import_module(f"course_lib.chapters.ch{path.stem}.exercises")
         checks += [(path, name, f) for name, f in inspect.getmembers(module, inspect.isfunction)
                    if name.startswith("check_") and f.__module__ == module.__name__]
     return checks

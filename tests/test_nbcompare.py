@@ -1,6 +1,6 @@
 """The output comparison of the checking run: numbers as numbers, within declared tolerances.
 
-First the rules of course_lib.nbcompare, then the nbval plugin in conftest.py
+First the rules of course_lib.tools.nbcompare, then the nbval plugin in conftest.py
 for real: a small notebook with stored outputs chosen to pass or fail is run
 under strict nbval, and each cell's verdict and message is checked.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.nbcompare import EXACT, Tolerance, compare_text, tolerance_of, too_wide
+from course_lib.tools.nbcompare import EXACT, Tolerance, compare_text, tolerance_of, too_wide
 
 ROOT = Path(__file__).resolve().parent.parent
 

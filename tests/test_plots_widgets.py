@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from course_lib import plots
-from course_lib.bench import time_call
+from course_lib.chapters.ch01_perceptron.widgets import perceptron_widget
 from course_lib.data import make_blobs
-from course_lib.widgets import perceptron_widget
+from course_lib.timing import time_call
 
 
 def test_decision_boundary_shades_both_classes():

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from course_lib.nbtools import NOTEBOOK_ENV, NUMERICS_VAR, notebook_env, numeric_config
+from course_lib.tools.nbtools import NOTEBOOK_ENV, NUMERICS_VAR, notebook_env, numeric_config
 
 WORK = """
 import numpy as np, torch

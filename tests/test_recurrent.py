@@ -561,7 +561,7 @@ def test_bad_backward_inputs_raise_clear_errors():
     _, step_cache = rnn_step_forward(x[0], np.zeros((2, 3)), *random_weights(rng, "rnn", 4, 3))
     expect(
         ValueError,
-        r"^rnn_step_backward: expected dh of shape \(2, 3\), got shape \(3, 2\)",
+        r"^rnn_step_backward: expected dh of the forward output's shape \(2, 3\), got shape \(3, 2\)",
         rnn_step_backward,
         np.zeros((3, 2)),
         step_cache,

@@ -124,7 +124,7 @@ def test_dropout_bad_inputs():
         dropout_forward([1.0, 2.0], 0.5, True)
     _, cache = dropout_forward(x, 0.5, True, rng=np.random.default_rng(0))
     with pytest.raises(
-        ValueError, match=r"dropout_backward: expected dout of shape \(2, 3\).*got shape \(2,\)"
+        ValueError, match=r"dropout_backward: expected dout of the forward output's shape \(2, 3\).*got shape \(2,\)"
     ):
         dropout_backward(np.zeros(2), cache)
     with pytest.raises(RuntimeError, match=r"Dropout.backward: expected a forward call first"):
@@ -224,7 +224,8 @@ def test_batchnorm_bad_inputs():
         batchnorm_forward(x, gamma, beta, rm, rv, 1)
     _, cache = batchnorm_forward(x, gamma, beta, rm, rv, True)
     with pytest.raises(
-        ValueError, match=r"batchnorm_backward: expected dout of shape \(4, 3\).*got shape \(3, 4\)"
+        ValueError,
+        match=r"batchnorm_backward: expected dout of the forward output's shape \(4, 3\).*got shape \(3, 4\)",
     ):
         batchnorm_backward(np.zeros((3, 4)), cache)
     with pytest.raises(

@@ -4,7 +4,7 @@ when it trains.
 
 Each chapter that calls ``shipped.run`` is executed with the switch on and
 its outputs are compared with the stored ones by the checking run's rules
-(course_lib.nbcompare: text exact, numbers within the tolerance each cell
+(course_lib.tools.nbcompare: text exact, numbers within the tolerance each cell
 declares; streams merged, tests/sanitize.cfg applied, cells tagged
 nbval-ignore-output or nbval-skip left out). The only other difference
 allowed is the one "[shipped result]" line each loaded run prints.
@@ -18,8 +18,8 @@ import nbformat
 import pytest
 
 from course_lib import shipped
-from course_lib.nbcompare import compare_text, tolerance_of
-from course_lib.nbtools import list_notebooks, run_notebook
+from course_lib.tools.nbcompare import compare_text, tolerance_of
+from course_lib.tools.nbtools import list_notebooks, run_notebook
 
 SANITIZE = Path(__file__).with_name("sanitize.cfg")
 SHIPPING = [p for p in list_notebooks() if "shipped.run(" in p.read_text()]

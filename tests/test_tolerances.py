@@ -9,8 +9,8 @@ import nbformat
 import pytest
 from nbval.plugin import get_sanitize_patterns
 
-from course_lib.nbcompare import KEY, cell_kind, comparison_report, format_report, tolerance_of, too_wide
-from course_lib.nbtools import list_notebooks, tolerance_report
+from course_lib.tools.nbcompare import KEY, cell_kind, comparison_report, format_report, tolerance_of, too_wide
+from course_lib.tools.nbtools import list_notebooks, tolerance_report
 
 NOTEBOOKS = list_notebooks()
 SANITIZE = Path(__file__).with_name("sanitize.cfg")

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_float, check_int, check_rng
+from course_lib.checks import _fail, check_array, check_dout, check_float, check_int, check_rng
 
 MHA_PARAM_NAMES = ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")
 
@@ -175,7 +175,7 @@ def scaled_dot_product_attention_backward(dout, cache):
     """
     query, key, value, weights, scale = _unpack_cache("scaled_dot_product_attention_backward", cache, 5)
     out_shape = query.shape[:-1] + value.shape[-1:]
-    _check_dout("scaled_dot_product_attention_backward", dout, out_shape)
+    check_dout(dout, out_shape, "scaled_dot_product_attention_backward")
     dvalue = weights.swapaxes(-1, -2) @ dout
     dweights = dout @ value.swapaxes(-1, -2)
     dscores = dweights  # the softmax backward, in place: P * (dP - sum(dP * P))
@@ -192,13 +192,6 @@ def _unpack_cache(func, cache, length):
               "pass the second value the matching *_forward returned")
     return cache
 
-
-def _check_dout(func, dout, shape, name="dout"):
-    if not isinstance(dout, np.ndarray):
-        _fail(TypeError, func, f"{name} to be a numpy.ndarray", type(dout).__name__, None)
-    if dout.shape != tuple(shape):
-        _fail(ValueError, func, f"{name} of the forward output's shape {tuple(shape)}", f"shape {dout.shape}",
-              "pass the gradient of the loss with respect to this function's output")
 
 
 # ----------------------------------------------------------------------------
@@ -323,7 +316,7 @@ def multi_head_attention_backward(dout, cache):
         _fail(TypeError, "multi_head_attention_backward", "the cache multi_head_attention_forward returned",
               type(cache).__name__, "pass the second value multi_head_attention_forward returned")
     query, key, value = cache["inputs"]
-    _check_dout("multi_head_attention_backward", dout, query.shape)
+    check_dout(dout, query.shape, "multi_head_attention_backward")
     merged, num_heads = cache["merged"], cache["num_heads"]
     embed_dim = query.shape[-1]
     dout2 = dout.reshape(-1, embed_dim)

@@ -24,7 +24,7 @@ import numbers
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_float, check_int
+from course_lib.checks import _fail, check_array, check_float, check_int
 
 _SHAPE_DOC = "(N, C, H, W) or (N, H, W)"
 

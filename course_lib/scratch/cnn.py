@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_int, check_rng, named_errors
+from course_lib.checks import _fail, check_int, check_rng, named_errors
 from course_lib.scratch import conv, pool
 from course_lib.scratch.modules import Flatten, _Layer, _uniform_init, _write_grads
 

@@ -26,7 +26,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from course_lib._checks import _fail, check_array, check_cache, check_int, check_shape
+from course_lib.checks import _fail, check_array, check_cache, check_int, check_shape
 
 # ----------------------------------------------------------------------------- checks
 

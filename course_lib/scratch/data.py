@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_int, check_rng, check_same_length
+from course_lib.checks import _fail, check_array, check_int, check_rng, check_same_length
 
 
 def minibatches(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_cache, check_int, check_rng, check_shape, named_errors
+from course_lib.checks import _fail, check_array, check_cache, check_int, check_rng, check_shape, named_errors
 from course_lib.scratch.modules import Module
 
 

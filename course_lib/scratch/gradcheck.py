@@ -30,7 +30,7 @@ import numbers
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_float
+from course_lib.checks import _fail, check_array, check_float
 
 
 def numeric_gradient(f, x: np.ndarray, dout: np.ndarray | None = None, h: float = 1e-5) -> np.ndarray:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import check_cache, named_errors
+from course_lib.checks import check_cache, check_dout, named_errors
+from course_lib.scratch.layers import sigmoid
 from course_lib.scratch.rnn import (
-    _check_dout,
     _check_input,
     _check_state,
     _check_upstream,
     _check_weights,
     _input_and_weight_grads,
     _Recurrent,
-    _sigmoid,
 )
 
 # ----------------------------------------------------------------------------
@@ -30,7 +29,7 @@ def _gru_cell(ax, h_prev, weight_hh, bias_hh):
     """GRU maths given ax = x W_ih^T + b_ih (N, 3H); returns (h, rz, n, hn)."""
     hs = h_prev.shape[1]
     ah = h_prev @ weight_hh.T + bias_hh
-    rz = _sigmoid(ax[:, : 2 * hs] + ah[:, : 2 * hs])
+    rz = sigmoid(ax[:, : 2 * hs] + ah[:, : 2 * hs])
     r, z = rz[:, :hs], rz[:, hs:]
     hn = ah[:, 2 * hs :]
     n = np.tanh(ax[:, 2 * hs :] + r * hn)
@@ -82,7 +81,7 @@ def gru_step_backward(dh, cache):
     x, h_prev, weight_ih, weight_hh, rz, n, hn = check_cache(
         cache, func, "gru_step_forward", 7, {0: 2, 1: 2, 4: 2, 5: 2, 6: 2}
     )
-    _check_dout(func, dh, h_prev.shape)
+    check_dout(dh, h_prev.shape, func, "dh")
     dax, dah, dh_prev = _gru_cell_backward(dh, h_prev, rz, n, hn, weight_hh)
     return dax @ weight_ih, dh_prev, dax.T @ x, dah.T @ h_prev, dax.sum(axis=0), dah.sum(axis=0)
 

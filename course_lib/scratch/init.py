@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from course_lib._checks import _fail, check_choice, check_float, check_rng
+from course_lib.checks import _fail, check_choice, check_float, check_rng
 
 _GAINS = ("linear", "conv1d", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu")
 

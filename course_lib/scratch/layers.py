@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_cache, check_dout, check_float, check_int
+from course_lib.checks import _fail, check_array, check_cache, check_dout, check_float, check_int
 
 # --------------------------------------------------------------------------- helpers
 
@@ -34,10 +34,6 @@ def _check_batch(x, func: str) -> np.ndarray:
         _fail(ValueError, func, "x of shape (N, D)", f"shape {x.shape}", fix)
     return x
 
-
-def _check_dout(dout, shape: tuple, func: str) -> np.ndarray:
-    """Backward passes check that dout is a finite float array of the forward output's shape."""
-    return check_dout(dout, shape, func)
 
 
 # --------------------------------------------------------------------------- linear
@@ -80,7 +76,7 @@ def linear_backward(dout: np.ndarray, cache, need_dx: bool = True):
     Twin: torch.nn.functional.linear (its autograd backward)
     """
     x, W, has_bias = check_cache(cache, "linear_backward", "linear_forward", 3)
-    _check_dout(dout, (x.shape[0], W.shape[0]), "linear_backward")
+    check_dout(dout, (x.shape[0], W.shape[0]), "linear_backward")
     dx = dout @ W if need_dx else None
     dW = dout.T @ x
     db = dout.sum(axis=0) if has_bias else None
@@ -103,6 +99,18 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
 
+def softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(x)), without overflow: max(x, 0) + log1p(exp(-|x|)).
+
+    Shapes: x (any) -> same shape.
+    Twin: torch.nn.functional.softplus
+    """
+    if isinstance(x, bool) or not isinstance(x, np.ndarray | numbers.Real) or np.asarray(x).dtype.kind not in "fiu":
+        _fail(TypeError, "softplus", "x as a numpy array or a number", f"{type(x).__name__}",
+              "convert it first, e.g. np.asarray(x, dtype=float)")
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
 def sigmoid_forward(x: np.ndarray):
     """Elementwise sigmoid; the cache is the output, since s' = s (1 - s).
 
@@ -120,7 +128,7 @@ def sigmoid_backward(dout: np.ndarray, cache):
     Twin: torch.sigmoid (its autograd backward)
     """
     out = check_cache(cache, "sigmoid_backward", "sigmoid_forward")
-    _check_dout(dout, out.shape, "sigmoid_backward")
+    check_dout(dout, out.shape, "sigmoid_backward")
     return (dout * out * (1.0 - out),)
 
 
@@ -141,7 +149,7 @@ def tanh_backward(dout: np.ndarray, cache):
     Twin: torch.tanh (its autograd backward)
     """
     out = check_cache(cache, "tanh_backward", "tanh_forward")
-    _check_dout(dout, out.shape, "tanh_backward")
+    check_dout(dout, out.shape, "tanh_backward")
     return (dout * (1.0 - out * out),)
 
 
@@ -162,7 +170,7 @@ def relu_backward(dout: np.ndarray, cache):
     Twin: torch.nn.functional.relu (its autograd backward)
     """
     x = check_cache(cache, "relu_backward", "relu_forward")
-    _check_dout(dout, x.shape, "relu_backward")
+    check_dout(dout, x.shape, "relu_backward")
     # Speed: a product with the mask is ~10x faster than np.where(x > 0, dout, 0.0) and gives
     # the same numbers, as dout is finite (checked above); + 0.0 turns the -0.0 of a
     # negative dout times 0 into 0.0.
@@ -189,7 +197,7 @@ def leaky_relu_backward(dout: np.ndarray, cache):
     Twin: torch.nn.functional.leaky_relu (its autograd backward)
     """
     x, negative_slope = check_cache(cache, "leaky_relu_backward", "leaky_relu_forward", 2)
-    _check_dout(dout, x.shape, "leaky_relu_backward")
+    check_dout(dout, x.shape, "leaky_relu_backward")
     return (np.where(x > 0, dout, negative_slope * dout),)
 
 
@@ -212,7 +220,7 @@ def elu_backward(dout: np.ndarray, cache):
     Twin: torch.nn.functional.elu (its autograd backward)
     """
     x, negative, alpha = check_cache(cache, "elu_backward", "elu_forward", 3)
-    _check_dout(dout, x.shape, "elu_backward")
+    check_dout(dout, x.shape, "elu_backward")
     return (np.where(x > 0, dout, dout * (negative + alpha)),)
 
 
@@ -255,7 +263,7 @@ def maxout_backward(dout: np.ndarray, cache):
     """
     linear_cache, winner, pieces = check_cache(cache, "maxout_backward", "maxout_forward", 3)
     n, k = winner.shape[0], winner.shape[1]
-    _check_dout(dout, (n, k), "maxout_backward")
+    check_dout(dout, (n, k), "maxout_backward")
     dz = np.zeros((n, k, pieces), dtype=dout.dtype)
     np.put_along_axis(dz, winner, dout[:, :, None], axis=2)
     return linear_backward(dz.reshape(n, k * pieces), linear_cache)
@@ -310,5 +318,5 @@ def softmax_backward(dout: np.ndarray, cache):
     Twin: torch.nn.functional.softmax (its autograd backward)
     """
     out, axis = check_cache(cache, "softmax_backward", "softmax_forward", 2)
-    _check_dout(dout, out.shape, "softmax_backward")
+    check_dout(dout, out.shape, "softmax_backward")
     return (out * (dout - np.sum(dout * out, axis=axis, keepdims=True)),)

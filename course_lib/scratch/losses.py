@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_labels, check_same_length
-from course_lib.scratch.layers import log_softmax, sigmoid
+from course_lib.checks import _fail, check_array, check_labels, check_same_length
+from course_lib.scratch.layers import log_softmax, sigmoid, softplus
 
 
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray):
@@ -74,7 +74,7 @@ def bce_with_logits(logits: np.ndarray, target: np.ndarray):
             f"values from {target.min():g} to {target.max():g}",
             "use 0/1 labels, not e.g. -1/+1",
         )
-    loss = float(np.mean(np.maximum(logits, 0.0) - logits * target + np.log1p(np.exp(-np.abs(logits)))))
+    loss = float(np.mean(softplus(logits) - logits * target))
     dlogits = sigmoid(logits)
     dlogits -= target
     dlogits /= dlogits.size

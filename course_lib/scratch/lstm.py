@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_cache, check_shape, named_errors
+from course_lib.checks import _fail, check_array, check_cache, check_dout, check_shape, named_errors
+from course_lib.scratch.layers import sigmoid
 from course_lib.scratch.rnn import (
-    _check_dout,
     _check_input,
     _check_state,
     _check_upstream,
@@ -38,7 +38,6 @@ from course_lib.scratch.rnn import (
     _check_weights,
     _input_and_weight_grads,
     _Recurrent,
-    _sigmoid,
 )
 
 # ----------------------------------------------------------------------------
@@ -51,7 +50,7 @@ def _gate_scale_shift(hs: int, dtype):
 
     sigmoid(a) = (1 + tanh(a / 2)) / 2, so every gate is ``tanh(a * scale) * scale + shift``
     with scale = 1/2, shift = 1/2 for the sigmoid gates i, f, o and scale = 1, shift = 0
-    for g. (Halving is exact in floating point: the same bits as ``_sigmoid``.)
+    for g. (Halving is exact in floating point.)
     """
     scale = np.repeat(np.array([0.5, 0.5, 1.0, 0.5], dtype=dtype), hs)
     shift = np.repeat(np.array([0.5, 0.5, 0.0, 0.5], dtype=dtype), hs)
@@ -154,10 +153,10 @@ def lstm_step_backward(dh, dc, cache):
     x, h_prev, c_prev, weight_ih, weight_hh, ifgo, tanh_c = check_cache(
         cache, func, "lstm_step_forward", 7, {0: 2, 1: 2, 2: 2, 5: 2, 6: 2}
     )
-    _check_dout(func, dh, h_prev.shape)
+    check_dout(dh, h_prev.shape, func, "dh")
     if dc is None:
         dc = np.zeros_like(c_prev)
-    _check_dout(func, dc, c_prev.shape, "dc")
+    check_dout(dc, c_prev.shape, func, "dc")
     hs = c_prev.shape[1]
     local, dc_dh = _lstm_local_grads(c_prev, ifgo, tanh_c)
     da, dc_prev = _lstm_step_grads(dh, dc, local, dc_dh, ifgo[:, hs : 2 * hs])
@@ -307,9 +306,9 @@ def lstm_step_forward_slides(x, h_prev, c_prev, W, b=None):
     if b is not None:
         _check_vector(func, b, "b", 4 * hs, "(4H,)", "one bias per row of W")
         z = z + b
-    i = _sigmoid(z[:, :hs])
-    f = _sigmoid(z[:, hs : 2 * hs])
-    o = _sigmoid(z[:, 2 * hs : 3 * hs])
+    i = sigmoid(z[:, :hs])
+    f = sigmoid(z[:, hs : 2 * hs])
+    o = sigmoid(z[:, 2 * hs : 3 * hs])
     g = np.tanh(z[:, 3 * hs :])
     c = f * c_prev + i * g
     return o * np.tanh(c), c

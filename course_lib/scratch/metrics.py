@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import check_array, check_same_length
+from course_lib.checks import check_array, check_same_length
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from course_lib._checks import (
+from course_lib.checks import (
     _fail,
     check_array,
     check_choice,

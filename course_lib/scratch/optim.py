@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_float
+from course_lib.checks import _fail, check_float
 from course_lib.scratch.modules import Module
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_float, check_int, check_labels, check_same_length
+from course_lib.checks import _fail, check_array, check_float, check_int, check_labels, check_same_length
 
 
 def step(z: np.ndarray) -> np.ndarray:

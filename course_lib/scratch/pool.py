@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_cache
+from course_lib.checks import _fail, check_cache
 from course_lib.scratch.conv import _check_dout, _check_images, _out_hw, _pair
 
 # A pooling window of KH x KW is visited one kernel offset (i, j) at a time: the

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_cache, check_float, check_rng, named_errors
+from course_lib.checks import _fail, check_array, check_cache, check_dout, check_float, check_rng, named_errors
 from course_lib.scratch.modules import Module
 
 # ----------------------------------------------------------------------------- dropout
@@ -64,7 +64,7 @@ def dropout_backward(dout, cache):
     Twin: torch.nn.functional.dropout (autograd)
     """
     scaled_mask, shape = check_cache(cache, "dropout_backward", "dropout_forward", 2)
-    _check_dout(dout, shape, "dropout_backward")
+    check_dout(dout, shape, "dropout_backward")
     if scaled_mask is None:  # evaluation mode: identity
         return dout.copy()
     return dout * scaled_mask
@@ -83,17 +83,6 @@ def _check_mask(mask, x, func):
         )
     return mask.astype(bool, copy=False)
 
-
-def _check_dout(dout, shape, func):
-    check_array(dout, "dout", func)
-    if dout.shape != tuple(shape):
-        _fail(
-            ValueError,
-            func,
-            f"dout of shape {tuple(shape)} (the forward output's)",
-            f"shape {dout.shape}",
-            None,
-        )
 
 
 # ------------------------------------------------------------------------- batch norm
@@ -182,7 +171,7 @@ def batchnorm_backward(dout, cache):
     Twin: torch.nn.functional.batch_norm (autograd)
     """
     xhat, gamma, invstd, training, axes, bshape = check_cache(cache, "batchnorm_backward", "batchnorm_forward", 6)
-    _check_dout(dout, xhat.shape, "batchnorm_backward")
+    check_dout(dout, xhat.shape, "batchnorm_backward")
     dgamma = np.sum(dout * xhat, axis=axes)
     dbeta = np.sum(dout, axis=axes)
     dxhat = dout * gamma.reshape(bshape)

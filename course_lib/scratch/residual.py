@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_int, named_errors
+from course_lib.checks import _fail, check_array, check_int, named_errors
 from course_lib.scratch.modules import Linear, Module, ReLU
 
 

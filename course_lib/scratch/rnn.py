@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import (
+from course_lib.checks import (
     _fail,
     check_array,
     check_cache,
+    check_dout,
     check_float,
     check_int,
     check_rng,
@@ -43,10 +44,6 @@ from course_lib.scratch.modules import Module
 
 PARAM_NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
-
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    """Logistic function written with tanh: no overflow for large |a|."""
-    return 0.5 * (np.tanh(0.5 * a) + 1.0)
 
 
 # ----------------------------------------------------------------------------
@@ -134,11 +131,6 @@ def _check_upstream(func, dh_all, dh_n, shape, extra=(), dtype=np.float64):
     return dh_all, states
 
 
-def _check_dout(func, dout, expected_shape, name="dh") -> None:
-    """A step backward's upstream gradient: finite, of the forward output's shape (the one full scan)."""
-    check_array(dout, name, func, ndim=len(expected_shape), shape_doc=str(expected_shape))
-    check_shape(dout, expected_shape, name, func, f"{name} matches the forward output")
-
 
 # ----------------------------------------------------------------------------
 # Vanilla RNN:  h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)
@@ -170,7 +162,7 @@ def rnn_step_backward(dh, cache):
     """
     func = "rnn_step_backward"
     x, h_prev, h_next, weight_ih, weight_hh = check_cache(cache, func, "rnn_step_forward", 5, {0: 2, 1: 2, 2: 2})
-    _check_dout(func, dh, h_next.shape)
+    check_dout(dh, h_next.shape, func, "dh")
     da = dh * (1.0 - h_next * h_next)
     dbias = da.sum(axis=0)
     return da @ weight_ih, da @ weight_hh, da.T @ x, da.T @ h_prev, dbias, dbias.copy()

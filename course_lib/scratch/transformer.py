@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib._checks import _fail, check_array, check_float, check_int, check_rng
+from course_lib.checks import _fail, check_array, check_dout, check_float, check_int, check_rng
 from course_lib.scratch.attention import (
     init_multi_head_attention,
     multi_head_attention_backward,
@@ -116,7 +116,7 @@ def layer_norm_backward(dout, cache):
         _fail(TypeError, "layer_norm_backward", "the cache layer_norm_forward returned", type(cache).__name__,
               "pass the second value layer_norm_forward returned")
     x_hat, rstd, weight, has_bias, axes = cache
-    _check_dout("layer_norm_backward", dout, x_hat.shape)
+    check_dout(dout, x_hat.shape, "layer_norm_backward")
     lead = tuple(range(x_hat.ndim - len(axes)))
     dweight = None if weight is None else np.sum(dout * x_hat, axis=lead)
     dbias = np.sum(dout, axis=lead) if has_bias else None
@@ -124,13 +124,6 @@ def layer_norm_backward(dout, cache):
     dx = rstd * (g - g.mean(axis=axes, keepdims=True) - x_hat * np.mean(g * x_hat, axis=axes, keepdims=True))
     return dx, dweight, dbias
 
-
-def _check_dout(func, dout, shape):
-    if not isinstance(dout, np.ndarray):
-        _fail(TypeError, func, "dout to be a numpy.ndarray", type(dout).__name__, None)
-    if dout.shape != tuple(shape):
-        _fail(ValueError, func, f"dout of the forward output's shape {tuple(shape)}", f"shape {dout.shape}",
-              "pass the gradient of the loss with respect to this function's output")
 
 
 # ----------------------------------------------------------------------------
@@ -260,7 +253,7 @@ def transformer_block_backward(dout, cache):
     if not isinstance(cache, dict) or "ln1" not in cache or "shape" not in cache:
         _fail(TypeError, "transformer_block_backward", "the cache transformer_block_forward returned",
               type(cache).__name__, "pass the second value transformer_block_forward returned")
-    _check_dout("transformer_block_backward", dout, cache["shape"])
+    check_dout(dout, cache["shape"], "transformer_block_backward")
     p, embed_dim = cache["params"], cache["shape"][-1]
     grads = {}
     d2 = dout.reshape(-1, embed_dim)

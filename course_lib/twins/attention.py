@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from course_lib._checks import _fail, check_array, check_int
+from course_lib.checks import _fail, check_array, check_int
 from course_lib.scratch.attention import (
     MHA_PARAM_NAMES,
     multi_head_attention_backward,

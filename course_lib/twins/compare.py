@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from course_lib._checks import _fail, check_choice
+from course_lib.checks import _fail, check_choice
 
 NOISE_FLOOR = 1e-12
 

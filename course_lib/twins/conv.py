@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from course_lib._checks import _fail, check_array, check_choice, check_int
+from course_lib.checks import _fail, check_array, check_choice, check_int
 
 # ----------------------------------------------------------------------------- the twins
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib._checks import _fail, check_choice, check_int
-from course_lib._torch_checks import check_tensor
+from course_lib.checks import _fail, check_choice, check_int
 from course_lib.scratch.modules import _check_sizes
+from course_lib.torch_checks import check_tensor
 
 ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,

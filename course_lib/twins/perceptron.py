@@ -13,19 +13,9 @@ import numbers
 import numpy as np
 import torch
 
-from course_lib._checks import _fail, check_array, check_float, check_int, check_labels, check_same_length
-from course_lib._torch_checks import check_tensor
-from course_lib.device import get_device
-
-
-def default_dtype(device: torch.device) -> torch.dtype:
-    """float64 where the device has it, float32 on MPS."""
-    if isinstance(device, str):
-        device = torch.device(device)
-    if not isinstance(device, torch.device):
-        _fail(TypeError, "default_dtype", "device to be a torch.device (or a name such as 'cpu')",
-              type(device).__name__, "pass get_device()")
-    return torch.float32 if device.type == "mps" else torch.float64
+from course_lib.checks import _fail, check_array, check_float, check_int, check_labels, check_same_length
+from course_lib.device import get_device, twin_dtype
+from course_lib.torch_checks import check_tensor
 
 
 class TorchPerceptron(torch.nn.Module):
@@ -39,7 +29,7 @@ class TorchPerceptron(torch.nn.Module):
         super().__init__()
         in_features = check_int(in_features, "in_features", "TorchPerceptron", minimum=1)
         self.device_ = torch.device(device) if device is not None else get_device()
-        dtype = default_dtype(self.device_)
+        dtype = twin_dtype(self.device_)
         self.linear = torch.nn.Linear(in_features, 1, device=self.device_, dtype=dtype)
         with torch.no_grad():  # start from zero, like the scratch version
             self.linear.weight.zero_()

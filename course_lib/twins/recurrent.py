@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from course_lib._checks import _fail, check_int, named_errors
+from course_lib.checks import _fail, check_int, named_errors
 from course_lib.scratch.recurrent import GRU, LSTM, RNN, Embedding
 
 

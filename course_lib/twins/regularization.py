@@ -16,14 +16,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_lib._checks import _fail, check_int
-from course_lib._torch_checks import check_tensor
+from course_lib.checks import _fail, check_int
 from course_lib.scratch.regularization import (
     BatchNorm1d,
     BatchNorm2d,
     Dropout,
 )
 from course_lib.scratch.residual import PlainBlock, ResidualBlock
+from course_lib.torch_checks import check_tensor
 
 
 def to_torch_state_dict(state: dict, dtype=torch.float64) -> dict:

@@ -1,0 +1,156 @@
+"""Checks for chapter 2, the multi-layer perceptron."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_lib.feedback import Feedback, call_student, close, failed, passed
+from course_lib.scratch.layers import relu_backward, relu_forward
+from course_lib.scratch.perceptron import step, train_perceptron
+
+_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+_XOR = np.array([0, 1, 1, 0])
+_GATES = {
+    "AND": (0, 0, 0, 1),
+    "OR": (0, 1, 1, 1),
+    "NAND": (1, 1, 1, 0),
+    "NOR": (1, 0, 0, 0),
+    "XNOR": (1, 0, 0, 1),
+}
+
+
+def check_collapse(func) -> Feedback:
+    """Exercise 2.1: ``func(W1, b1, W2, b2)`` returns one layer (W, b) equal to two stacked ones."""
+    name = "2.1 two linear layers are one"
+    rng = np.random.default_rng(21)
+    W1, b1 = rng.normal(size=(4, 3)), rng.normal(size=4)  # 3 -> 4
+    W2, b2 = rng.normal(size=(2, 4)), rng.normal(size=2)  # 4 -> 2
+    result, problem = call_student(name, func, W1.copy(), b1.copy(), W2.copy(), b2.copy())
+    if problem:
+        return problem
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        return failed(name, "return the pair (W, b).")
+    W, b = result
+    if np.shape(W) != (2, 3):
+        return failed(
+            name,
+            f"for layers 3 -> 4 -> 2, W should map 3 inputs to 2 outputs, shape (2, 3); got {np.shape(W)}. "
+            "The layer applied first stands on the right: W2 @ W1.",
+        )
+    if not close(W, W2 @ W1):
+        return failed(name, "W is not right: x -> W1 x + b1 -> W2 (W1 x + b1) + b2; multiply it out.")
+    if np.shape(b) != (2,):
+        return failed(name, f"b should hold one bias per output, shape (2,); got {np.shape(b)}.")
+    if close(b, b2):
+        return failed(name, "close: the first bias b1 also passes through the second layer, as W2 @ b1.")
+    if not close(b, W2 @ b1 + b2):
+        return failed(name, "W is right; for b, multiply out W2 (W1 x + b1) + b2 and collect what does not "
+                      "touch x.")
+    return passed(name, "W = W2 W1 and b = W2 b1 + b2: without an activation, depth adds nothing.")
+
+
+def check_relu(forward, backward) -> Feedback:
+    """Exercise 2.2: ``forward(x) -> out`` and ``backward(dout, x) -> dx`` for ReLU."""
+    name = "2.2 ReLU forward and backward"
+    x = np.array([[-2.0, -0.5, 0.0, 0.5, 3.0], [1.5, -1.0, 2.0, 0.0, -3.0]])
+    out, problem = call_student(name, forward, x.copy())
+    if problem:
+        return problem
+    expected_out, cache = relu_forward(x)
+    if not close(out, expected_out):
+        if close(out, np.abs(x)):
+            return failed(name, "forward: negative inputs become 0, not their absolute value; "
+                          "try np.maximum(x, 0).")
+        return failed(name, "forward should be max(x, 0) elementwise; try np.maximum(x, 0).")
+    dout = np.arange(1.0, 11.0).reshape(2, 5)
+    dx, problem = call_student(name, backward, dout.copy(), x.copy())
+    if problem:
+        return problem
+    (expected_dx,) = relu_backward(dout, cache)
+    if close(dx, expected_dx):
+        return passed(name, "the gradient passes through where x > 0 and stops elsewhere.")
+    if close(dx, (x > 0).astype(float)):
+        return failed(name, "backward returned the local slope only; multiply it by the upstream "
+                      "gradient dout.")
+    if close(dx, np.where(x >= 0, dout, 0.0)):
+        return failed(name, "almost: at exactly x = 0 use slope 0, as PyTorch does (x > 0, not x >= 0).")
+    if close(dx, dout):
+        return failed(name, "backward must block the gradient where the input was negative.")
+    return failed(name, "backward: dx = dout where x > 0, else 0; try np.where(x > 0, dout, 0.0).")
+
+
+def _gate_name(outputs) -> str | None:
+    for gate, table in _GATES.items():
+        if tuple(int(v) for v in outputs) == table:
+            return gate
+    return None
+
+
+def check_xor_weights(W1, b1, w2, b2) -> Feedback:
+    """Exercise 2.3: a 2-2-1 network of step neurons that computes XOR.
+
+    Hidden layer ``h = step(x @ W1.T + b1)`` with W1 (2, 2) in PyTorch's
+    (out, in) layout and b1 (2,); output ``step(h @ w2 + b2)`` with w2 (2,).
+    """
+    name = "2.3 XOR by hand"
+    try:
+        W1, b1 = np.asarray(W1, dtype=float), np.asarray(b1, dtype=float)
+        w2, b2 = np.asarray(w2, dtype=float), float(b2)
+    except (TypeError, ValueError):
+        return failed(name, "W1 should be a 2x2 array, b1 and w2 two numbers each, b2 one number.")
+    if W1.shape != (2, 2) or b1.shape != (2,) or w2.shape != (2,):
+        return failed(
+            name,
+            f"expected W1 (2, 2), b1 (2,), w2 (2,); got {W1.shape}, {b1.shape}, {w2.shape}. "
+            "Row k of W1 holds hidden unit k's two input weights.",
+        )
+    if not all(np.all(np.isfinite(v)) for v in (W1, b1, w2, b2)):
+        return failed(name, "the weights must be finite numbers (no NaN or inf).")
+    hidden = step(_INPUTS @ W1.T + b1)
+    output = step(hidden @ w2 + b2)
+    if np.array_equal(output, _XOR):
+        return passed(name, f"hidden units compute {_describe(hidden)}; the output combines them into XOR.")
+    _, _, history = train_perceptron(hidden.astype(float), _XOR, max_epochs=100)
+    if not history.converged:
+        return failed(
+            name,
+            f"the hidden units compute {_describe(hidden)}; in those codes XOR is still not linearly "
+            "separable, so no output neuron can finish the job. "
+            "Make the hidden units OR and NAND (exercise 1.2).",
+        )
+    return failed(
+        name,
+        f"the hidden units compute {_describe(hidden)}, which can work; now pick w2, b2 so the output "
+        "fires exactly for the XOR-1 inputs (for OR and NAND hidden units: an AND gate).",
+    )
+
+
+def _describe(hidden) -> str:
+    names = []
+    for k in range(hidden.shape[1]):
+        names.append(_gate_name(hidden[:, k]) or f"the table {hidden[:, k].tolist()}")
+    return " and ".join(names)
+
+
+def check_count_parameters(func) -> Feedback:
+    """Exercise 2.4: ``func(sizes)`` returns the number of weights and biases of MLP(sizes)."""
+    name = "2.4 counting parameters"
+    for sizes in ([64, 128, 10], [2, 2, 1], [784, 256, 128, 10], [5, 1]):
+        count, problem = call_student(name, func, list(sizes))
+        if problem:
+            return problem
+        pairs = list(zip(sizes[:-1], sizes[1:]))
+        expected = sum(d_in * d_out + d_out for d_in, d_out in pairs)
+        if count == expected:
+            continue
+        if count == sum(d_in * d_out for d_in, d_out in pairs):
+            return failed(name, f"for {sizes}: every unit also has a bias; add out_features per layer.")
+        if count == sum(d_in * d_out + d_in for d_in, d_out in pairs):
+            return failed(name, f"for {sizes}: there is one bias per *output* unit of each layer, "
+                          "not per input.")
+        return failed(
+            name,
+            f"for {sizes} expected {expected}, got {count!r}. A Linear(d_in, d_out) layer has "
+            "d_in * d_out weights and d_out biases; activations have none.",
+        )
+    return passed(name, "sum over layers of d_in * d_out + d_out; MLP(sizes).num_parameters() agrees.")

@@ -1,0 +1,1 @@
+"""Chapter 4's own code: its exercises' checks (``exercises``), its widgets (``widgets``) and its helpers."""

@@ -1,0 +1,1 @@
+"""Chapter 7's own code: its exercises' checks (``exercises``), its widgets (``widgets``) and its helpers."""

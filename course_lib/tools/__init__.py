@@ -1,0 +1,1 @@
+"""Programs that build, check and measure the course; no notebook imports them."""

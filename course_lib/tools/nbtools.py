@@ -1,0 +1,476 @@
+"""Run the course's notebooks the same way when saving and when checking.
+
+nbval re-executes every notebook and compares each cell's output with the
+stored one, so the run that *saves* outputs and the run that *checks* them
+must use the same settings. They live here, once:
+
+* ``NOTEBOOK_ENV``: thread count, stable warning paths, hash seed;
+* ``python -m course_lib.tools.nbtools execute [NOTEBOOK ...]`` re-executes
+  notebooks in place with those settings (the saving run), recording the
+  results of their long training cells under ``data/shipped/`` (see
+  ``course_lib.shipped``);
+* the test suite's ``conftest.py`` applies the same settings before nbval
+  starts its kernels (the checking run).
+
+It also makes the two other editions of the course:
+
+* ``python -m course_lib.tools.nbtools student --out student`` writes the student
+  edition: every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block
+  becomes a ``raise NotImplementedError`` placeholder, outputs are cleared
+  (the saving run also gives exercise cells nbgrader's metadata, so
+  ``nbgrader generate_assignment`` accepts the chapters as they are);
+* ``python -m course_lib.tools.nbtools slides --out build/slides`` exports every
+  chapter as a reveal.js slideshow (cells carry ``slideshow`` metadata,
+  which the saving run keeps up to date).
+
+and the course map, ``docs/course_map.md``: every chapter's learning goals,
+read from the notebook, and its run time, measured by
+``python -m course_lib.tools.nbtools map --measure`` (training live, and with the
+shipped results of ``make present``); without ``--measure`` the map is
+rewritten from the times stored in ``docs/run_times.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import json
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+
+from course_lib.checks import _fail
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = ROOT / "notebooks"
+
+NOTEBOOK_ENV = {
+    # One thread count for saving and checking: float results change in
+    # their last digits with it. setup() reads COURSE_THREADS.
+    "COURSE_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    # Warnings name the cell as <IPY-INPUT> instead of /tmp/ipykernel_NNN/...
+    "IPYKERNEL_CELL_NAME": "<IPY-INPUT>",
+    "PYTHONHASHSEED": "0",
+    # Outputs must not depend on a GPU being there: notebooks print device
+    # names only in cells tagged nbval-ignore-output.
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    # Training loops print plain final lines instead of live bars.
+    "COURSE_HEADLESS": "1",
+    # Long training cells train (see course_lib.shipped); the saving run
+    # records their results, a test loads them with COURSE_SHIPPED=1.
+    "COURSE_SHIPPED": "0",
+}
+
+
+# The numeric configurations the same stored outputs must validate under
+# (docs/reproducibility.md). Chosen with COURSE_NUMERICS; "native" is the default.
+NUMERICS_VAR = "COURSE_NUMERICS"
+
+
+def _numpy_dispatch_features() -> str:
+    """NumPy's SIMD extensions above its baseline (the ones that can be switched off)."""
+    import numpy as np
+
+    simd = np.show_config(mode="dicts")["SIMD Extensions"]
+    return " ".join(simd.get("found", []) + simd.get("not found", []))
+
+
+def numeric_config(name: str) -> dict:
+    """Environment variables of one numeric configuration.
+
+    * ``native``: the machine as it comes.
+    * ``oldcpu``: "another CPU": every numeric library held to an x86-64-v2
+      CPU (SSE4.2, no AVX): torch's own kernels without vectors, oneDNN at
+      SSE4.1, MKL on its processor-independent code path, OpenBLAS on its
+      Nehalem kernels, NumPy without its AVX loops. Printed digits change
+      (``tests/test_portability.py`` shows where); Intel and AMD CPUs with
+      AVX-512 differ from each other in the same way.
+    * ``threads2``: two threads per notebook instead of one.
+    """
+    if name == "native":
+        return {}
+    if name == "oldcpu":
+        return {
+            "ATEN_CPU_CAPABILITY": "default",
+            "ONEDNN_MAX_CPU_ISA": "SSE41",
+            "MKL_CBWR": "COMPATIBLE",
+            "OPENBLAS_CORETYPE": "Nehalem",
+            "NPY_DISABLE_CPU_FEATURES": _numpy_dispatch_features(),
+        }
+    if name == "threads2":
+        return {var: "2" for var in ("COURSE_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    _fail(ValueError, "numeric_config", f"{NUMERICS_VAR} as native, oldcpu or threads2", repr(name),
+          f"unset {NUMERICS_VAR} for the machine as it comes")
+
+
+def notebook_env(numerics: str | None = None) -> dict:
+    """NOTEBOOK_ENV plus the variables of the numeric configuration
+    (default: ``$COURSE_NUMERICS``, else ``native``)."""
+    numerics = os.environ.get(NUMERICS_VAR, "native") if numerics is None else numerics
+    return {**NOTEBOOK_ENV, **numeric_config(numerics), NUMERICS_VAR: numerics}
+
+
+def apply_notebook_env(environ=None) -> dict:
+    """Write ``notebook_env()`` into ``environ`` (default ``os.environ``); return it."""
+    environ = os.environ if environ is None else environ
+    environ.update(notebook_env(environ.get(NUMERICS_VAR, "native")))
+    return environ
+
+
+def list_notebooks(paths=None) -> list[Path]:
+    """The chapter notebooks in order, or the given paths (checked)."""
+    if not paths:
+        return sorted(p for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        if path.suffix != ".ipynb" or not path.is_file():
+            _fail(ValueError, "list_notebooks", "paths of existing .ipynb files", repr(str(raw)), None)
+        found.append(path)
+    return found
+
+
+SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.S | re.M)
+PLACEHOLDER = 'raise NotImplementedError("Your turn: replace this line with your code, then run the check below.")'
+
+
+def strip_solutions(source: str) -> str:
+    """Replace every solution block in a cell's source by the placeholder."""
+    if source.count("### BEGIN SOLUTION") != source.count("### END SOLUTION"):
+        _fail(
+            ValueError,
+            "strip_solutions",
+            "matching ### BEGIN SOLUTION / ### END SOLUTION markers",
+            f"{source.count('### BEGIN SOLUTION')} BEGIN and {source.count('### END SOLUTION')} END",
+            "close every solution block",
+        )
+    return SOLUTION.sub(lambda m: m.group(1) + PLACEHOLDER, source)
+
+
+def student_notebook(nb):
+    """A copy of ``nb`` with solutions replaced and every output cleared."""
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = strip_solutions(cell.source)
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
+
+
+def add_slide_metadata(nb):
+    """Mark cells for reveal.js: a new slide at each ``#``/``##`` heading, a
+    sub-slide at each ``###`` heading, everything else continues the slide."""
+    for cell in nb.cells:
+        first = cell.source.lstrip().split("\n", 1)[0] if cell.source.strip() else ""
+        if cell.cell_type == "markdown" and re.match(r"#{1,2} ", first):
+            kind = "slide"
+        elif cell.cell_type == "markdown" and first.startswith("### "):
+            kind = "subslide"
+        else:
+            kind = "-"
+        cell.metadata["slideshow"] = {"slide_type": kind}
+    return nb
+
+
+NBGRADER_SCHEMA = 3
+CHECK_CALL = re.compile(r"\bcheck_(\w+)\(")
+
+
+def add_nbgrader_metadata(nb):
+    """Mark the exercises the way nbgrader's ``generate_assignment`` wants them.
+
+    nbgrader only clears ``### BEGIN SOLUTION`` blocks in cells its metadata
+    calls solution cells, and refuses a notebook with a block anywhere else.
+    So each exercise cell becomes an "autograded answer" cell and the check
+    cell after it a read-only cell, both named after the check they call
+    (``weighted_sum`` and ``weighted_sum_check``). The checks give feedback,
+    they are not graded tests: an instructor who grades adds test cells.
+    """
+    for cell in nb.cells:
+        cell.metadata.pop("nbgrader", None)
+    seen = set()
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "### BEGIN SOLUTION" not in cell.source:
+            continue
+        following = nb.cells[i + 1] if i + 1 < len(nb.cells) else None
+        names = CHECK_CALL.findall(following.source) if following and following.cell_type == "code" else []
+        if not names:
+            got = "nothing" if following is None else f"a {following.cell_type} cell without a check_* call"
+            _fail(ValueError, "add_nbgrader_metadata", f"a check cell right after exercise cell {i}", got,
+                  "follow every exercise with the cell that calls its check_* function")
+        if names[-1] in seen:
+            _fail(ValueError, "add_nbgrader_metadata", "one exercise per check function",
+                  f"two exercises checked by check_{names[-1]}", "give each exercise its own check")
+        seen.add(names[-1])
+        common = {"grade": False, "schema_version": NBGRADER_SCHEMA, "task": False}
+        cell.metadata["nbgrader"] = {**common, "grade_id": names[-1], "locked": False, "solution": True}
+        following.metadata["nbgrader"] = {
+            **common, "grade_id": names[-1] + "_check", "locked": True, "solution": False
+        }
+    return nb
+
+
+SLIDES_DIR = Path(__file__).resolve().parent / "slides"
+
+
+def check_slide_assets(assets: Path = SLIDES_DIR / "vendor") -> Path:
+    """Check the vendored slide assets against their ``SHA256SUMS``; return the folder."""
+    from course_lib.data import read_sums, sha256
+
+    sums = read_sums(assets / "SHA256SUMS")
+    if not sums:
+        _fail(ValueError, "export_slides", f"the slide assets listed in {assets / 'SHA256SUMS'}", "no such list",
+              "restore course_lib/slides/vendor with `git checkout course_lib/slides/vendor`")
+    for name, digest in sums.items():
+        got = sha256(assets / name) if (assets / name).is_file() else None
+        if got != digest:
+            _fail(ValueError, "export_slides", f"{assets / name} with SHA-256 {digest[:12]}...",
+                  "a missing file" if got is None else f"SHA-256 {got[:12]}...",
+                  "restore it with `git checkout course_lib/slides/vendor` (SOURCES.md says where it comes from)")
+    return assets
+
+
+def export_slides(path: Path, out_dir: Path) -> Path:
+    """Export one notebook as a reveal.js HTML slideshow that works offline;
+    returns the file. The scripts, style sheets and fonts it loads (reveal.js,
+    RequireJS, MathJax; see ``course_lib/slides/vendor/SOURCES.md``) are
+    copied to ``out_dir/assets``, so the folder can be opened anywhere."""
+    import shutil
+
+    import nbformat
+    from nbconvert import SlidesExporter
+
+    assets = check_slide_assets()
+    exporter = SlidesExporter(
+        extra_template_basedirs=[str(SLIDES_DIR / "templates")],
+        template_name="course_reveal",
+        reveal_url_prefix="assets/reveal.js",
+        reveal_theme="white",
+        require_js_url="assets/requirejs/require.js",
+        mathjax_url="assets/mathjax/tex-svg.js",
+    )
+    body, _ = exporter.from_notebook_node(nbformat.read(path, as_version=4))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(assets, out_dir / "assets", dirs_exist_ok=True)
+    target = out_dir / (path.stem + ".slides.html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def write_student_edition(out_dir: Path, paths=None) -> list[Path]:
+    """Write the student edition of the given (default: all) chapters."""
+    import nbformat
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in list_notebooks(paths):
+        target = out_dir / path.name
+        nbformat.write(student_notebook(nbformat.read(path, as_version=4)), target)
+        written.append(target)
+    return written
+
+
+def run_notebook(path: Path, shipped: str = "0", timeout: int = 600, unset=()):
+    """Execute a copy of one notebook with NOTEBOOK_ENV; return (executed notebook, seconds).
+
+    ``shipped`` is the kernel's ``COURSE_SHIPPED`` (see course_lib.shipped):
+    ``"0"`` trains, ``"1"`` loads the shipped results, ``"record"`` trains and
+    records them. ``unset`` names variables to remove from the kernel's
+    environment, e.g. to run it as a plain JupyterLab would.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    if shipped not in ("0", "1", "record"):
+        _fail(ValueError, "run_notebook", "shipped as '0', '1' or 'record'", repr(shipped), None)
+    nb = add_nbgrader_metadata(add_slide_metadata(nbformat.read(path, as_version=4)))
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)  # timestamps would change on every save
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        record_timing=False,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(Path(path).parent)}},
+    )
+    # No Output-widget mimic: what a widget draws is stored as the cell's own
+    # outputs, as nbval sees it, and the mimic can stall a cell until its
+    # timeout (jupyter/nbclient#312).
+    client.widget_registry = {}
+    env = {**os.environ, **notebook_env(), "COURSE_SHIPPED": shipped}
+    for name in unset:
+        env.pop(name, None)
+    start = time.perf_counter()
+    client.execute(env=env)
+    return nb, time.perf_counter() - start
+
+
+def execute_notebook(path: Path, timeout: int = 600) -> float:
+    """The saving run of one notebook: execute it in place, recording its
+    shipped results (``COURSE_SHIPPED=record``); return seconds taken."""
+    import nbformat
+
+    nb, seconds = run_notebook(path, shipped="record", timeout=timeout)
+    nbformat.write(nb, path)
+    return seconds
+
+
+def tolerance_report(paths=None) -> str:
+    """How every chapter's code cells are compared by the checking run, and
+    every tolerance a cell declares (see course_lib.tools.nbcompare)."""
+    import nbformat
+
+    from course_lib.tools.nbcompare import comparison_report, format_report
+
+    notebooks = [{"name": p.name, "cells": nbformat.read(p, as_version=4).cells} for p in list_notebooks(paths)]
+    return format_report(comparison_report(notebooks))
+
+
+# ----------------------------------------------------------------------------- the course map
+
+MAP_FILE = ROOT / "docs" / "course_map.md"
+TIMES_FILE = ROOT / "docs" / "run_times.json"
+GOALS = "**Learning goals.**"
+
+
+def chapter_info(path: Path) -> dict:
+    """A chapter's title and learning goals, read from its first markdown cell.
+
+    The cell starts ``# Chapter N · Title`` and holds a paragraph starting
+    ``**Learning goals.**`` followed by a numbered list (items may wrap onto
+    indented lines).
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    intro = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
+    heading = re.match(r"# Chapter (\d+) · (.+)", intro)
+    if not heading or GOALS not in intro:
+        _fail(ValueError, "chapter_info", f"a first cell '# Chapter N · Title' with a '{GOALS}' list",
+              f"{path.name} without one", "see CONTRIBUTING.md, 'Anatomy of a chapter'")
+    goals = []
+    for line in intro.split(GOALS, 1)[1].splitlines()[1:]:
+        item = re.match(r"\d+\. (.*)", line)
+        if item:
+            goals.append(item.group(1).strip())
+        elif goals and line.startswith(" ") and line.strip():
+            goals[-1] += " " + line.strip()
+        elif goals and not line.strip():
+            break
+    if not goals:
+        _fail(ValueError, "chapter_info", f"a numbered list after '{GOALS}'", f"none in {path.name}", None)
+    return {"number": int(heading.group(1)), "title": heading.group(2).strip(), "goals": goals}
+
+
+def measure_run_times(paths=None) -> dict:
+    """Run every chapter top to bottom, training live and then with shipped results; seconds of each."""
+    times = {}
+    for path in list_notebooks(paths):
+        live = run_notebook(path, shipped="0")[1]
+        fast = run_notebook(path, shipped="1")[1] if "shipped.run(" in path.read_text() else None
+        times[path.name] = {"live": round(live, 1), "shipped": None if fast is None else round(fast, 1)}
+        print(f"{path.name}: {live:.1f} s live" + ("" if fast is None else f", {fast:.1f} s with shipped results"),
+              flush=True)
+    return {"measured": datetime.date.today().isoformat(),
+            "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {platform.python_version()}",
+            "threads": int(NOTEBOOK_ENV["COURSE_THREADS"]), "notebooks": times}
+
+
+def _seconds(value) -> str:
+    return "no long training" if value is None else f"{value:.0f} s"
+
+
+def render_course_map(times: dict, paths=None) -> str:
+    """The text of docs/course_map.md, from the notebooks and the measured ``times``."""
+    chapters = [(path, chapter_info(path)) for path in list_notebooks(paths)]
+    missing = [path.name for path, _ in chapters if path.name not in times["notebooks"]]
+    if missing:
+        _fail(ValueError, "render_course_map", "a run time for every chapter", f"none for {missing}",
+              "run `python -m course_lib.tools.nbtools map --measure`")
+    lines = [
+        "# Course map",
+        "",
+        "<!-- Generated by `python -m course_lib.tools.nbtools map`; edit the notebooks, not this file. -->",
+        "",
+        "The chapters in order, what each one teaches, and how long it takes to run top to bottom.",
+        f"Times were measured on {times['measured']} on the course's reference machine "
+        f"({times['machine']}, {times['threads']} thread per notebook, no GPU) with "
+        "`python -m course_lib.tools.nbtools map --measure`: once training live, and once with",
+        "`COURSE_SHIPPED=1`, the switch `make present` sets, which loads each long training run from",
+        "`data/shipped/` instead of repeating it (see [Presenting live](../README.md#presenting-live)).",
+        "Each chapter's learning goals follow the table.",
+        "",
+        "| # | chapter | run time, training live | with shipped results |",
+        "|---|---|---|---|",
+    ]
+    for path, info in chapters:
+        t = times["notebooks"][path.name]
+        lines.append(f"| {info['number']} | [{info['title']}](../notebooks/{path.name}) "
+                     f"| {_seconds(t['live'])} | {_seconds(t['shipped'])} |")
+    total_live = sum(times["notebooks"][p.name]["live"] for p, _ in chapters)
+    total_fast = sum(times["notebooks"][p.name]["shipped"] or times["notebooks"][p.name]["live"] for p, _ in chapters)
+    lines += [f"| | **whole course** | **{total_live:.0f} s** | **{total_fast:.0f} s** |", ""]
+    for path, info in chapters:
+        lines += ["", f"## {info['number']} · {info['title']}", "", f"`notebooks/{path.name}`. "
+                  "By the end of this chapter you can", ""]
+        lines += [f"{i}. {goal}" for i, goal in enumerate(info["goals"], start=1)]
+    return "\n".join(lines) + "\n"
+
+
+def write_course_map(measure: bool = False) -> Path:
+    """Write docs/course_map.md (and, with ``measure``, docs/run_times.json first)."""
+    if measure:
+        TIMES_FILE.write_text(json.dumps(measure_run_times(), indent=2) + "\n")
+    if not TIMES_FILE.is_file():
+        _fail(ValueError, "write_course_map", f"{TIMES_FILE} to exist", "nothing there",
+              "run `python -m course_lib.tools.nbtools map --measure`")
+    MAP_FILE.write_text(render_course_map(json.loads(TIMES_FILE.read_text())))
+    return MAP_FILE
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.tools.nbtools", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("execute", help="re-execute notebooks in place (the saving run)")
+    run.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
+    student = sub.add_parser("student", help="write the student edition (solutions removed, outputs cleared)")
+    student.add_argument("--out", default="student", help="output folder (default: student/)")
+    student.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
+    slides = sub.add_parser("slides", help="export chapters as reveal.js slides")
+    slides.add_argument("--out", default="build/slides", help="output folder (default: build/slides/)")
+    slides.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
+    course_map = sub.add_parser("map", help="write docs/course_map.md (goals and run times of every chapter)")
+    course_map.add_argument("--measure", action="store_true", help="run every chapter twice to measure its times")
+    report = sub.add_parser("tolerances", help="how each chapter's outputs are compared, and every declared tolerance")
+    report.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
+    args = parser.parse_args(argv)
+    if args.command == "tolerances":
+        print(tolerance_report(args.notebooks))
+    elif args.command == "map":
+        print(f"wrote {write_course_map(args.measure)}")
+    elif args.command == "execute":
+        for path in list_notebooks(args.notebooks):
+            seconds = execute_notebook(path)
+            print(f"{path.name}: executed in {seconds:.1f} s", flush=True)
+    elif args.command == "student":
+        for target in write_student_edition(Path(args.out), args.notebooks):
+            print(f"wrote {target}")
+    else:
+        for path in list_notebooks(args.notebooks):
+            print(f"wrote {export_slides(path, Path(args.out))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
