@@ -17,6 +17,7 @@ import os
 import platform
 import random
 import re
+import sys
 
 import numpy as np
 
@@ -24,6 +25,10 @@ from course_lib.checks import _fail, check_int
 
 DEVICE_ENV = "COURSE_DEVICE"
 THREADS_ENV = "COURSE_THREADS"
+# Another base seed for a whole chapter: 0 (the default) keeps every seed as written.
+SEED_ENV = "COURSE_SEED"
+# Seeds of base b are k + b * SEED_STRIDE: distinct from every seed a chapter writes (all below it).
+SEED_STRIDE = 100_003
 DEFAULT_THREADS = 2
 
 _blas_limiter = None
@@ -83,6 +88,41 @@ def get_device(name: str | None = None):
         if mps is None or not mps.is_available():
             _fail(ValueError, "get_device", "Apple MPS for device 'mps'", "none available", f"unset {DEVICE_ENV}")
     return torch.device(requested)
+
+
+def base_seed() -> int:
+    """The chapter's base seed, from ``COURSE_SEED`` (default 0: every seed as written in the notebook).
+
+    Re-running a chapter with ``COURSE_SEED=1`` (or 2, 3, ...) changes every
+    seed it takes through ``seed_for`` and ``rng`` at once: the data splits,
+    the initial weights, the mini-batch order. A claim the chapter makes
+    should hold for every base seed; ``make test-seeds`` checks that.
+    """
+    raw = os.environ.get(SEED_ENV, "0").strip() or "0"
+    if not raw.isdigit():
+        _fail(ValueError, "base_seed", f"{SEED_ENV} to be a non-negative integer", repr(raw),
+              f"e.g. {SEED_ENV}=1, or unset it for the seeds as written")
+    return int(raw)
+
+
+def seed_for(k: int) -> int:
+    """The seed to use where the notebook writes ``k``: ``k`` itself unless ``COURSE_SEED`` asks for another base.
+
+    Shapes: none. Twin: none (a seed).
+    """
+    k = check_int(k, "k", "seed_for", minimum=0, maximum=SEED_STRIDE - 1)
+    return k + base_seed() * SEED_STRIDE
+
+
+def rng(k: int) -> np.random.Generator:
+    """``np.random.default_rng(seed_for(k))``: a generator that follows the chapter's base seed.
+
+    Shapes: none. Twin: torch.Generator().manual_seed(seed_for(k)).
+    """
+    if isinstance(k, bool) or not isinstance(k, int):
+        _fail(TypeError, "rng", "k to be an int (the seed as the notebook writes it)", type(k).__name__,
+              "e.g. rng(0)")
+    return np.random.default_rng(seed_for(k))
 
 
 def seed_everything(seed: int) -> None:
@@ -156,8 +196,12 @@ def setup(seed: int = 0, threads: int | None = None) -> None:
             _fail(ValueError, "setup", f"{THREADS_ENV} to be a positive integer", repr(raw), "e.g. COURSE_THREADS=2")
         threads = int(raw)
     set_threads(threads)
-    seed_everything(seed)
+    seed_everything(seed_for(seed) if seed < SEED_STRIDE else seed)
     np.set_printoptions(precision=4, suppress=True)
+    _install_name_error_hint()
+    if base_seed():
+        print(f"{SEED_ENV}={base_seed()}: every seed of this chapter is shifted (seed k becomes "
+              f"k + {base_seed()} * {SEED_STRIDE}); shipped results are not used")
     torch = _torch()
     torch.set_printoptions(precision=4, sci_mode=False)
     get_device()  # fail early on a bad COURSE_DEVICE
@@ -240,3 +284,23 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _name_error_hint(shell, etype, evalue, tb, tb_offset=None):
+    """A NameError in a notebook: the usual cause is a cell run before the one that defines the name."""
+    shell.showtraceback((etype, evalue, tb), tb_offset=tb_offset)
+    match = re.search(r"name '(\w+)' is not defined", str(evalue))
+    name = f"`{match.group(1)}`" if match else "this name"
+    print(f"Hint: {name} is made by a cell above this one that has not run yet (or ran before a kernel restart). "
+          "Run the cells above first: Run > Run All Above Selected Cell.", file=sys.stderr)
+
+
+def _install_name_error_hint() -> None:
+    """In IPython (Jupyter), add the hint above to every NameError; elsewhere do nothing."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "set_custom_exc"):
+        shell.set_custom_exc((NameError,), _name_error_hint)

@@ -7,11 +7,15 @@ A notebook exercise is a cell whose solution sits between the markers
     ### END SOLUTION
 
 (nbgrader's markers), followed by a cell that calls a ``check_*`` function
-from the chapter's module here, e.g. ``course_lib.chapters.ch01_perceptron.exercises``. The
-student edition replaces each solution with ``raise NotImplementedError``,
-which the checks recognise and answer with "not attempted yet".
+from the chapter's ``exercises`` module, e.g.
+``course_lib.chapters.ch01_perceptron.exercises``. The student edition
+replaces a solution inside a function with ``raise NotImplementedError`` and
+a solution at the top level of a cell with ``name = None`` for each name it
+defines; the checks recognise both and answer "not attempted yet", so Run All
+goes on to the end of the chapter.
 
-Every check returns a :class:`Feedback`, which displays as one line.
+Every check returns a :class:`Feedback`, which displays as one line, and is
+remembered: ``progress_report`` lists which of a chapter's exercises pass.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ class Feedback:
         return f"[{self.exercise}] {mark}: {self.message}"
 
 
+NOT_ATTEMPTED = "not attempted yet: write your answer in the exercise cell above, run it, then run this check."
+_LATEST: dict[str, bool] = {}  # exercise -> passed, for progress_report
+
+
 def _check_text(value, name: str, func: str) -> str:
     if not isinstance(value, str):
         _fail(TypeError, func, f"{name} as a str", type(value).__name__,
@@ -45,12 +53,32 @@ def _check_text(value, name: str, func: str) -> str:
 
 def passed(exercise: str, message: str = "well done.") -> Feedback:
     """A correct answer's Feedback."""
-    return Feedback(_check_text(exercise, "exercise", "passed"), True, _check_text(message, "message", "passed"))
+    result = Feedback(_check_text(exercise, "exercise", "passed"), True, _check_text(message, "message", "passed"))
+    _LATEST[exercise] = True
+    return result
 
 
 def failed(exercise: str, hint: str) -> Feedback:
     """A "not yet" Feedback with a hint for the student."""
-    return Feedback(_check_text(exercise, "exercise", "failed"), False, _check_text(hint, "hint", "failed"))
+    result = Feedback(_check_text(exercise, "exercise", "failed"), False, _check_text(hint, "hint", "failed"))
+    _LATEST[exercise] = False
+    return result
+
+
+def not_attempted(exercise: str) -> Feedback:
+    """The Feedback of an exercise the student has not written yet."""
+    return failed(_check_text(exercise, "exercise", "not_attempted"), NOT_ATTEMPTED)
+
+
+def student_value(exercise: str, value):
+    """An answer that is a value, not a function: return (value, None), or (None, "not attempted yet") for None.
+
+    The student edition sets such answers to None (see the module docstring).
+    """
+    _check_text(exercise, "exercise", "student_value")
+    if value is None:
+        return None, not_attempted(exercise)
+    return value, None
 
 
 def call_student(exercise: str, func, *args):
@@ -60,12 +88,14 @@ def call_student(exercise: str, func, *args):
     (the student edition's placeholder) becomes "not attempted yet".
     """
     _check_text(exercise, "exercise", "call_student")
+    if func is None:
+        return None, not_attempted(exercise)
     if not callable(func):
         return None, failed(exercise, f"pass your function itself, not {type(func).__name__}.")
     try:
         return func(*args), None
     except NotImplementedError:
-        return None, failed(exercise, "not attempted yet: replace the `raise NotImplementedError` line.")
+        return None, not_attempted(exercise)
     except Exception as exc:  # the point is to turn any mistake into a hint
         return None, failed(exercise, f"your code raised {type(exc).__name__}: {exc}")
 
@@ -83,3 +113,25 @@ def close(actual, expected, atol: float = 1e-8) -> bool:
     except (TypeError, ValueError):
         return False
     return actual.shape == expected.shape and bool(np.allclose(actual, expected, atol=atol, rtol=0))
+
+
+def progress_report(exercises, chapter: str = "this chapter") -> str:
+    """One line per exercise of a chapter: correct, not yet, or not checked yet (its check cell has not run).
+
+    ``exercises`` lists the exercise names in the order the chapter asks
+    them (each chapter's ``EXERCISES``). Prints the report and returns it.
+
+    Shapes: none. Twin: none.
+    """
+    if isinstance(exercises, str) or not isinstance(exercises, list | tuple) or not all(
+            isinstance(e, str) for e in exercises):
+        _fail(TypeError, "progress_report", "exercises as a list of exercise names (str)", repr(exercises)[:60],
+              "pass the chapter's EXERCISES")
+    _check_text(chapter, "chapter", "progress_report")
+    marks = {True: "correct", False: "not yet", None: "not checked yet"}
+    done = sum(_LATEST.get(e) is True for e in exercises)
+    lines = [f"Exercises of {chapter}: {done} of {len(exercises)} correct"]
+    lines += [f"  [{e}] {marks[_LATEST.get(e)]}" for e in exercises]
+    text = "\n".join(lines)
+    print(text)
+    return text

@@ -52,6 +52,7 @@ import torch
 
 from course_lib.checks import _fail
 from course_lib.data import DATA_DIR, data_file, write_sum
+from course_lib.device import base_seed
 
 ENV = "COURSE_SHIPPED"
 MODES = {"": "live", "0": "live", "1": "shipped", "record": "record"}
@@ -97,7 +98,8 @@ def run(key: str, compute, data_dir: Path = DATA_DIR):
               "wrap the training code in a def and pass the function itself, without calling it")
     if not isinstance(data_dir, str | os.PathLike):
         _fail(TypeError, "run", "data_dir to be a path (str or pathlib.Path)", type(data_dir).__name__, None)
-    chosen = mode()
+    # another base seed (COURSE_SEED): the recorded results belong to the seeds as written
+    chosen = "live" if base_seed() else mode()
     fingerprint = source_fingerprint(compute)
     if chosen == "shipped":
         record = _load(key, Path(data_dir))

@@ -50,6 +50,7 @@ EXEMPT = {
     "course_lib.feedback:Feedback": "a dataclass record: stores what it is given",
     "course_lib.chapters.ch11_hardware_and_scale.demo:DemoResult": "a dataclass record: stores what it is given",
     "course_lib.bench:Workload": "a dataclass record: stores what it is given",
+    "course_lib.scratch.train:History": "a dataclass record: stores what it is given",
     "course_lib.chapters.ch11_hardware_and_scale.demo:PortInUseError": "an exception class",
 }
 

@@ -254,13 +254,13 @@ def test_errors_name_what_was_expected_and_how_to_fix_it():
     with pytest.raises(ValueError, match=r"expected finite values in x, got NaN or inf"):
         conv.conv2d_forward(np.full((2, 3, 6, 4), np.nan), weight, None)
     _, cache = conv.conv2d_forward(x, weight, None, padding=1)
-    with pytest.raises(ValueError, match=r"conv2d_backward: expected dout of shape \(2, 5, 6, 4\), got"):
+    with pytest.raises(ValueError, match=r"conv2d_backward: expected dout of the forward output's shape \(2, 5, 6,"):
         conv.conv2d_backward(np.zeros((2, 5, 4, 2)), cache)
     with pytest.raises(ValueError, match=r"maxpool2d_forward: expected a pooling window that fits the input, "
                                          r"got KW=5 > W=4"):
         conv.maxpool2d_forward(x, 5)
     _, cache = conv.avgpool2d_forward(x, 2)
-    with pytest.raises(ValueError, match=r"avgpool2d_backward: expected dout of shape \(2, 3, 3, 2\)"):
+    with pytest.raises(ValueError, match=r"avgpool2d_backward: expected dout of the forward output's shape \(2, 3, 3"):
         conv.avgpool2d_backward(np.zeros((2, 3, 3, 3)), cache)
     with pytest.raises(ValueError, match=r"conv_output_size: expected kernel_size <= size \+ 2\*padding, "
                                          r"got kernel_size=5 > size\+2\*padding=4"):

@@ -12,7 +12,8 @@ The file reads top to bottom like chapter 5:
    whole convolution layer becomes one matrix product;
 4. ``conv2d`` twice: ``conv2d_forward_naive`` / ``conv2d_backward_naive`` with
    explicit loops (to read), and ``conv2d_forward`` / ``conv2d_backward``,
-   vectorised with im2col (to use);
+   vectorised with im2col (to use): the backward pass is itself a convolution,
+   of the output gradient with the flipped kernel;
 5. max and average pooling, in ``course_lib.scratch.pool``.
 
 Layouts are PyTorch's: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None.
@@ -26,7 +27,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from course_lib.checks import _fail, check_array, check_cache, check_int, check_shape
+from course_lib.checks import _fail, check_array, check_cache, check_dout, check_int, check_shape
 
 # ----------------------------------------------------------------------------- checks
 
@@ -76,14 +77,6 @@ def _check_kernel_fits(func: str, x_shape, kernel, padding) -> None:
                 f"use padding>={need} or a smaller kernel",
             )
 
-
-def _check_dout(dout, shape: tuple, func: str) -> None:
-    """Backward passes check that dout is a finite float array of the forward output's shape.
-
-    dout is the one array scanned (for NaN and inf): the forward pass checked its own inputs.
-    """
-    check_array(dout, "dout", func, dtype_kind="f", allow_empty=True)
-    check_shape(dout, shape, "dout", func, "pass the gradient of the output that the forward pass returned")
 
 
 # ----------------------------------------------------------------------------- output size
@@ -190,11 +183,9 @@ def correlate2d(image: np.ndarray, kernel: np.ndarray, padding=0) -> np.ndarray:
 # The public im2col / col2im show the same numbers in torch's unfold layout
 # (N, C*KH*KW, OH*OW).
 #
-# conv2d builds that matrix in blocks of output rows (``rows=(r0, r1)``: the
-# columns of output rows r0..r1-1, for every image): a block of about 1 MiB stays
-# in the CPU cache between being copied and being multiplied, and the same
-# memory is reused block after block, instead of allocating 9 MB of fresh
-# columns per call (whose page faults alone cost more than the copying).
+# conv2d never builds that whole matrix (9 MB for the benchmark's layer): it
+# copies the columns of a few output positions at a time (``_position_blocks``),
+# multiplies them at once, and moves on. See "Small products" below for why.
 
 
 def _copy_batch_last(a: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -225,8 +216,8 @@ def _windows(xt, kernel, stride, out_hw) -> np.ndarray:
     ``windows[c, i, j, r, q, n] = xt[c, r*sh + i, q*sw + j, n]``: the pixel that
     kernel offset (i, j) sees at output position (r, q) of image n. So
     ``windows.reshape(C*KH*KW, OH*OW*N)`` is im2col's matrix of columns, and
-    ``windows[:, :, :, r0:r1]`` the columns of output rows r0..r1-1; the
-    reshape makes the one copy.
+    ``windows[:, :, :, r, q0:q1]`` the columns of output row r, positions
+    q0..q1-1; the reshape makes the one copy.
 
     Shapes: xt (C, H', W', N) -> windows (C, KH, KW, OH, OW, N).
     """
@@ -236,8 +227,8 @@ def _windows(xt, kernel, stride, out_hw) -> np.ndarray:
     return windows.transpose(0, 4, 5, 1, 2, 3)
 
 
-def _add_columns(xt, cols, kernel, stride, out_hw, rows=None) -> None:
-    """col2im, in place: ADD cols (C*KH*KW, R*OW*N) onto the pixels of xt (C, H', W', N) they came from.
+def _add_columns(xt, cols, kernel, stride, out_hw) -> None:
+    """col2im, in place: ADD cols (C*KH*KW, OH*OW*N) onto the pixels of xt (C, H', W', N) they came from.
 
     The reverse of the columns of ``_windows``: one strided slice per kernel
     offset, ADDED (windows overlap when stride < kernel, so this cannot be
@@ -245,17 +236,10 @@ def _add_columns(xt, cols, kernel, stride, out_hw, rows=None) -> None:
     """
     c, n = xt.shape[0], xt.shape[3]
     (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
-    r0, r1 = (0, oh) if rows is None else rows
-    cols = cols.reshape(c, kh, kw, r1 - r0, ow, n)
+    cols = cols.reshape(c, kh, kw, oh, ow, n)
     for i in range(kh):
         for j in range(kw):
-            xt[:, i + sh * r0 : i + sh * r1 : sh, j : j + sw * ow : sw] += cols[:, i, j]
-
-
-def _row_blocks(out_h: int, row_bytes: int, block_bytes: int = 1 << 20) -> list[tuple[int, int]]:
-    """Split output rows 0..out_h-1 into blocks (r0, r1) of about block_bytes of columns each."""
-    step = max(1, block_bytes // row_bytes)
-    return [(r0, min(r0 + step, out_h)) for r0 in range(0, out_h, step)]
+            xt[:, i : i + sh * oh : sh, j : j + sw * ow : sw] += cols[:, i, j]
 
 
 def im2col(x: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
@@ -386,7 +370,7 @@ def conv2d_backward_naive(dout, cache):
     x, weight, has_bias, (sh, sw), (ph, pw) = check_cache(cache, func, "conv2d_forward_naive", 5, {0: 4, 1: 4})
     f_count, _, kh, kw = weight.shape
     oh, ow = _out_hw(x.shape, (kh, kw), (sh, sw), (ph, pw))
-    _check_dout(dout, (x.shape[0], f_count, oh, ow), func)
+    check_dout(dout, (x.shape[0], f_count, oh, ow), func)
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     dxp = np.zeros_like(xp)
     dweight = np.zeros_like(weight)
@@ -403,18 +387,44 @@ def conv2d_backward_naive(dout, cache):
 
 
 # ----------------------------------------------------------------------------- conv2d: im2col
+#
+# Small products. Each product below is skinny: one side is F = 32 filters or
+# C = 16 channels, the other thousands of positions. For such shapes OpenBLAS
+# (the BLAS that NumPy ships) spends a third of its time copying ("packing")
+# the big operand into its blocked layout before multiplying it. When
+# M*N*K <= 10**6 it skips that copy and multiplies straight from the arrays
+# (its "small-matrix" kernels), here at about 100 GFLOP/s instead of 55-70. So
+# conv2d works in blocks of output positions just small enough for that:
+# every product of the layer costs F*C*KH*KW multiply-adds per position, so a
+# block holds about 10**6 / (F*C*KH*KW) positions (192 for the benchmark's
+# layer: 3 output pixels of 64 images). A block's columns (110-220 kB) are
+# copied, multiplied while still in the CPU cache, and their memory reused by
+# the next block. A BLAS without that path gets the same numbers,
+# only more slowly.
+
+_SMALL_PRODUCT = 10**6  # OpenBLAS multiplies without packing when M*N*K is at most this
+
+
+def _position_blocks(out_hw, n: int, work_per_position: int) -> list[tuple[int, int, int]]:
+    """Blocks (r, q0, q1) of output positions: row r, columns q0..q1-1, all n images.
+
+    As many columns per block as keep ``work_per_position * positions`` within
+    ``_SMALL_PRODUCT`` (at least one column, at most a whole row).
+    """
+    oh, ow = out_hw
+    step = max(1, min(ow, _SMALL_PRODUCT // (work_per_position * n)))
+    return [(r, q0, min(q0 + step, ow)) for r in range(oh) for q0 in range(0, ow, step)]
 
 
 def conv2d_forward(x, weight, bias, stride=1, padding=0):
     """Convolution as a matrix product: ``weight (F, C*KH*KW) @ cols (C*KH*KW, OH*OW*N)``.
 
     ``cols`` holds every receptive field of every image as a column (see
-    ``im2col``), so the whole batch is a single product, computed here in
-    blocks of output rows (see the comment above ``_to_batch_last``).
-    Returns ``(out, cache)``; the cache keeps the padded input, from which
-    the backward pass rebuilds the columns. ``out`` is a transposed view of
-    the product (its memory is batch-last), which every NumPy operation
-    handles; ``np.ascontiguousarray`` if needed.
+    ``im2col``), so the whole batch is a single product, computed here block
+    by block (see "Small products" above). Returns ``(out, cache)``; the cache
+    keeps the padded input, which the backward pass needs. ``out`` is a
+    transposed view of the product (its memory is batch-last), which every
+    NumPy operation handles; ``np.ascontiguousarray`` if needed.
 
     Shapes: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None -> out (N, F, OH, OW).
     Twin: torch.nn.functional.conv2d
@@ -427,22 +437,48 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0):
     w_rows = weight.reshape(f_count, -1)  # (F, C*KH*KW): one filter per row
     out = np.empty((f_count, oh * ow * n), dtype=np.result_type(x, weight))  # the product, batch last
     windows = _windows(xt, (kh, kw), stride, (oh, ow))  # (C, KH, KW, OH, OW, N), a view
-    per_row = ow * n  # columns of cols (and of out) per output row
-    for r0, r1 in _row_blocks(oh, c * kh * kw * per_row * x.itemsize):
-        cols = windows[:, :, :, r0:r1].reshape(c * kh * kw, -1)  # im2col of this block: (C*KH*KW, R*OW*N)
-        np.matmul(w_rows, cols, out=out[:, r0 * per_row : r1 * per_row])  # written in place
+    for r, q0, q1 in _position_blocks((oh, ow), n, weight.size):
+        cols = windows[:, :, :, r, q0:q1].reshape(c * kh * kw, -1)  # im2col of this block
+        np.matmul(w_rows, cols, out=out[:, (r * ow + q0) * n : (r * ow + q1) * n])  # written in place
     if bias is not None:
         out += bias[:, None]
     out = out.reshape(f_count, oh, ow, n).transpose(3, 0, 1, 2)  # (N, F, OH, OW), a view
     return out, (x.shape, xt, weight, bias is not None, stride, padding)
 
 
-def conv2d_backward(dout, cache):
-    """Backward of ``conv2d_forward``: per block of output rows, two matrix products and a col2im.
+def _spread_gradient(dout, kernel, stride, padding, in_hw) -> np.ndarray:
+    """dout placed where its windows started, framed in zeros: what dx is a convolution of.
 
-    With ``out = W @ cols``: ``dweight = dout @ cols^T`` (summed over the
-    blocks), ``dcols = W^T @ dout`` (then col2im adds each column back onto
-    the pixels it was copied from), ``dbias`` = dout summed over N, OH and OW.
+    Output (r, q) of the forward pass read the window whose top-left corner is
+    padded pixel (r*sh, q*sw). Here dout[n, f, r, q] goes to row KH-1 + r*sh,
+    column KW-1 + q*sw of a zero array (the stride leaves sh-1 zero rows between
+    two of them), cut to the rows and columns that a window over the
+    unpadded input can reach.
+
+    Shapes: dout (N, F, OH, OW) -> (F, H+KH-1, W+KW-1, N), batch last (a view).
+    """
+    n, f_count, oh, ow = dout.shape
+    (kh, kw), (sh, sw), (ph, pw), (h, w) = kernel, stride, padding, in_hw
+    full = np.zeros((f_count, h + 2 * ph + kh - 1, w + 2 * pw + kw - 1, n), dtype=dout.dtype)
+    _copy_batch_last(dout, full[:, kh - 1 : kh - 1 + sh * oh : sh, kw - 1 : kw - 1 + sw * ow : sw])
+    return full[:, ph : ph + h + kh - 1, pw : pw + w + kw - 1]
+
+
+def conv2d_backward(dout, cache):
+    """Backward of ``conv2d_forward``: dx is a convolution too, and dweight comes from the same columns.
+
+    Each input pixel received ``weight[f, c, i, j]`` times every output its
+    windows produced, so ``dx`` is the convolution (stride 1) of dout, spread
+    back onto the input grid (``_spread_gradient``), with the kernel flipped
+    (i, j -> KH-1-i, KW-1-j) and transposed (F <-> C): one product
+    ``w_flip (C, F*KH*KW) @ dcols (F*KH*KW, H*W*N)`` per block, where dcols
+    are the columns of that spread gradient. No col2im: nothing is scattered
+    and added back. The same product read the other way gives the weight
+    gradient: ``dx = w_flip @ dcols`` for every image, so
+    ``dw_flip = dcols @ x^T`` (summed over the blocks), which is dweight
+    flipped back. ``dbias`` is dout summed over N, OH and OW.
+    With stride s the spread gradient is mostly zeros: about s_h*s_w times the
+    work of stride 1, still exact.
 
     Shapes: dout (N, F, OH, OW) -> dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,) or None.
     Twin: torch.nn.functional.conv2d (autograd)
@@ -453,27 +489,25 @@ def conv2d_backward(dout, cache):
     )
     f_count, c, kh, kw = weight.shape
     n, _, h, w = x_shape
-    oh, ow = _out_hw(x_shape, (kh, kw), stride, padding)
-    _check_dout(dout, (n, f_count, oh, ow), func)
-    w_rows = weight.reshape(f_count, -1)
-    dweight = np.zeros((c * kh * kw, f_count), dtype=np.result_type(dout, xt))  # dweight^T, see below
-    dxt = np.zeros(xt.shape, dtype=np.result_type(dout, weight))  # the gradient of the padded batch-last x
-    dout_t = dout.transpose(1, 2, 3, 0)  # (F, OH, OW, N): the memory order of out and of cols' columns
-    if not dout_t.flags.c_contiguous:  # free when dout was computed elementwise from out; else one copy
-        dout_t = _copy_batch_last(dout, np.empty(dout_t.shape, dtype=dout.dtype))
-    dout_t = dout_t.reshape(f_count, oh * ow * n)
-    windows = _windows(xt, (kh, kw), stride, (oh, ow))
-    per_row = ow * n
-    for r0, r1 in _row_blocks(oh, c * kh * kw * per_row * xt.itemsize):
-        cols = windows[:, :, :, r0:r1].reshape(c * kh * kw, -1)  # rebuilt: cheaper than keeping 9 MB
-        dout_block = dout_t[:, r0 * per_row : r1 * per_row]  # (F, R*OW*N), the columns of this block
-        # (cols @ dout^T)^T is dout @ cols^T, but OpenBLAS runs the long inner dimension faster this way.
-        dweight += cols @ dout_block.T
-        _add_columns(dxt, w_rows.T @ dout_block, (kh, kw), stride, (oh, ow), (r0, r1))
     (ph, pw) = padding
-    dx = dxt[:, ph : ph + h, pw : pw + w].transpose(3, 0, 1, 2)  # drop the padding, back to (N, C, H, W)
+    oh, ow = _out_hw(x_shape, (kh, kw), stride, padding)
+    check_dout(dout, (n, f_count, oh, ow), func)
+    spread = _spread_gradient(dout, (kh, kw), stride, padding, (h, w))  # (F, H+KH-1, W+KW-1, N)
+    windows = _windows(spread, (kh, kw), (1, 1), (h, w))  # (F, KH, KW, H, W, N), a view
+    w_flip = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # (C, F*KH*KW)
+    # x one position per row, (H*W*N, C): the layout the small-matrix kernel wants for dcols @ x^T
+    x_rows = np.ascontiguousarray(xt[:, ph : ph + h, pw : pw + w].transpose(1, 2, 3, 0)).reshape(-1, c)
+    dx = np.empty((c, h * w * n), dtype=np.result_type(dout, weight))  # batch last, like out
+    dw_flip = np.zeros((f_count * kh * kw, c), dtype=np.result_type(dout, xt))
+    for r, q0, q1 in _position_blocks((h, w), n, weight.size):
+        dcols = windows[:, :, :, r, q0:q1].reshape(f_count * kh * kw, -1)  # im2col of the spread dout
+        block = slice((r * w + q0) * n, (r * w + q1) * n)  # these positions in dx and x_rows
+        np.matmul(w_flip, dcols, out=dx[:, block])
+        dw_flip += dcols @ x_rows[block]
+    dx = dx.reshape(c, h, w, n).transpose(3, 0, 1, 2)  # (N, C, H, W), a view
+    dweight = dw_flip.reshape(f_count, kh, kw, c)[:, ::-1, ::-1].transpose(0, 3, 1, 2)  # flip back
     dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    return dx, dweight.T.reshape(weight.shape), dbias
+    return dx, np.ascontiguousarray(dweight), dbias
 
 
 # ----------------------------------------------------------------------------- pooling

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib.checks import _fail, check_cache
-from course_lib.scratch.conv import _check_dout, _check_images, _out_hw, _pair
+from course_lib.checks import _fail, check_cache, check_dout
+from course_lib.scratch.conv import _check_images, _out_hw, _pair
 
 # A pooling window of KH x KW is visited one kernel offset (i, j) at a time: the
 # strided slice x[:, :, i::sh, j::sw] (cut to OH x OW) holds, for every window at
@@ -67,7 +67,7 @@ def maxpool2d_backward(dout, cache):
     """
     func = "maxpool2d_backward"
     x_shape, argmax, kernel, stride = check_cache(cache, func, "maxpool2d_forward", 4, {0: tuple, 1: 4})
-    _check_dout(dout, argmax.shape, func)
+    check_dout(dout, argmax.shape, func)
     dx = np.zeros(x_shape, dtype=dout.dtype)
     for k, index in _window_offsets(kernel, stride, argmax.shape[2:]):
         dx[index] += np.where(argmax == k, dout, 0.0)
@@ -98,7 +98,7 @@ def avgpool2d_backward(dout, cache):
     """
     func = "avgpool2d_backward"
     x_shape, out_shape, kernel, stride = check_cache(cache, func, "avgpool2d_forward", 4, {0: tuple, 1: tuple})
-    _check_dout(dout, out_shape, func)
+    check_dout(dout, out_shape, func)
     share = dout / (kernel[0] * kernel[1])
     dx = np.zeros(x_shape, dtype=share.dtype)
     for _, index in _window_offsets(kernel, stride, out_shape[2:]):

@@ -33,6 +33,7 @@ rewritten from the times stored in ``docs/run_times.json``.
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import datetime
 import json
@@ -139,11 +140,49 @@ def list_notebooks(paths=None) -> list[Path]:
 
 
 SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.S | re.M)
-PLACEHOLDER = 'raise NotImplementedError("Your turn: replace this line with your code, then run the check below.")'
+TURN = "Your turn"
+PLACEHOLDER = f'raise NotImplementedError("{TURN}: replace this line with your code, then run the check below.")'
+
+
+def _top_level_placeholder(block: str) -> str:
+    """What a solution at the top level of a cell becomes: each name it defines set to None, functions kept as stubs.
+
+    A bare ``raise`` there would stop Run All at the first exercise; None
+    lets the chapter go on and its check say "not attempted yet".
+    """
+    try:
+        tree = ast.parse(block)
+    except SyntaxError:
+        return f"# {TURN}: write your code here, then run the check below."
+    names, stubs = [], []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            stub = ast.FunctionDef(name=node.name, args=node.args, body=[ast.parse(PLACEHOLDER).body[0]],
+                                   decorator_list=[], returns=node.returns, type_params=[])
+            stubs.append(ast.unparse(ast.fix_missing_locations(stub)))
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign | ast.AugAssign) else [])
+        for target in targets:
+            for leaf in ast.walk(target):
+                if isinstance(leaf, ast.Name) and leaf.id not in names:
+                    names.append(leaf.id)
+    if not names and not stubs:
+        return f"# {TURN}: write your code here, then run the check below."
+    lines = []
+    if names:
+        lines.append(f"# {TURN}: replace None by your answer for {', '.join(names)}, then run the check below.")
+        lines += [f"{name} = None" for name in names]
+    return "\n".join(lines + stubs)
 
 
 def strip_solutions(source: str) -> str:
-    """Replace every solution block in a cell's source by the placeholder."""
+    """Replace every solution block in a cell's source by a placeholder that lets Run All go on.
+
+    Inside a function the placeholder raises ``NotImplementedError`` (the
+    check answers "not attempted yet"); at the top level of a cell it sets
+    each name the solution defines to None (see ``_top_level_placeholder``).
+    """
     if source.count("### BEGIN SOLUTION") != source.count("### END SOLUTION"):
         _fail(
             ValueError,
@@ -152,7 +191,15 @@ def strip_solutions(source: str) -> str:
             f"{source.count('### BEGIN SOLUTION')} BEGIN and {source.count('### END SOLUTION')} END",
             "close every solution block",
         )
-    return SOLUTION.sub(lambda m: m.group(1) + PLACEHOLDER, source)
+
+    def replace(match):
+        indent = match.group(1)
+        if indent:
+            return indent + PLACEHOLDER
+        block = re.sub(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*$", "", match.group(0), flags=re.M)
+        return _top_level_placeholder(block)
+
+    return SOLUTION.sub(replace, source)
 
 
 def student_notebook(nb):
