@@ -328,20 +328,23 @@ def write_student_edition(out_dir: Path, paths=None) -> list[Path]:
     return written
 
 
-def run_notebook(path: Path, shipped: str = "0", timeout: int = 600, unset=()):
+def run_notebook(path: Path, shipped: str = "0", timeout: int = 600, unset=(), env=None, nb=None):
     """Execute a copy of one notebook with NOTEBOOK_ENV; return (executed notebook, seconds).
 
     ``shipped`` is the kernel's ``COURSE_SHIPPED`` (see course_lib.shipped):
     ``"0"`` trains, ``"1"`` loads the shipped results, ``"record"`` trains and
     records them. ``unset`` names variables to remove from the kernel's
-    environment, e.g. to run it as a plain JupyterLab would.
+    environment, e.g. to run it as a plain JupyterLab would; ``env`` adds
+    variables (e.g. ``COURSE_SEED``). ``nb`` runs that notebook object (e.g.
+    a student edition) instead of the file, in the file's folder.
     """
     import nbformat
     from nbclient import NotebookClient
 
     if shipped not in ("0", "1", "record"):
         _fail(ValueError, "run_notebook", "shipped as '0', '1' or 'record'", repr(shipped), None)
-    nb = add_nbgrader_metadata(add_slide_metadata(nbformat.read(path, as_version=4)))
+    if nb is None:
+        nb = add_nbgrader_metadata(add_slide_metadata(nbformat.read(path, as_version=4)))
     for cell in nb.cells:
         cell.metadata.pop("execution", None)  # timestamps would change on every save
     client = NotebookClient(
@@ -355,7 +358,7 @@ def run_notebook(path: Path, shipped: str = "0", timeout: int = 600, unset=()):
     # outputs, as nbval sees it, and the mimic can stall a cell until its
     # timeout (jupyter/nbclient#312).
     client.widget_registry = {}
-    env = {**os.environ, **notebook_env(), "COURSE_SHIPPED": shipped}
+    env = {**os.environ, **notebook_env(), "COURSE_SHIPPED": shipped, **(env or {})}
     for name in unset:
         env.pop(name, None)
     start = time.perf_counter()
@@ -371,6 +374,53 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
     nb, seconds = run_notebook(path, shipped="record", timeout=timeout)
     nbformat.write(nb, path)
     return seconds
+
+
+FEEDBACK_LINE = re.compile(r"^\[(?P<exercise>[^\]]+)\] (?P<mark>correct|not yet): (?P<message>.*)$", re.M)
+
+
+def feedback_lines(nb) -> list[tuple[str, str, str]]:
+    """Every exercise check's line in a notebook's outputs: (exercise, "correct" or "not yet", message)."""
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") or out.get("data", {}).get("text/plain", "")
+            found += [(m["exercise"], m["mark"], m["message"]) for m in FEEDBACK_LINE.finditer(text)]
+    return found
+
+
+def run_student_edition(path: Path, timeout: int = 600):
+    """Run one chapter's student edition (every exercise unsolved) top to bottom; return (notebook, seconds).
+
+    Raises nbclient's CellExecutionError when a cell fails: the edition must
+    reach the end with every check saying "not attempted yet".
+    """
+    import nbformat
+
+    return run_notebook(path, timeout=timeout, nb=student_notebook(nbformat.read(path, as_version=4)))
+
+
+def run_with_seeds(paths=None, seeds=(1, 2, 3), timeout: int = 600) -> list[dict]:
+    """Run every chapter once per base seed (``COURSE_SEED``), outputs not compared: do its claims hold?
+
+    Returns one row per (chapter, seed): ``{"notebook", "seed", "ok", "seconds", "error"}``.
+    """
+    from nbclient.exceptions import CellExecutionError
+
+    rows = []
+    for path in list_notebooks(paths):
+        for seed in seeds:
+            start = time.perf_counter()
+            try:
+                run_notebook(path, timeout=timeout, env={"COURSE_SEED": str(seed)})
+                ok, error = True, ""
+            except CellExecutionError as exc:
+                ok, error = False, str(exc).strip().splitlines()[-1][:300]
+            rows.append({"notebook": path.name, "seed": seed, "ok": ok,
+                         "seconds": round(time.perf_counter() - start, 1), "error": error})
+            print(f"{path.name} COURSE_SEED={seed}: {'ok' if ok else 'FAILED ' + error} "
+                  f"({rows[-1]['seconds']} s)", flush=True)
+    return rows
 
 
 def tolerance_report(paths=None) -> str:
@@ -499,11 +549,26 @@ def main(argv=None) -> int:
     slides.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
     course_map = sub.add_parser("map", help="write docs/course_map.md (goals and run times of every chapter)")
     course_map.add_argument("--measure", action="store_true", help="run every chapter twice to measure its times")
+    seeds = sub.add_parser("seeds", help="run chapters with other base seeds (COURSE_SEED); every assert must hold")
+    seeds.add_argument("--seeds", default="1,2,3", help="comma-separated base seeds (default 1,2,3)")
+    seeds.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
+    check_student = sub.add_parser("student-check", help="run the student edition of chapters top to bottom")
+    check_student.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
     report = sub.add_parser("tolerances", help="how each chapter's outputs are compared, and every declared tolerance")
     report.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
     args = parser.parse_args(argv)
     if args.command == "tolerances":
         print(tolerance_report(args.notebooks))
+    elif args.command == "seeds":
+        rows = run_with_seeds(args.notebooks, [int(s) for s in args.seeds.split(",")])
+        return 0 if all(row["ok"] for row in rows) else 1
+    elif args.command == "student-check":
+        for path in list_notebooks(args.notebooks):
+            nb, seconds = run_student_edition(path)
+            lines = feedback_lines(nb)
+            print(f"{path.name}: ran to the end in {seconds:.1f} s; {len(lines)} checks:")
+            for exercise, mark, message in lines:
+                print(f"  [{exercise}] {mark}: {message}")
     elif args.command == "map":
         print(f"wrote {write_course_map(args.measure)}")
     elif args.command == "execute":
