@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_close, assert_pairs_close, check_op
+from torch.func import functional_call
 
 from course_lib.scratch.attention import (
     MHA_PARAM_NAMES,
@@ -15,22 +17,13 @@ from course_lib.scratch.attention import (
     scaled_dot_product_attention_backward,
     scaled_dot_product_attention_forward,
 )
-from course_lib.scratch.gradcheck import numeric_gradient, rel_error
 from course_lib.twins.attention import mha_pairs, sdpa_pairs, torch_mha_like
 
-TOL = 1e-10
 # (batch axes, L, S, E, Ev): one query, one key, one feature, odd sizes, more keys than queries and fewer.
 SDPA_SHAPES = [((1,), 1, 1, 1, 1), ((2,), 1, 4, 3, 2), ((1, 1), 5, 5, 1, 3), ((2, 3), 4, 7, 5, 1),
                ((3,), 6, 2, 4, 4), ((1, 2), 7, 7, 3, 5)]
 # (L, N, E, heads): T = 1, one head, head size 1, odd head sizes 3 and 5.
 MHA_SHAPES = [(1, 1, 3, 1), (1, 2, 4, 2), (5, 1, 7, 1), (4, 3, 8, 8), (6, 2, 6, 2), (5, 2, 15, 3)]
-
-
-def diff(a, b) -> float:
-    if isinstance(b, torch.Tensor):
-        b = b.detach().numpy()
-    assert np.shape(a) == np.shape(b)
-    return float(np.max(np.abs(a - b)))
 
 
 def _qkv(rng, batch, length, source, e, ev):
@@ -43,6 +36,35 @@ def _params(rng, e):
     params["in_proj_bias"] = rng.normal(size=3 * e) * 0.3  # nonzero biases, so their gradients are tested
     params["out_proj.bias"] = rng.normal(size=e) * 0.3
     return params
+
+
+def _sdpa(**kwargs):
+    """Scratch scaled dot-product attention and torch's, with the same keyword arguments."""
+
+    def forward(q, k, v):
+        return scaled_dot_product_attention_forward(q, k, v, **kwargs)
+
+    def twin(q, k, v):
+        kw = {key: torch.from_numpy(val) if isinstance(val, np.ndarray) else val for key, val in kwargs.items()}
+        return F.scaled_dot_product_attention(q, k, v, **kw)
+
+    return forward, scaled_dot_product_attention_backward, twin
+
+
+def _mha(params, heads, attn_mask=None, is_causal=False):
+    """Scratch multi-head attention as a pair over (query, key, value, *params), and its torch twin."""
+    mask_t = None if attn_mask is None else torch.from_numpy(attn_mask)
+    twin = torch_mha_like(params, heads)
+
+    def forward(q, k, v, *ps):
+        return multi_head_attention_forward(q, k, v, heads, *ps, attn_mask=attn_mask, is_causal=is_causal)
+
+    def twin_fn(q, k, v, *ps):
+        mask = torch.from_numpy(causal_float_mask(q.shape[0])) if is_causal else mask_t
+        return functional_call(twin, dict(zip(MHA_PARAM_NAMES, ps)), (q, k, v),
+                               {"attn_mask": mask, "need_weights": False})[0]
+
+    return forward, multi_head_attention_backward, twin_fn
 
 
 # ----------------------------------------------------------------------------- masks
@@ -64,8 +86,8 @@ def test_causal_masks_are_torchs(length, source):
 def test_sdpa_matches_torch(shape, is_causal):
     batch, length, source, e, ev = shape
     q, k, v = _qkv(np.random.default_rng(len(batch) + length + source), batch, length, source, e, ev)
-    for name, (mine, theirs) in sdpa_pairs(q, k, v, is_causal=is_causal, seed=e).items():
-        assert diff(mine, theirs) < TOL, name
+    assert_pairs_close(sdpa_pairs(q, k, v, is_causal=is_causal, seed=e))
+    check_op(*_sdpa(is_causal=is_causal), inputs=[q, k, v])
 
 
 @pytest.mark.parametrize("kind", ["bool", "float"])
@@ -75,15 +97,8 @@ def test_sdpa_masks_match_torch(kind):
     allowed = rng.random((4, 5)) < 0.6
     allowed[:, 0] = True  # every query keeps a key
     mask = allowed if kind == "bool" else np.where(allowed, rng.normal(size=(4, 5)), -np.inf)
-    out, cache = scaled_dot_product_attention_forward(q, k, v, attn_mask=mask)
-    dout = rng.normal(size=out.shape)
-    grads = scaled_dot_product_attention_backward(dout, cache)
-    leaves = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
-    out_t = F.scaled_dot_product_attention(*leaves, attn_mask=torch.from_numpy(mask))
-    out_t.backward(torch.from_numpy(dout))
-    assert diff(out, out_t) < TOL
-    for grad, leaf in zip(grads, leaves):
-        assert diff(grad, leaf.grad) < TOL
+    check_op(*_sdpa(attn_mask=mask), inputs=[q, k, v], rng=rng)
+    _, cache = scaled_dot_product_attention_forward(q, k, v, attn_mask=mask)
     assert np.all(cache[3][..., ~allowed] == 0)  # blocked keys get weight exactly 0
 
 
@@ -92,20 +107,14 @@ def test_sdpa_scale_and_weights():
     q, k, v = _qkv(rng, (1,), 3, 4, 2, 2)
     out, cache = scaled_dot_product_attention_forward(q, k, v, scale=0.3)
     ref = F.scaled_dot_product_attention(*(torch.from_numpy(a) for a in (q, k, v)), scale=0.3)
-    assert diff(out, ref) < TOL
+    assert_close(out, ref, "out")
     assert np.allclose(cache[3].sum(axis=-1), 1.0)
 
 
 @pytest.mark.parametrize("is_causal", [False, True])
 def test_sdpa_backward_matches_numeric_gradients(is_causal):
     rng = np.random.default_rng(5)
-    q, k, v = _qkv(rng, (2,), 4, 4, 3, 5)
-    out, cache = scaled_dot_product_attention_forward(q, k, v, is_causal=is_causal)
-    dout = rng.normal(size=out.shape)
-    grads = scaled_dot_product_attention_backward(dout, cache)
-    for grad, x in zip(grads, (q, k, v)):
-        num = numeric_gradient(lambda: scaled_dot_product_attention_forward(q, k, v, is_causal=is_causal)[0], x, dout)
-        assert rel_error(grad, num) < 1e-7
+    check_op(*_sdpa(is_causal=is_causal), inputs=list(_qkv(rng, (2,), 4, 4, 3, 5)), rng=rng)
 
 
 def test_sdpa_float32_stays_float32():
@@ -126,8 +135,7 @@ def test_mha_self_attention_matches_torch(shape, is_causal):
     rng = np.random.default_rng(sum(shape))
     pairs = mha_pairs(_params(rng, e), rng.normal(size=(length, n, e)), heads, is_causal=is_causal, seed=heads)
     assert set(pairs) == {"out", "dx", *MHA_PARAM_NAMES}
-    for name, (mine, theirs) in pairs.items():
-        assert diff(mine, theirs) < TOL, name
+    assert_pairs_close(pairs)
 
 
 @pytest.mark.parametrize("length, source, n, e, heads", [(1, 3, 2, 6, 2), (4, 1, 1, 5, 1), (3, 6, 2, 9, 3)])
@@ -138,43 +146,24 @@ def test_mha_cross_attention_with_a_float_mask_matches_torch(length, source, n, 
     key, value = rng.normal(size=(source, n, e)), rng.normal(size=(source, n, e))
     mask = np.where(rng.random((length, source)) < 0.7, 0.0, -np.inf)
     mask[:, 0] = 0.0
-    out, cache = multi_head_attention_forward(query, key, value, heads, *(params[p] for p in MHA_PARAM_NAMES),
-                                              attn_mask=mask)
-    dout = rng.normal(size=out.shape)
-    grads = multi_head_attention_backward(dout, cache)
-    twin = torch_mha_like(params, heads)
-    leaves = [torch.tensor(a, requires_grad=True) for a in (query, key, value)]
-    out_t, weights_t = twin(*leaves, attn_mask=torch.from_numpy(mask), average_attn_weights=False)
-    out_t.backward(torch.from_numpy(dout))
-    assert diff(out, out_t) < TOL
-    assert diff(cache["weights"], weights_t) < TOL
-    for grad, leaf in zip(grads[:3], leaves):
-        assert diff(grad, leaf.grad) < TOL
-    named = dict(twin.named_parameters())
-    for grad, name in zip(grads[3:], MHA_PARAM_NAMES):
-        assert diff(grad, named[name].grad) < TOL, name
+    weights = [params[p] for p in MHA_PARAM_NAMES]
+    check_op(*_mha(params, heads, attn_mask=mask), inputs=[query, key, value, *weights], rng=rng)
+    _, cache = multi_head_attention_forward(query, key, value, heads, *weights, attn_mask=mask)
+    with torch.no_grad():
+        _, weights_t = torch_mha_like(params, heads)(*(torch.from_numpy(a) for a in (query, key, value)),
+                                                     attn_mask=torch.from_numpy(mask), average_attn_weights=False)
+    assert_close(cache["weights"], weights_t, "attention weights")
 
 
 def test_mha_backward_matches_numeric_gradients():
     rng = np.random.default_rng(7)
     length, n, e, heads = 4, 2, 6, 2
     params = _params(rng, e)
-    query, key, value = (rng.normal(size=(length, n, e)) for _ in range(3))
-
-    def forward():
-        return multi_head_attention_forward(query, key, value, heads, *(params[p] for p in MHA_PARAM_NAMES),
-                                            is_causal=True)[0]
-
-    dout = rng.normal(size=(length, n, e))
-    grads = multi_head_attention_backward(dout, multi_head_attention_forward(
-        query, key, value, heads, *(params[p] for p in MHA_PARAM_NAMES), is_causal=True)[1])
-    targets = [query, key, value] + [params[p] for p in MHA_PARAM_NAMES]
-    for grad, x in zip(grads, targets):
-        num = numeric_gradient(forward, x, dout)
-        # the key bias adds the same q . b_k to every score of a row, which the softmax ignores: its
-        # gradient is exactly 0, and the numeric one is rounding noise, so those entries get an absolute test
-        assert rel_error(grad, num) < 1e-7 or np.max(np.abs(grad - num)) < 1e-9
-    assert np.abs(grads[4][6:12]).max() < 1e-15
+    inputs = [rng.normal(size=(length, n, e)) for _ in range(3)] + [params[p] for p in MHA_PARAM_NAMES]
+    # the key bias adds the same q . b_k to every score of a row, which the softmax ignores: its gradient is
+    # exactly 0 and the numeric one rounding noise, which check_op's absolute floor (GRAD_ATOL) allows for
+    result = check_op(*_mha(params, heads, is_causal=True), inputs=inputs, rng=rng)
+    assert np.abs(result.grads[4][6:12]).max() < 1e-15
 
 
 def test_init_is_torchs_scheme():

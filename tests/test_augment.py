@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_close
 
 from course_lib.scratch.augment import (
     augment,
@@ -79,7 +80,7 @@ def test_crop_and_resize_matches_torch_grid_sample(shape):
     ours = crop_and_resize(x, top, left, height, width)
     x4 = x[:, None] if x.ndim == 3 else x
     theirs = torch_crop_and_resize(x4, top, left, height, width).reshape(shape)
-    assert np.abs(ours - theirs).max() < 1e-10
+    assert_close(ours, theirs, "crop_and_resize")
 
 
 def test_crop_and_resize_by_hand():

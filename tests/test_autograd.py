@@ -5,16 +5,16 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import assert_close, to_torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from course_lib.scratch.autograd import Value
 
-TOL = 1e-12
 
-
-def _leaf_pair(x):
-    return Value(x), torch.tensor(x, dtype=torch.float64, requires_grad=True)
+def _leaves(x):
+    """A Value and a float64 torch leaf holding the same number."""
+    return Value(x), to_torch(np.array(x, dtype=np.float64), requires_grad=True)
 
 
 UNARY = {
@@ -40,12 +40,12 @@ UNARY_CASES = [(name, x) for name in sorted(UNARY) for x in POINTS if x > 0 or n
 @pytest.mark.parametrize("name,x", UNARY_CASES)
 def test_unary_ops_match_torch(name, x):
     ours, theirs = UNARY[name]
-    v, t = _leaf_pair(x)
+    v, t = _leaves(x)
     out, out_t = ours(v), theirs(t)
     out.backward()
     out_t.backward()
-    assert out.data == pytest.approx(out_t.item(), rel=TOL, abs=TOL)
-    assert v.grad == pytest.approx(t.grad.item(), rel=TOL, abs=TOL)
+    assert_close(out.data, out_t, "value")
+    assert_close(v.grad, t.grad, "grad")
 
 
 BINARY = {
@@ -60,8 +60,8 @@ BINARY = {
 @pytest.mark.parametrize("name", sorted(BINARY))
 def test_binary_ops_and_reflected_forms_match_torch(name, form):
     op = BINARY[name]
-    a, a_t = _leaf_pair(1.7)
-    b, b_t = _leaf_pair(-0.6)
+    a, a_t = _leaves(1.7)
+    b, b_t = _leaves(-0.6)
     if form == "value_value":
         out, out_t = op(a, b), op(a_t, b_t)
     elif form == "value_number":
@@ -71,10 +71,10 @@ def test_binary_ops_and_reflected_forms_match_torch(name, form):
     assert isinstance(out, Value)
     out.backward()
     out_t.backward()
-    assert out.data == pytest.approx(out_t.item(), rel=TOL)
-    for ours, theirs in [(a, a_t), (b, b_t)]:
-        expected = 0.0 if theirs.grad is None else theirs.grad.item()
-        assert ours.grad == pytest.approx(expected, rel=TOL, abs=TOL)
+    assert_close(out.data, out_t, "value")
+    for name, ours, theirs in [("a", a, a_t), ("b", b, b_t)]:
+        expected = 0.0 if theirs.grad is None else theirs.grad
+        assert_close(ours.grad, expected, name + ".grad")
 
 
 def test_reused_nodes_sum_their_gradients():
@@ -82,10 +82,10 @@ def test_reused_nodes_sum_their_gradients():
     y = x * x + x  # x appears three times
     z = (y * y.tanh()).sigmoid()
     z.backward()
-    x_t = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+    _, x_t = _leaves(3.0)
     y_t = x_t * x_t + x_t
     (y_t * y_t.tanh()).sigmoid().backward()
-    assert x.grad == pytest.approx(x_t.grad.item(), rel=TOL)
+    assert_close(x.grad, x_t.grad, "x.grad")
     a = Value(2.0)
     (a - a).backward()
     assert a.grad == 0.0

@@ -8,22 +8,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_close, check_module_twin, check_op, max_diff
 
 from course_lib.scratch import cnn, conv
-from course_lib.scratch.gradcheck import numeric_gradient, rel_error
 from course_lib.scratch.modules import Linear, ReLU, Sequential
 from course_lib.twins import conv as twins
-
-TOL = 1e-10
-
-
-def to_t(a):
-    return torch.tensor(a, dtype=torch.float64, requires_grad=True)
-
-
-def max_diff(a, b):
-    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
-
 
 # (N, C, H, W), (F, KH, KW), stride, padding: awkward on purpose
 CONV_CASES = [
@@ -51,22 +40,14 @@ def conv_case(shape, fshape, seed=0, bias=True):
 @pytest.mark.parametrize("shape, fshape, stride, padding", CONV_CASES)
 @pytest.mark.parametrize("bias", [True, False])
 def test_conv2d_matches_torch(shape, fshape, stride, padding, bias):
-    rng, x, weight, b = conv_case(shape, fshape, bias=bias)
-    out, cache = conv.conv2d_forward(x, weight, b, stride, padding)
-    xt, wt = to_t(x), to_t(weight)
-    bt = to_t(b) if bias else None
-    out_t = F.conv2d(xt, wt, bt, stride=stride, padding=padding)
-    assert out.shape == tuple(out_t.shape)
-    assert max_diff(out, out_t.detach()) < TOL
-    dout = rng.standard_normal(out.shape)
-    out_t.backward(torch.tensor(dout))
-    dx, dweight, dbias = conv.conv2d_backward(dout, cache)
-    assert max_diff(dx, xt.grad) < TOL
-    assert max_diff(dweight, wt.grad) < TOL
-    if bias:
-        assert max_diff(dbias, bt.grad) < TOL
-    else:
-        assert dbias is None
+    _, x, weight, b = conv_case(shape, fshape, bias=bias)
+    result = check_op(conv.conv2d_forward, conv.conv2d_backward, _torch_conv2d,
+                      inputs=[x, weight, b], extra=(stride, padding))
+    assert (result.grads[2] is None) is not bias
+
+
+def _torch_conv2d(x, w, b, stride, padding):
+    return F.conv2d(x, w, b, stride=stride, padding=padding)
 
 
 @pytest.mark.parametrize("shape, fshape, stride, padding", CONV_CASES[:5])
@@ -74,11 +55,10 @@ def test_naive_and_vectorised_conv2d_agree(shape, fshape, stride, padding):
     rng, x, weight, b = conv_case(shape, fshape, seed=1)
     out, cache = conv.conv2d_forward(x, weight, b, stride, padding)
     out_naive, cache_naive = conv.conv2d_forward_naive(x, weight, b, stride, padding)
-    assert max_diff(out, out_naive) < TOL
+    assert_close(out, out_naive, "out")
     dout = rng.standard_normal(out.shape)
     for fast, slow in zip(conv.conv2d_backward(dout, cache), conv.conv2d_backward_naive(dout, cache_naive)):
-        assert fast.shape == slow.shape
-        assert max_diff(fast, slow) < TOL
+        assert_close(fast, slow, "gradient")
 
 
 @pytest.mark.parametrize("forward, backward", [
@@ -86,18 +66,8 @@ def test_naive_and_vectorised_conv2d_agree(shape, fshape, stride, padding):
     (conv.conv2d_forward_naive, conv.conv2d_backward_naive),
 ])
 def test_conv2d_numeric_gradients(forward, backward):
-    rng, x, weight, b = conv_case((2, 2, 5, 4), (3, 3, 2), seed=2)
-    stride, padding = (2, 1), (1, 0)
-    out, cache = forward(x, weight, b, stride, padding)
-    dout = rng.standard_normal(out.shape)
-    dx, dweight, dbias = backward(dout, cache)
-
-    def f():
-        return forward(x, weight, b, stride, padding)[0]
-
-    assert rel_error(dx, numeric_gradient(f, x, dout)) < 1e-7
-    assert rel_error(dweight, numeric_gradient(f, weight, dout)) < 1e-7
-    assert rel_error(dbias, numeric_gradient(f, b, dout)) < 1e-7
+    _, x, weight, b = conv_case((2, 2, 5, 4), (3, 3, 2), seed=2)
+    check_op(forward, backward, _torch_conv2d, inputs=[x, weight, b], extra=((2, 1), (1, 0)))
 
 
 def test_conv2d_keeps_float32():
@@ -106,7 +76,7 @@ def test_conv2d_keeps_float32():
     out, cache = conv.conv2d_forward(x32, weight32, b32, 1, 1)
     dx, dweight, dbias = conv.conv2d_backward(np.ones(out.shape, np.float32), cache)
     assert {out.dtype, dx.dtype, dweight.dtype, dbias.dtype} == {np.dtype(np.float32)}
-    assert max_diff(out, conv.conv2d_forward(x, weight, b, 1, 1)[0]) < 1e-4
+    assert max_diff(out, conv.conv2d_forward(x, weight, b, 1, 1)[0]) < 1e-4  # float32 rounding
 
 
 @pytest.mark.parametrize("shape, fshape, stride, padding", CONV_CASES[1:4])
@@ -115,12 +85,11 @@ def test_im2col_col2im_match_unfold_fold(shape, fshape, stride, padding):
     kernel = fshape[1:]
     cols = conv.im2col(x, kernel, stride, padding)
     cols_t = F.unfold(torch.tensor(x), kernel, stride=stride, padding=padding)
-    assert cols.shape == tuple(cols_t.shape)
-    assert max_diff(cols, cols_t) == 0.0
+    assert_close(cols, cols_t, "cols", tol=0.0)
     dcols = rng.standard_normal(cols.shape)
     image = conv.col2im(dcols, x.shape, kernel, stride, padding)
     image_t = F.fold(torch.tensor(dcols), shape[2:], kernel, stride=stride, padding=padding)
-    assert max_diff(image, image_t) < TOL
+    assert_close(image, image_t, "image")
 
 
 def test_conv_output_size_matches_torch():
@@ -155,26 +124,18 @@ POOL_CASES = [
 ]
 
 
+POOLS = {
+    "max": (conv.maxpool2d_forward, conv.maxpool2d_backward, F.max_pool2d),
+    "avg": (conv.avgpool2d_forward, conv.avgpool2d_backward, F.avg_pool2d),
+}
+
+
 @pytest.mark.parametrize("shape, kernel, stride", POOL_CASES)
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_pooling_matches_torch(shape, kernel, stride, kind):
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal(shape)
-    forward, backward, torch_pool = {
-        "max": (conv.maxpool2d_forward, conv.maxpool2d_backward, F.max_pool2d),
-        "avg": (conv.avgpool2d_forward, conv.avgpool2d_backward, F.avg_pool2d),
-    }[kind]
-    out, cache = forward(x, kernel, stride)
-    xt = to_t(x)
-    out_t = torch_pool(xt, kernel, stride)
-    assert out.shape == tuple(out_t.shape)
-    assert max_diff(out, out_t.detach()) < TOL
-    dout = rng.standard_normal(out.shape)
-    out_t.backward(torch.tensor(dout))
-    dx = backward(dout, cache)
-    assert dx.shape == x.shape
-    assert max_diff(dx, xt.grad) < TOL
-    assert rel_error(dx, numeric_gradient(lambda: forward(x, kernel, stride)[0], x, dout)) < 1e-7
+    forward, backward, torch_pool = POOLS[kind]
+    result = check_op(forward, backward, torch_pool, [shape], extra=(kernel, stride), rng=np.random.default_rng(3))
+    assert result.grads[0].shape == shape
 
 
 def test_maxpool_tie_sends_gradient_to_first_maximum():
@@ -195,9 +156,9 @@ def test_conv1d_naive_matches_numpy_and_torch():
     rng = np.random.default_rng(4)
     signal, kernel = rng.standard_normal(11), rng.standard_normal(4)
     out = conv.conv1d_naive(signal, kernel)
-    assert max_diff(out, np.correlate(signal, kernel, "valid")) < TOL
+    assert_close(out, np.correlate(signal, kernel, "valid"), "numpy")
     out_t = F.conv1d(torch.tensor(signal)[None, None], torch.tensor(kernel)[None, None])[0, 0]
-    assert max_diff(out, out_t) < TOL
+    assert_close(out, out_t, "torch")
     with pytest.raises(ValueError, match=r"conv1d_naive: expected a kernel no longer than the signal, "
                                          r"got K=4 > T=3"):
         conv.conv1d_naive(signal[:3], kernel)
@@ -211,7 +172,7 @@ def test_correlate2d_matches_torch_on_an_integer_photo():
     for padding, torch_padding in (("same", 1), ("valid", 0), (2, 2), ((0, 1), (0, 1))):
         out = conv.correlate2d(image, sobel, padding=padding)
         out_t = F.conv2d(image_t, torch.tensor(sobel)[None, None], padding=torch_padding)[0, 0]
-        assert max_diff(out, out_t) < TOL
+        assert_close(out, out_t, f"padding={padding!r}")
     assert conv.correlate2d(image, sobel, padding="same").shape == image.shape
     with pytest.raises(ValueError, match=r"odd kernel sizes for padding='same'"):
         conv.correlate2d(image, np.ones((2, 2)), padding="same")
@@ -280,17 +241,10 @@ def test_conv2d_module_matches_torch_module():
     layer.load_state_dict(layer_t.state_dict())
     rng = np.random.default_rng(6)
     x = rng.standard_normal((2, 3, 7, 5))
-    xt = to_t(x)
-    out, out_t = layer(x), layer_t(xt)
-    assert max_diff(out, out_t.detach()) < TOL
-    dout = rng.standard_normal(out.shape)
-    out_t.backward(torch.tensor(dout))
-    dx = layer.backward(dout)
-    assert max_diff(dx, xt.grad) < TOL
-    assert max_diff(layer.grads["weight"], layer_t.weight.grad) < TOL
-    assert max_diff(layer.grads["bias"], layer_t.bias.grad) < TOL
+    dout = rng.standard_normal((2, 4, 4, 4))
+    check_module_twin(layer, layer_t, x, dout)
     layer.backward(dout)  # overwrites, never accumulates
-    assert max_diff(layer.grads["weight"], layer_t.weight.grad) < TOL
+    assert_close(layer.grads["weight"], layer_t.weight.grad, "weight.grad")
 
 
 def test_conv2d_module_init_matches_torch_distribution():
@@ -315,13 +269,7 @@ def test_conv2d_module_init_matches_torch_distribution():
 ])
 def test_parameter_free_modules_match_torch(ours, theirs):
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((2, 3, 7, 8))
-    xt = to_t(x)
-    out, out_t = ours(x), theirs(xt)
-    assert max_diff(out, out_t.detach()) < TOL
-    dout = rng.standard_normal(out.shape)
-    out_t.backward(torch.tensor(dout))
-    assert max_diff(ours.backward(dout), xt.grad) < TOL
+    check_module_twin(ours, theirs, rng.standard_normal((2, 3, 7, 8)), rng=rng)
     assert ours.num_parameters() == 0
 
 
@@ -346,15 +294,8 @@ def test_small_cnn_matches_torch_end_to_end():
     assert sorted(model.state_dict()) == sorted(model_t.state_dict())
     model_t.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
     x = rng.standard_normal((2, 1, 10, 9))  # -> 10x9 -> 5x4 -> 3x2 -> 2x1
-    xt = to_t(x)
-    out, out_t = model(x), model_t(xt)
-    assert out.shape == (2, 3) and max_diff(out, out_t.detach()) < TOL
-    dout = rng.standard_normal(out.shape)
-    out_t.backward(torch.tensor(dout))
-    assert max_diff(model.backward(dout), xt.grad) < TOL
-    grads_t = dict(model_t.named_parameters())
-    for name, _, grad in model.named_parameters():
-        assert max_diff(grad, grads_t[name].grad) < TOL, name
+    out = check_module_twin(model, model_t, x, rng=rng)
+    assert out.shape == (2, 3)
 
 
 # ----------------------------------------------------------------------------- the torch twins
@@ -365,9 +306,9 @@ def test_twins_agree_with_scratch():
     out, cache = conv.conv2d_forward(x, weight, b, (2, 1), 1)
     dout = rng.standard_normal(out.shape)
     out_t, grads_t = twins.conv2d(x, weight, b, stride=(2, 1), padding=1, dout=dout)
-    assert max_diff(out, out_t) < TOL
+    assert_close(out, out_t, "out")
     for ours, theirs in zip(conv.conv2d_backward(dout, cache), grads_t):
-        assert max_diff(ours, theirs) < TOL
+        assert_close(ours, theirs, "gradient")
     assert twins.conv2d(x, weight)[1] is None
     for scratch_pair, twin in (
         ((conv.maxpool2d_forward, conv.maxpool2d_backward), twins.max_pool2d),
@@ -376,8 +317,8 @@ def test_twins_agree_with_scratch():
         out, cache = scratch_pair[0](x, 3, 2)
         dout = rng.standard_normal(out.shape)
         out_t, dx_t = twin(x, 3, 2, dout=dout)
-        assert max_diff(out, out_t) < TOL
-        assert max_diff(scratch_pair[1](dout, cache), dx_t) < TOL
+        assert_close(out, out_t, twin.__name__)
+        assert_close(scratch_pair[1](dout, cache), dx_t, twin.__name__ + " dx")
 
 
 # ----------------------------------------------------------------------------- classic architectures

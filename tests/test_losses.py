@@ -2,82 +2,71 @@
 
 import numpy as np
 import pytest
-import torch
 import torch.nn.functional as F
+from helpers import assert_close, check_op, rng_for, to_torch
 
-from course_lib.scratch.gradcheck import numeric_gradient, rel_error
 from course_lib.scratch.losses import bce_with_logits, mse_loss, softmax_cross_entropy
 
-TOL = 1e-10
-GRAD_TOL = 1e-7
 
+def _check_loss(loss_fn, torch_fn, pred, target, numeric=True):
+    """check_op for a loss ``(pred, target) -> (loss, dpred)``: a float loss, and the gradient of pred only.
 
-def _torch_loss(fn, pred, *rest):
-    pred_t = torch.tensor(pred, requires_grad=True)
-    loss = fn(pred_t, *[torch.tensor(r) for r in rest])
-    loss.backward()
-    return loss.item(), pred_t.grad.numpy()
+    The target (class labels or float values) is data: it gets no gradient on either side.
+    """
+    target_t = to_torch(target)
+
+    def forward(p):
+        loss, dpred = loss_fn(p, target)
+        assert isinstance(loss, float)
+        return loss, dpred
+
+    return check_op(forward, lambda dout, dpred: dout * dpred, lambda p: torch_fn(p, target_t),
+                    inputs=[pred], dout=np.array(1.0), numeric=numeric)
 
 
 @pytest.mark.parametrize("n,k", [(1, 1), (1, 4), (5, 2), (7, 3), (16, 10)])
 def test_softmax_cross_entropy(n, k):
-    rng = np.random.default_rng(n * 31 + k)
-    logits = rng.normal(scale=3.0, size=(n, k))
+    rng = rng_for("softmax_cross_entropy", n, k)
     y = rng.integers(0, k, size=n)
-    loss, dlogits = softmax_cross_entropy(logits, y)
-    loss_t, dlogits_t = _torch_loss(F.cross_entropy, logits, y)
-    assert isinstance(loss, float)
-    assert abs(loss - loss_t) < TOL
-    assert np.max(np.abs(dlogits - dlogits_t)) < TOL
+    _check_loss(softmax_cross_entropy, F.cross_entropy, rng.normal(scale=3.0, size=(n, k)), y, numeric=False)
     # A finite difference of a scalar loss L has an absolute error near eps * |L| / h, so the elementwise
     # relative check needs entries well above 1e-6: use logits of moderate size, as at initialisation.
-    logits = rng.normal(scale=0.5, size=(n, k))
-    _, dlogits = softmax_cross_entropy(logits, y)
-    numeric = numeric_gradient(lambda: softmax_cross_entropy(logits, y)[0], logits)
-    assert rel_error(dlogits, numeric) < GRAD_TOL
+    _check_loss(softmax_cross_entropy, F.cross_entropy, rng.normal(scale=0.5, size=(n, k)), y)
 
 
 def test_softmax_cross_entropy_accepts_int32_labels_and_huge_logits():
     logits = np.array([[1000.0, -1000.0, 0.0], [0.0, 0.0, 5000.0]])
     y = np.array([1, 2], dtype=np.int32)
     with np.errstate(over="raise", invalid="raise", divide="raise"):
-        loss, dlogits = softmax_cross_entropy(logits, y)
-    loss_t, dlogits_t = _torch_loss(F.cross_entropy, logits, y.astype(np.int64))
-    assert loss == pytest.approx(1000.0)  # (2000 + 0) / 2
-    assert abs(loss - loss_t) < TOL and np.max(np.abs(dlogits - dlogits_t)) < TOL
+        result = _check_loss(softmax_cross_entropy, F.cross_entropy, logits, y, numeric=False)
+    assert result.out == pytest.approx(1000.0)  # (2000 + 0) / 2
 
 
 @pytest.mark.parametrize("shape", [(1,), (1, 1), (4, 1), (3, 5), (2, 3, 4)], ids=str)
 def test_mse_loss(shape):
-    rng = np.random.default_rng(len(shape) * 7 + shape[-1])
+    rng = rng_for("mse_loss", shape)
     pred, target = rng.normal(size=shape), rng.normal(size=shape)
-    loss, dpred = mse_loss(pred, target)
-    loss_t, dpred_t = _torch_loss(F.mse_loss, pred, target)
-    assert abs(loss - loss_t) < TOL and np.max(np.abs(dpred - dpred_t)) < TOL
-    assert rel_error(dpred, numeric_gradient(lambda: mse_loss(pred, target)[0], pred)) < GRAD_TOL
+    _check_loss(mse_loss, F.mse_loss, pred, target)
+    _, dpred = mse_loss(pred, target)
     assert not np.shares_memory(dpred, pred)
 
 
 @pytest.mark.parametrize("shape", [(1,), (1, 1), (6,), (4, 1), (3, 5)], ids=str)
 def test_bce_with_logits(shape):
-    rng = np.random.default_rng(shape[0] * 11 + len(shape))
+    rng = rng_for("bce_with_logits", shape)
     logits = rng.normal(scale=3.0, size=shape)
     target = rng.uniform(size=shape)  # soft targets too
     target.flat[0] = 1.0
-    loss, dlogits = bce_with_logits(logits, target)
-    loss_t, dlogits_t = _torch_loss(F.binary_cross_entropy_with_logits, logits, target)
-    assert abs(loss - loss_t) < TOL and np.max(np.abs(dlogits - dlogits_t)) < TOL
-    assert rel_error(dlogits, numeric_gradient(lambda: bce_with_logits(logits, target)[0], logits)) < GRAD_TOL
+    _check_loss(bce_with_logits, F.binary_cross_entropy_with_logits, logits, target)
 
 
 def test_bce_with_logits_is_stable_for_huge_logits():
     logits = np.array([800.0, -800.0, 40.0, -40.0])
     target = np.array([0.0, 1.0, 1.0, 0.0])
     with np.errstate(over="raise", invalid="raise", divide="raise"):
-        loss, dlogits = bce_with_logits(logits, target)
-    loss_t, dlogits_t = _torch_loss(F.binary_cross_entropy_with_logits, logits, target)
-    assert loss == pytest.approx(400.0, rel=1e-12)
-    assert abs(loss - loss_t) < TOL and np.max(np.abs(dlogits - dlogits_t)) < TOL
+        loss, _ = bce_with_logits(logits, target)
+        _check_loss(bce_with_logits, F.binary_cross_entropy_with_logits, logits, target, numeric=False)
+    assert_close(loss, 400.0, "loss")
 
 
 def test_softmax_cross_entropy_bad_inputs():

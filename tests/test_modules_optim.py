@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_close, check_module_numeric, check_module_twin
 
 from course_lib.scratch.data import minibatches
-from course_lib.scratch.gradcheck import check_module
 from course_lib.scratch.losses import softmax_cross_entropy
 from course_lib.scratch.modules import (
     ELU,
@@ -24,13 +24,7 @@ from course_lib.scratch.optim import SGD, Adam, AdamW, RMSprop
 from course_lib.twins.compare import CompareRow, compare, copy_weights, format_diff
 from course_lib.twins.mlp import TorchMaxout, make_torch_mlp
 
-TOL = 1e-10
-GRAD_TOL = 1e-7
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "maxout"]
-
-
-def _max_diff(a, b):
-    return float(np.max(np.abs(a - b.detach().numpy())))
 
 
 # --------------------------------------------------------------------------- modules against torch twins
@@ -54,12 +48,13 @@ def test_mlp_matches_torch_twin(activation, sizes):
         twin.zero_grad()
         logits_t = twin(x_t)
         F.cross_entropy(logits_t, torch.tensor(y)).backward()
-        assert _max_diff(logits, logits_t) < TOL
-        assert _max_diff(dx, x_t.grad) < TOL
+        assert_close(logits, logits_t, "logits")
+        assert_close(dx, x_t.grad, "dx")
         for name, param in twin.named_parameters():
             grad = dict((k, g) for k, _, g in model.named_parameters())[name]
-            assert _max_diff(grad, param.grad) < TOL, name
-    assert max(check_module(model, rng.normal(size=(3, sizes[0])), rng=rng).values()) < GRAD_TOL
+            assert_close(grad, param.grad, name)
+        check_module_twin(model, twin, x)  # and under a random upstream gradient
+    check_module_numeric(model, rng.normal(size=(3, sizes[0])), rng=rng)
 
 
 @pytest.mark.parametrize(
@@ -76,13 +71,7 @@ def test_mlp_matches_torch_twin(activation, sizes):
 )
 def test_activation_modules_match_torch(scratch, twin):
     rng = np.random.default_rng(3)
-    x = rng.normal(size=(2, 3, 5))
-    dout = rng.normal(size=twin(torch.tensor(x)).shape)
-    x_t = torch.tensor(x, requires_grad=True)
-    out_t = twin(x_t)
-    out_t.backward(torch.tensor(dout))
-    assert _max_diff(scratch.forward(x), out_t) < TOL
-    assert _max_diff(scratch.backward(dout), x_t.grad) < TOL
+    check_module_twin(scratch, twin, rng.normal(size=(2, 3, 5)), rng=rng)
     assert scratch.params == {} and scratch.num_parameters() == 0
 
 
@@ -100,12 +89,12 @@ def test_flatten_in_a_sequential_and_state_dict_round_trip():
     )
     copy_weights(model, twin, direction="to_torch")
     x = rng.normal(size=(8, 2, 3))
-    assert _max_diff(model.forward(x), twin(torch.tensor(x))) < TOL
-    assert max(check_module(model, x, rng=rng).values()) < GRAD_TOL
+    check_module_twin(model, twin, x, rng=rng)
+    check_module_numeric(model, x, rng=rng)
     # and back: scratch takes the torch weights
     fresh = Sequential(Flatten(), Linear(6, 4), Tanh(), Maxout(4, 3, pieces=2), Linear(3, 2))
     copy_weights(fresh, twin, direction="to_scratch")
-    assert _max_diff(fresh.forward(x), twin(torch.tensor(x))) < TOL
+    assert_close(fresh.forward(x), twin(torch.tensor(x)), "out")
     fresh.load_state_dict(twin.state_dict())
     assert model.num_parameters() == sum(p.numel() for p in twin.parameters())
 
@@ -256,7 +245,7 @@ def test_optimiser_matches_torch_over_many_steps(name):
         opt_t.step()
     for key, param, _ in model.named_parameters():
         param_t = dict(twin.named_parameters())[key]
-        assert _max_diff(param, param_t) < TOL, key
+        assert_close(param, param_t, key)
     start = MLP([5, 4, 3], "tanh", rng=np.random.default_rng(6)).state_dict()["0.weight"]
     assert np.abs(model.state_dict()["0.weight"] - start).max() > 1e-3  # the test can fail: weights moved
 

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from helpers import assert_close
 
 from course_lib.data import make_blobs, xor_truth_table
 from course_lib.scratch.metrics import accuracy
@@ -57,7 +58,8 @@ def test_the_torch_twin_makes_the_same_mistakes_and_reaches_the_same_weights():
     assert twin.linear.weight.dtype == torch.float64
     assert twin.fit(X, y, lr=0.5) == history.mistakes
     w_t, b_t = twin.numpy_weights()
-    assert np.max(np.abs(w_t - w)) < 1e-12 and abs(b_t - b) < 1e-12
+    assert_close(w_t, w, "w")
+    assert_close(b_t, b, "b")
     with torch.no_grad():
         assert np.array_equal(twin(torch.as_tensor(X)).numpy(), perceptron_forward(X, w, b))
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_close, check_module_twin, check_op, to_torch
 
-from course_lib.scratch.gradcheck import numeric_gradient, rel_error
 from course_lib.scratch.modules import Linear, ReLU, Sequential
 from course_lib.scratch.regularization import (
     BatchNorm1d,
@@ -18,18 +18,6 @@ from course_lib.scratch.regularization import (
 )
 from course_lib.twins.regularization import batchnorm_twin, dropout_twin, to_torch_state_dict
 
-TOL = 1e-10
-
-
-def t(a, grad=False):
-    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
-
-
-def maxdiff(a, b):
-    b = b.detach().numpy() if hasattr(b, "detach") else b
-    return float(np.max(np.abs(a - b)))
-
-
 # ----------------------------------------------------------------------------- dropout
 
 
@@ -37,17 +25,10 @@ def maxdiff(a, b):
 @pytest.mark.parametrize("p", [0.0, 0.3, 0.5])
 def test_dropout_fixed_mask_matches_torch_formula(shape, p):
     rng = np.random.default_rng(0)
-    x = rng.normal(size=shape)
     mask = rng.random(shape) >= p
-    dout = rng.normal(size=shape)
-    out, cache = dropout_forward(x, p, True, mask=mask)
-    dx = dropout_backward(dout, cache)
-
-    xt = t(x, grad=True)
-    out_t = xt * t(mask.astype(float)) / (1 - p)
-    out_t.backward(t(dout))
-    assert maxdiff(out, out_t) < TOL
-    assert maxdiff(dx, xt.grad) < TOL
+    mask_t = to_torch(mask.astype(float))
+    check_op(lambda x: dropout_forward(x, p, True, mask=mask), dropout_backward,
+             lambda x: x * mask_t / (1 - p), [shape], rng=rng)
 
 
 def test_dropout_mask_of_floats_and_p_one():
@@ -56,14 +37,14 @@ def test_dropout_mask_of_floats_and_p_one():
     out, _ = dropout_forward(x, 0.5, True, mask=mask)
     assert np.array_equal(out, x * mask * 2)
     out1, cache1 = dropout_forward(x, 1.0, True, rng=np.random.default_rng(0))
-    assert np.array_equal(out1, F.dropout(t(x), p=1.0, training=True).numpy())
+    assert np.array_equal(out1, F.dropout(to_torch(x), p=1.0, training=True).numpy())
     assert np.array_equal(dropout_backward(np.ones_like(x), cache1), np.zeros_like(x))
 
 
 def test_dropout_eval_is_identity_like_torch():
     x = np.random.default_rng(1).normal(size=(1, 7))
     out, cache = dropout_forward(x, 0.5, False)
-    assert np.array_equal(out, F.dropout(t(x), p=0.5, training=False).numpy())
+    assert np.array_equal(out, F.dropout(to_torch(x), p=0.5, training=False).numpy())
     dout = np.random.default_rng(2).normal(size=x.shape)
     assert np.array_equal(dropout_backward(dout, cache), dout)
 
@@ -88,8 +69,9 @@ def test_dropout_same_seed_same_mask_and_numeric_gradient():
     assert np.array_equal(a, b)
     mask = cache[0] != 0
     dout = np.random.default_rng(5).normal(size=x.shape)
-    num = numeric_gradient(lambda: dropout_forward(x, 0.4, True, mask=mask)[0], x, dout)
-    assert rel_error(dropout_backward(dout, cache), num) < 1e-7
+    check_op(lambda x: dropout_forward(x, 0.4, True, mask=mask), dropout_backward,
+             lambda x: x * to_torch(mask.astype(float)) / 0.6, inputs=[x], dout=dout)
+    assert_close(dropout_backward(dout, cache), dout * mask / 0.6, "dx")
 
 
 def test_dropout_module_train_eval_and_twin():
@@ -103,7 +85,7 @@ def test_dropout_module_train_eval_and_twin():
     assert np.array_equal(layer(x), x)
     twin = dropout_twin(layer)
     assert not twin.training and twin.p == 0.25
-    assert np.array_equal(twin(t(x)).numpy(), layer(x))
+    assert np.array_equal(twin(to_torch(x)).numpy(), layer(x))
 
 
 def test_dropout_bad_inputs():
@@ -150,37 +132,36 @@ def _bn_inputs(shape, seed):
 @pytest.mark.parametrize("training", [True, False])
 def test_batchnorm_function_matches_torch(shape, training):
     rng, x, gamma, beta, rm, rv = _bn_inputs(shape, 0)
-    rm_t, rv_t = t(rm), t(rv)
+    rm_t, rv_t = to_torch(rm), to_torch(rv)
     for _ in range(3):  # running statistics after several steps
         x = rng.normal(1.0, 2.0, size=shape)
         dout = rng.normal(size=shape)
-        out, cache = batchnorm_forward(x, gamma, beta, rm, rv, training, momentum=0.2, eps=1e-3)
-        dx, dgamma, dbeta = batchnorm_backward(dout, cache)
-
-        xt, gt, bt = t(x, True), t(gamma, True), t(beta, True)
-        out_t = F.batch_norm(xt, rm_t, rv_t, gt, bt, training=training, momentum=0.2, eps=1e-3)
-        out_t.backward(t(dout))
-        assert maxdiff(out, out_t) < TOL
-        assert maxdiff(dx, xt.grad) < TOL
-        assert maxdiff(dgamma, gt.grad) < TOL
-        assert maxdiff(dbeta, bt.grad) < TOL
-        assert maxdiff(rm, rm_t) < TOL and maxdiff(rv, rv_t) < TOL
+        # one step each: both sides update their running statistics in place, once
+        check_op(
+            lambda x, g, b: batchnorm_forward(x, g, b, rm, rv, training, momentum=0.2, eps=1e-3),
+            batchnorm_backward,
+            lambda x, g, b: F.batch_norm(x, rm_t, rv_t, g, b, training=training, momentum=0.2, eps=1e-3),
+            inputs=[x, gamma, beta],
+            dout=dout,
+            numeric=False,  # the numeric gradients are test_batchnorm_numeric_gradients' (fresh statistics)
+        )
+        assert_close(rm, rm_t, "running_mean")
+        assert_close(rv, rv_t, "running_var")
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (3, 1), (3, 2, 3, 2)])
 @pytest.mark.parametrize("training", [True, False])
 def test_batchnorm_numeric_gradients(shape, training):
     rng, x, gamma, beta, rm, rv = _bn_inputs(shape, 1)
-    dout = rng.normal(size=shape)
-
-    def f():  # fresh copies: the training forward updates the running stats in place
-        return batchnorm_forward(x, gamma, beta, rm.copy(), rv.copy(), training)[0]
-
-    _, cache = batchnorm_forward(x, gamma, beta, rm.copy(), rv.copy(), training)
-    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
-    assert rel_error(dx, numeric_gradient(f, x, dout)) < 1e-7
-    assert rel_error(dgamma, numeric_gradient(f, gamma, dout)) < 1e-7
-    assert rel_error(dbeta, numeric_gradient(f, beta, dout)) < 1e-7
+    rm_t, rv_t = to_torch(rm), to_torch(rv)
+    # fresh copies on every call: the training forward updates the running stats in place
+    check_op(
+        lambda x, g, b: batchnorm_forward(x, g, b, rm.copy(), rv.copy(), training),
+        batchnorm_backward,
+        lambda x, g, b: F.batch_norm(x, rm_t.clone(), rv_t.clone(), g, b, training=training),
+        inputs=[x, gamma, beta],
+        dout=rng.normal(size=shape),
+    )
 
 
 def test_batchnorm_eval_leaves_running_stats_alone():
@@ -193,7 +174,7 @@ def test_batchnorm_eval_leaves_running_stats_alone():
 def test_batchnorm_one_value_per_channel_in_training_fails_like_torch():
     _, x, gamma, beta, rm, rv = _bn_inputs((1, 3), 3)
     with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
-        F.batch_norm(t(x), t(rm), t(rv), t(gamma), t(beta), training=True)
+        F.batch_norm(*(to_torch(a) for a in (x, rm, rv, gamma, beta)), training=True)
     with pytest.raises(
         ValueError,
         match=r"batchnorm_forward: expected more than 1 value per channel when training, "
@@ -260,21 +241,11 @@ def test_batchnorm_module_matches_torch_over_training_then_eval(cls, shape):
             layer.eval()
             twin.eval()
         x = rng.normal(size=shape if step < 3 else (1,) + shape[1:])  # N = 1 in eval
-        dout = rng.normal(size=x.shape)
-        out = layer(x)
-        dx = layer.backward(dout)
-        twin.zero_grad()
-        xt = t(x, True)
-        out_t = twin(xt)
-        out_t.backward(t(dout))
-        assert maxdiff(out, out_t) < TOL
-        assert maxdiff(dx, xt.grad) < TOL
-        assert maxdiff(layer.grads["weight"], twin.weight.grad) < TOL
-        assert maxdiff(layer.grads["bias"], twin.bias.grad) < TOL
+        check_module_twin(layer, twin, x, rng.normal(size=x.shape))
     ours, theirs = layer.state_dict(), twin.state_dict()
     assert list(ours) == list(theirs)
     for key in ours:
-        assert maxdiff(ours[key], theirs[key]) < TOL
+        assert_close(ours[key], theirs[key], key)
     assert int(ours["num_batches_tracked"]) == 3
 
 
@@ -313,20 +284,12 @@ def test_state_dict_with_buffers_walks_a_sequential_like_torch():
     twin.load_state_dict(to_torch_state_dict(state))
     net[3].p = twin[3].p = 0.0  # dropout off so both nets are deterministic in training mode
     for _ in range(2):
-        x, dout = rng.normal(size=(6, 4)), rng.normal(size=(6, 2))
-        out, xt = net(x), t(x, True)
-        dx = net.backward(dout)
-        out_t = twin(xt)
-        out_t.backward(t(dout))
-        assert maxdiff(out, out_t) < TOL
-        assert maxdiff(dx, xt.grad) < TOL
-        assert maxdiff(net[1].grads["weight"], twin[1].weight.grad) < TOL
-        twin.zero_grad()
+        check_module_twin(net, twin, rng.normal(size=(6, 4)), rng.normal(size=(6, 2)))
     net.eval()
     twin.eval()
     x = rng.normal(size=(1, 4))
-    assert maxdiff(net(x), twin(t(x))) < TOL
+    assert_close(net(x), twin(to_torch(x)), "eval output")
     back = Sequential(Linear(4, 5), BatchNorm1d(5), ReLU(), Dropout(0.5), Linear(5, 2))
     back.load_state_dict(twin.state_dict())
     for key, value in twin.state_dict().items():
-        assert maxdiff(back.state_dict()[key], value) < TOL
+        assert_close(back.state_dict()[key], value, key)

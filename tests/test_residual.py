@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from helpers import check_module_numeric, check_module_twin
 
-from course_lib.scratch.gradcheck import check_module
 from course_lib.scratch.modules import Sequential
 from course_lib.scratch.residual import PlainBlock, ResidualBlock
 from course_lib.twins.regularization import (
@@ -13,22 +13,6 @@ from course_lib.twins.regularization import (
     block_twin,
     to_torch_state_dict,
 )
-
-TOL = 1e-10
-
-
-def run_both(block, twin, x, dout):
-    """Forward and backward through a scratch block and its torch twin; return max abs diffs."""
-    out = block(x)
-    dx = block.backward(dout)
-    xt = torch.tensor(x, requires_grad=True)
-    out_t = twin(xt)
-    out_t.backward(torch.tensor(dout))
-    diffs = {"out": np.abs(out - out_t.detach().numpy()).max(), "x": np.abs(dx - xt.grad.numpy()).max()}
-    torch_grads = {name: p.grad.numpy() for name, p in twin.named_parameters()}
-    for name, _, grad in block.named_parameters():
-        diffs[name] = np.abs(grad - torch_grads[name]).max()
-    return diffs, out
 
 
 @pytest.mark.parametrize("cls", [ResidualBlock, PlainBlock])
@@ -43,9 +27,7 @@ def test_block_matches_torch_twin(cls, N, D):
         == list(twin.state_dict())
         == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
     )
-    x, dout = rng.normal(size=(N, D)), rng.normal(size=(N, D))
-    diffs, out = run_both(block, twin, x, dout)
-    assert max(diffs.values()) < TOL, diffs
+    out = check_module_twin(block, twin, rng.normal(size=(N, D)), rng.normal(size=(N, D)))
     assert out.shape == (N, D)
 
 
@@ -54,9 +36,8 @@ def test_block_matches_torch_twin(cls, N, D):
 def test_block_numeric_gradients(cls, N, D):
     rng = np.random.default_rng(1)
     block = cls(D, rng=rng)
-    errors = check_module(block, rng.normal(size=(N, D)), rng=rng)
-    assert set(errors) == {"x", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
-    assert max(errors.values()) < 1e-7, errors
+    check_module_numeric(block, rng.normal(size=(N, D)), rng=rng,
+                         expected={"x", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"})
 
 
 def test_skip_connection_is_really_there():
@@ -83,8 +64,7 @@ def test_deep_stacks_match_torch_and_residual_keeps_the_gradient():
         net = Sequential(*[scratch_cls(D, rng=rng) for _ in range(depth)])
         twin = torch.nn.Sequential(*[torch_cls(D) for _ in range(depth)])
         twin.load_state_dict(to_torch_state_dict(net.state_dict()))
-        diffs, _ = run_both(net, twin, x, dout)
-        assert max(diffs.values()) < TOL
+        check_module_twin(net, twin, x, dout)
         net(x)
         grad_norms[scratch_cls.__name__] = np.linalg.norm(net.backward(dout))
     # The plain stack's gradient at the input vanishes; the residual stack's does not.

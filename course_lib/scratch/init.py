@@ -49,7 +49,7 @@ def compute_fans(W) -> tuple[int, int]:
 def calculate_gain(nonlinearity: str = "relu", param: float | None = None) -> float:
     """The recommended gain for a nonlinearity (sqrt(2) for ReLU, 5/3 for tanh, ...).
 
-    Shapes: none (returns a float).
+    Shapes: -> a float.
     Twin: torch.nn.init.calculate_gain
     """
     check_choice(nonlinearity, "nonlinearity", "calculate_gain", _GAINS)

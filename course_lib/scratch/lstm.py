@@ -252,7 +252,7 @@ def lstm_weights_to_slides(weight_ih, weight_hh, bias_ih, bias_hh):
     (the slides have no bias: it is zero for a bias-free torch LSTM).
     Shapes: weight_ih (4H, D), weight_hh (4H, H), bias_ih (4H,), bias_hh (4H,)
     -> W (4H, D + H) ([4n x 2n] when D == H == n), b (4H,).
-    Twin: none; the parameters of torch.nn.LSTM / torch.nn.LSTMCell.
+    The inputs are the parameters of torch.nn.LSTM / torch.nn.LSTMCell.
     """
     _check_weights("lstm_weights_to_slides", weight_ih, weight_hh, bias_ih, bias_hh, 4, "(i, f, g, o)")
     weight = np.concatenate([weight_ih, weight_hh], axis=1)
@@ -268,7 +268,7 @@ def lstm_weights_from_slides(W, b=None):
     ``lstm.load_state_dict(dict(zip(PARAM_NAMES, lstm_weights_from_slides(W, b), strict=True)))``.
     Shapes: W (4H, D + H), b (4H,) -> weight_ih (4H, D), weight_hh (4H, H),
     bias_ih (4H,), bias_hh (4H,).
-    Twin: none; the parameters of torch.nn.LSTM / torch.nn.LSTMCell.
+    The outputs are the parameters of torch.nn.LSTM / torch.nn.LSTMCell.
     """
     func = "lstm_weights_from_slides"
     check_array(W, "W", func, ndim=2, shape_doc="(4H, D + H)", dtype_kind="f")
@@ -349,8 +349,7 @@ class LSTM(_Recurrent):
     def slides_weights(self):
         """The parameters as the slides' single matrix W and bias b (gate rows i, f, o, g).
 
-        Shapes: -> W (4H, D + H), b (4H,).
-        Twin: none; see ``lstm_weights_to_slides``.
+        Shapes: -> W (4H, D + H), b (4H,). See ``lstm_weights_to_slides``.
         """
         return lstm_weights_to_slides(*self._weights())
 

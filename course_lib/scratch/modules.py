@@ -42,7 +42,11 @@ from course_lib.scratch.layers import (
 
 
 class Module:
-    """Base class: parameters, gradients, train/eval mode."""
+    """Base class: parameters, gradients, train/eval mode.
+
+    Shapes: params[name] and grads[name] the same shape (torch's layouts); forward(x) -> out, backward(dout) -> dx.
+    Twin: torch.nn.Module
+    """
 
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}

@@ -58,6 +58,9 @@ class PerceptronHistory:
     ``weights[k]``/``biases[k]`` are the parameters after epoch k (index 0 is
     the starting point); ``mistakes[k]`` counts the updates made in epoch
     k+1; ``converged`` is True when an epoch made no mistake.
+
+    Shapes: weights[k] (D,), biases[k] and mistakes[k] numbers; epochs + 1 weights and biases.
+    Twin: the list of mistakes course_lib.twins.perceptron.TorchPerceptron.fit returns.
     """
 
     weights: list = field(default_factory=list)

@@ -29,6 +29,8 @@ class History:
     ``val_loss`` and ``val_acc`` hold one value per epoch (before the first
     epoch too: index 0 is the untrained model). ``best_epoch`` is the epoch
     whose weights the model holds at the end when early stopping was on.
+
+    Shapes: losses (steps,), val_loss and val_acc (epochs + 1,), lists of floats.
     """
 
     losses: list = field(default_factory=list)
@@ -74,8 +76,9 @@ def fit(model, opt, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int =
     gets back the weights of its best epoch. ``progress`` wraps the epoch
     range (e.g. ``course_lib.progress.progress``).
 
+    torch has no fit: there it is the loop itself (see the module docstring).
+
     Shapes: X (N, ...), y (N,) -> History.
-    Twin: none in torch (a loop; see the module docstring).
     """
     func = "fit"
     for name in ("forward", "backward", "state_dict", "load_state_dict"):

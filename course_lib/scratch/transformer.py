@@ -139,8 +139,8 @@ def sinusoidal_positional_encoding(num_positions: int, embed_dim: int, base: flo
     turn every 2*pi positions (features 0, 1) to one every 2*pi*base
     positions; position t + k is a fixed rotation of position t, so a dot
     product can read relative offsets. An odd E ends with a lone sine.
+    torch has no such function; a learned torch.nn.Embedding(T, E) is its alternative.
     Shapes: -> (T, E), T = num_positions, E = embed_dim.
-    Twin: none in torch (a learned torch.nn.Embedding(T, E) is the alternative)
     """
     func = "sinusoidal_positional_encoding"
     num_positions = check_int(num_positions, "num_positions", func, minimum=1)

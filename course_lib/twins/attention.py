@@ -47,7 +47,7 @@ def torch_mha_like(params: dict, num_heads: int, dtype=torch.float64) -> torch.n
     """A torch.nn.MultiheadAttention (time-major, dropout 0) holding a copy of scratch MHA parameters.
 
     Shapes: params as ``init_multi_head_attention`` makes them: in_proj_weight (3E, E), ...
-    Twin: torch.nn.MultiheadAttention
+    Twin: course_lib.scratch.attention.multi_head_attention_forward (with the same params dict)
     """
     _check_params("torch_mha_like", params, MHA_PARAM_NAMES)
     embed_dim = params["in_proj_weight"].shape[1]
@@ -59,7 +59,7 @@ def torch_layer_norm_like(weight, bias, eps: float = 1e-5) -> torch.nn.LayerNorm
     """A torch.nn.LayerNorm over weight's shape holding copies of weight and bias (float64).
 
     Shapes: weight, bias normalized_shape.
-    Twin: torch.nn.LayerNorm
+    Twin: course_lib.scratch.transformer.layer_norm_forward (with the same weight and bias)
     """
     check_array(weight, "weight", "torch_layer_norm_like", dtype_kind="f")
     twin = torch.nn.LayerNorm(weight.shape, eps=eps, dtype=torch.float64)
@@ -70,7 +70,8 @@ def torch_block_like(params: dict, num_heads: int, dtype=torch.float64) -> torch
     """A pre-norm torch.nn.TransformerEncoderLayer (ReLU, dropout 0) holding a copy of a scratch block.
 
     Shapes: params keyed by ``BLOCK_PARAM_NAMES`` (see ``init_block_params``).
-    Twin: torch.nn.TransformerEncoderLayer(E, num_heads, F, dropout=0.0, norm_first=True)
+    Builds torch.nn.TransformerEncoderLayer(E, num_heads, F, dropout=0.0, norm_first=True).
+    Twin: course_lib.scratch.transformer.transformer_block_forward / transformer_block_backward
     """
     _check_params("torch_block_like", params, BLOCK_PARAM_NAMES)
     embed_dim = params["norm1.weight"].shape[0]
@@ -96,7 +97,7 @@ def sdpa_pairs(query, key, value, is_causal: bool = False, seed: int = 0) -> dic
     """Scratch scaled dot-product attention against F.scaled_dot_product_attention, float64.
 
     Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> {"out": (...), "dquery": ..., ...}.
-    Twin: torch.nn.functional.scaled_dot_product_attention
+    Twin: course_lib.scratch.attention.scaled_dot_product_attention_forward / _backward
     """
     for name, arr in (("query", query), ("key", key), ("value", value)):
         check_array(arr, name, "sdpa_pairs", ndim=tuple(range(2, 8)), shape_doc="(..., L, E)", dtype_kind="f")
@@ -117,7 +118,7 @@ def mha_pairs(params: dict, x, num_heads: int, is_causal: bool = True, seed: int
 
     The gradient on x is the sum of the query, key and value gradients (x is all three).
     Shapes: x (L, N, E) -> {"out": ..., "dx": ..., "in_proj_weight": ..., ...}.
-    Twin: torch.nn.MultiheadAttention
+    Twin: course_lib.scratch.attention.multi_head_attention_forward / multi_head_attention_backward
     """
     check_array(x, "x", "mha_pairs", ndim=3, shape_doc="(L, N, E)", dtype_kind="f")
     num_heads = check_int(num_heads, "num_heads", "mha_pairs", minimum=1)
@@ -141,7 +142,7 @@ def layer_norm_pairs(x, weight, bias, eps: float = 1e-5, seed: int = 0) -> dict:
     """Scratch layer norm over weight's shape against torch.nn.LayerNorm, float64.
 
     Shapes: x (..., *weight.shape) -> {"out", "dx", "weight", "bias"}.
-    Twin: torch.nn.LayerNorm
+    Twin: course_lib.scratch.transformer.layer_norm_forward / layer_norm_backward
     """
     for name, arr in (("x", x), ("weight", weight), ("bias", bias)):
         check_array(arr, name, "layer_norm_pairs", dtype_kind="f")
@@ -160,7 +161,8 @@ def block_pairs(params: dict, x, num_heads: int, seed: int = 0) -> dict:
     """A scratch pre-norm causal block against torch.nn.TransformerEncoderLayer, float64.
 
     Shapes: x (T, N, E) -> {"out", "dx", and one entry per parameter name}.
-    Twin: torch.nn.TransformerEncoderLayer(norm_first=True) with a causal src_mask
+    The torch side: torch.nn.TransformerEncoderLayer(norm_first=True) with a causal src_mask.
+    Twin: course_lib.scratch.transformer.transformer_block_forward / transformer_block_backward
     """
     check_array(x, "x", "block_pairs", ndim=3, shape_doc="(T, N, E)", dtype_kind="f")
     twin = torch_block_like(params, num_heads)

@@ -34,7 +34,6 @@ class CompareRow(_CompareFields):
     """One compared quantity: its name, whether allclose holds, and the max absolute difference.
 
     Shapes: three scalars (str, bool, float); str(row) is the printed line.
-    Twin: none (a report row).
     """
 
     __slots__ = ()
@@ -55,7 +54,6 @@ def format_diff(diff: float) -> str:
     """'< 1e-12' below the noise floor, else two significant digits ('1.2e-06'); 'nan' for NaN.
 
     Shapes: a float -> str.
-    Twin: none (a formatting helper).
     """
     _check_diff(diff, "format_diff", "diff")
     if np.isnan(diff):
@@ -100,9 +98,9 @@ def compare(
     returns a list of them. Values may be arrays, tensors or numbers and
     must have the same shape (no broadcasting). ``allclose`` uses
     np.allclose's rule with ``rtol``/``atol`` (torch.allclose's defaults).
+    Like torch.testing.assert_close, but it reports instead of raising.
 
     Shapes: each pair the same shape -> CompareRow or list of CompareRow.
-    Twin: torch.testing.assert_close (which raises instead of reporting).
     """
     func = "compare"
     if isinstance(first, dict):
@@ -157,7 +155,7 @@ def copy_weights(scratch_module, torch_module, direction: str = "to_torch") -> N
     copy is exact.
 
     Shapes: every parameter the same shape on both sides (torch layouts).
-    Twin: torch.nn.Module.load_state_dict
+    Twin: course_lib.scratch.modules.Module.load_state_dict (which also takes a torch state_dict)
     """
     func = "copy_weights"
     check_choice(direction, "direction", func, ["to_torch", "to_scratch"])

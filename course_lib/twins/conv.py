@@ -51,7 +51,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dout=None):
     no ``dout`` is given. Everything comes back as NumPy arrays.
 
     Shapes: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None -> out (N, F, OH, OW).
-    Twin of: course_lib.scratch.conv.conv2d_forward / conv2d_backward
+    Twin: course_lib.scratch.conv.conv2d_forward / conv2d_backward
     """
     func = "conv2d"
     inputs = (_tensor(x, "x", func), _tensor(weight, "weight", func),
@@ -64,7 +64,7 @@ def max_pool2d(x, kernel_size, stride=None, dout=None):
     """``torch.nn.functional.max_pool2d`` on NumPy arrays: returns ``(out, dx or None)``.
 
     Shapes: x (N, C, H, W) -> out (N, C, OH, OW).
-    Twin of: course_lib.scratch.conv.maxpool2d_forward / maxpool2d_backward
+    Twin: course_lib.scratch.conv.maxpool2d_forward / maxpool2d_backward
     """
     xt = _tensor(x, "x", "max_pool2d")
     out = F.max_pool2d(xt, kernel_size, stride)
@@ -76,7 +76,7 @@ def avg_pool2d(x, kernel_size, stride=None, dout=None):
     """``torch.nn.functional.avg_pool2d`` on NumPy arrays: returns ``(out, dx or None)``.
 
     Shapes: x (N, C, H, W) -> out (N, C, OH, OW).
-    Twin of: course_lib.scratch.conv.avgpool2d_forward / avgpool2d_backward
+    Twin: course_lib.scratch.conv.avgpool2d_forward / avgpool2d_backward
     """
     xt = _tensor(x, "x", "avg_pool2d")
     out = F.avg_pool2d(xt, kernel_size, stride)
@@ -96,7 +96,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (scalars) in a torch model; works on the meta device.
 
     Shapes: model -> int.
-    Twin of: course_lib.scratch.modules.Module.num_parameters
+    Twin: course_lib.scratch.modules.Module.num_parameters
     """
     if not isinstance(model, nn.Module):
         _fail(TypeError, "count_parameters", "a torch.nn.Module", type(model).__name__,
@@ -116,7 +116,7 @@ def lenet5(num_classes: int = 10, device=None) -> nn.Sequential:
     instead of Euclidean RBF units. 61,706 parameters (paper: about 60,000).
 
     Shapes: x (N, 1, 32, 32) -> logits (N, num_classes).
-    Twin of: a network built from course_lib.scratch.cnn layers
+    Twin: a network built from course_lib.scratch.cnn layers (Conv2d, MaxPool2d, AvgPool2d, Flatten)
     """
     num_classes = check_int(num_classes, "num_classes", "lenet5", minimum=1)
     with _on(device):
@@ -143,7 +143,6 @@ def alexnet(num_classes: int = 1000, grouped: bool = True, device=None) -> nn.Se
     parameters with groups (the paper: "60 million"), 62.4 million without.
 
     Shapes: x (N, 3, 224, 224) -> logits (N, num_classes).
-    Twin of: none (chapter 5's tour of classic architectures)
     """
     num_classes = check_int(num_classes, "num_classes", "alexnet", minimum=1)
     groups = 2 if grouped else 1
@@ -198,7 +197,6 @@ def vgg(config: str = "D", num_classes: int = 1000, device=None) -> nn.Sequentia
     133, 133, 134, 138, 144).
 
     Shapes: x (N, 3, 224, 224) -> logits (N, num_classes).
-    Twin of: none (chapter 5's tour of classic architectures)
     """
     config = check_choice(config, "config", "vgg", VGG_CONFIGS)
     num_classes = check_int(num_classes, "num_classes", "vgg", minimum=1)
@@ -226,7 +224,7 @@ def meta_output_shape(model: nn.Module, input_shape) -> tuple[int, ...]:
     No memory and no arithmetic: build the model with ``device="meta"``.
 
     Shapes: input_shape (N, C, H, W) -> output shape tuple.
-    Twin of: repeated course_lib.scratch.conv.conv_output_size
+    Twin: course_lib.scratch.conv.conv_output_size, applied layer by layer
     """
     if not isinstance(model, nn.Module):
         _fail(TypeError, "meta_output_shape", "a torch.nn.Module", type(model).__name__, None)

@@ -25,7 +25,7 @@ def discriminator_loss_torch(real_logits: torch.Tensor, fake_logits: torch.Tenso
     """BCE(real, 1) + BCE(fake, 0) on logits.
 
     Shapes: real_logits (N,), fake_logits (M,) -> scalar.
-    Twin of: discriminator_loss.
+    Twin: course_lib.scratch.gan.discriminator_loss.
     """
     func = "discriminator_loss_torch"
     _check_tensor_logits(real_logits, "real_logits", func)
@@ -38,7 +38,7 @@ def generator_loss_torch(fake_logits: torch.Tensor, kind: str = "non_saturating"
     """Non-saturating BCE(fake, 1), or the minimax ``-BCE(fake, 0) = mean log(1 - D(G(z)))``.
 
     Shapes: fake_logits (N,) -> scalar.
-    Twin of: generator_loss.
+    Twin: course_lib.scratch.gan.generator_loss.
     """
     func = "generator_loss_torch"
     check_choice(kind, "kind", func, GENERATOR_LOSSES)

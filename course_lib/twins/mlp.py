@@ -33,7 +33,7 @@ class TorchMaxout(nn.Module):
     nn.Linear(in_features, out_features * pieces).
 
     Shapes: x (N, D) -> out (N, K).
-    Twin of: course_lib.scratch.modules.Maxout (maxout_forward / maxout_backward).
+    Twin: course_lib.scratch.modules.Maxout (maxout_forward / maxout_backward).
     """
 
     def __init__(
@@ -68,7 +68,7 @@ def make_torch_mlp(sizes, activation: str = "relu", pieces: int = 2, dtype=torch
     Float64 by default, so it agrees with the NumPy version to rounding.
 
     Shapes: x (N, D) -> logits (N, K).
-    Twin of: course_lib.scratch.modules.MLP
+    Twin: course_lib.scratch.modules.MLP
     """
     func = "make_torch_mlp"
     sizes = _check_sizes(sizes, func)  # the same rule as the scratch MLP's

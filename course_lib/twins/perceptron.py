@@ -22,7 +22,7 @@ class TorchPerceptron(torch.nn.Module):
     """A perceptron as a torch module: ``nn.Linear(in_features, 1)`` then a step.
 
     Shapes: forward x (N, D) tensor -> (N,) int64 in {0, 1}.
-    Twin of: course_lib.scratch.perceptron (perceptron_forward, train_perceptron).
+    Twin: course_lib.scratch.perceptron (perceptron_forward, train_perceptron).
     """
 
     def __init__(self, in_features: int, device=None):

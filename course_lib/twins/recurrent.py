@@ -40,7 +40,7 @@ def torch_rnn_like(rnn: RNN, dtype=torch.float64) -> torch.nn.RNN:
     """A torch.nn.RNN (tanh, one layer) holding a copy of a scratch RNN's weights.
 
     Shapes: the same as ``course_lib.scratch.recurrent.RNN`` (h_0 is (1, N, H) in torch).
-    Twin: torch.nn.RNN.
+    Twin: course_lib.scratch.rnn.RNN (whose weights it copies into a torch.nn.RNN).
     """
     _check_module(rnn, RNN, "torch_rnn_like", dtype)
     twin = torch.nn.RNN(
@@ -53,7 +53,7 @@ def torch_lstm_like(lstm: LSTM, dtype=torch.float64) -> torch.nn.LSTM:
     """A torch.nn.LSTM (one layer) holding a copy of a scratch LSTM's weights.
 
     Shapes: the same as ``course_lib.scratch.recurrent.LSTM`` (h_0, c_0 are (1, N, H) in torch).
-    Twin: torch.nn.LSTM.
+    Twin: course_lib.scratch.lstm.LSTM (whose weights it copies into a torch.nn.LSTM).
     """
     _check_module(lstm, LSTM, "torch_lstm_like", dtype)
     twin = torch.nn.LSTM(lstm.input_size, lstm.hidden_size, batch_first=lstm.batch_first, dtype=dtype)
@@ -64,7 +64,7 @@ def torch_gru_like(gru: GRU, dtype=torch.float64) -> torch.nn.GRU:
     """A torch.nn.GRU (one layer) holding a copy of a scratch GRU's weights.
 
     Shapes: the same as ``course_lib.scratch.recurrent.GRU`` (h_0 is (1, N, H) in torch).
-    Twin: torch.nn.GRU.
+    Twin: course_lib.scratch.gru.GRU (whose weights it copies into a torch.nn.GRU).
     """
     _check_module(gru, GRU, "torch_gru_like", dtype)
     twin = torch.nn.GRU(gru.input_size, gru.hidden_size, batch_first=gru.batch_first, dtype=dtype)
@@ -75,7 +75,7 @@ def torch_embedding_like(embedding: Embedding, dtype=torch.float64) -> torch.nn.
     """A torch.nn.Embedding holding a copy of a scratch Embedding's table.
 
     Shapes: weight (num_embeddings, embedding_dim).
-    Twin: torch.nn.Embedding.
+    Twin: course_lib.scratch.embedding.Embedding (whose weight it copies into a torch.nn.Embedding).
     """
     _check_module(embedding, Embedding, "torch_embedding_like", dtype)
     twin = torch.nn.Embedding(embedding.num_embeddings, embedding.embedding_dim, dtype=dtype)
@@ -94,7 +94,7 @@ def torch_like(module, dtype=torch.float64):
     """The torch twin of a scratch RNN, LSTM, GRU or Embedding, weights copied.
 
     Shapes: as the scratch module.
-    Twin: torch.nn.RNN / LSTM / GRU / Embedding.
+    Twin: course_lib.scratch.recurrent.RNN / LSTM / GRU / Embedding.
     """
     _check_module(module, (RNN, LSTM, GRU, Embedding), "torch_like", dtype)
     for kind, build in _BUILDERS:
@@ -117,7 +117,7 @@ def compare_recurrent(scratch, x, h0=None, c0=None, seed: int = 0) -> dict[str, 
     "dh0": ..., "weight_ih_l0": ..., ...}; all should be ~1e-15 in float64.
     Shapes: x (T, N, D) (or (N, T, D) if batch_first; integer indices for
     an Embedding), h0, c0 (N, H) -> a dict of floats.
-    Twin: torch.nn.RNN / LSTM / GRU / Embedding (built by ``torch_like``).
+    Twin: course_lib.scratch.recurrent.RNN / LSTM / GRU / Embedding (against torch_like of it).
     """
     func = "compare_recurrent"
     _check_module(scratch, (RNN, LSTM, GRU, Embedding), func, torch.float64)

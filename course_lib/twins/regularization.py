@@ -32,7 +32,7 @@ def to_torch_state_dict(state: dict, dtype=torch.float64) -> dict:
     Float arrays become ``dtype`` tensors, integer ones (num_batches_tracked) int64.
 
     Shapes: every value keeps its shape.
-    Twin: torch.nn.Module.state_dict
+    Twin: course_lib.scratch.modules.Module.state_dict (the dict it converts).
     """
     if not isinstance(state, Mapping):
         _fail(TypeError, "to_torch_state_dict", "state to be a dict of arrays (a scratch state_dict)",

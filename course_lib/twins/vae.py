@@ -59,7 +59,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | N
     """``z = mu + exp(logvar / 2) * eps``; eps drawn from N(0, 1) (with ``generator``) when not given.
 
     Shapes: mu (N, K), logvar (N, K), eps (N, K) -> z (N, K).
-    Twin of: course_lib.scratch.vae.reparameterize / reparameterize_backward
+    Twin: course_lib.scratch.vae.reparameterize / reparameterize_backward
     """
     func = "reparameterize"
     _check_tensor(mu, "mu", func)
@@ -77,7 +77,7 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, 1)), summed over latent dimensions, mean over the batch.
 
     Shapes: mu (N, K), logvar (N, K) -> scalar tensor.
-    Twin of: course_lib.scratch.vae.gaussian_kl
+    Twin: course_lib.scratch.vae.gaussian_kl
     """
     func = "gaussian_kl"
     _check_tensor(mu, "mu", func)
@@ -90,7 +90,7 @@ def reconstruction_loss(out: torch.Tensor, x: torch.Tensor, kind: str = "bce") -
     """BCE on logits (``kind="bce"``) or squared error (``"mse"``), summed over features, mean over the batch.
 
     Shapes: out (N, D), x (N, D) -> scalar tensor.
-    Twin of: course_lib.scratch.vae.reconstruction_loss
+    Twin: course_lib.scratch.vae.reconstruction_loss
     """
     func = "reconstruction_loss"
     check_choice(kind, "kind", func, RECONSTRUCTIONS)
@@ -109,7 +109,7 @@ def vae_loss(out: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch
     """Returns ``(loss, reconstruction, kl)``: loss = reconstruction + beta * kl, all scalar tensors.
 
     Shapes: out (N, D), x (N, D), mu (N, K), logvar (N, K) -> three scalar tensors.
-    Twin of: course_lib.scratch.vae.vae_loss
+    Twin: course_lib.scratch.vae.vae_loss
     """
     beta = check_float(beta, "beta", "vae_loss", minimum=0.0)
     with named_errors("vae_loss"):
@@ -133,7 +133,7 @@ class Autoencoder(nn.Module):
     ``activation="linear"`` makes both maps linear (no hidden layers allowed).
 
     Shapes: x (N, D) -> logits (N, D); code (N, K) with K = sizes[-1].
-    Twin of: course_lib.scratch.modules.MLP(sizes) + MLP(sizes[::-1]) (encoder, decoder)
+    Twin: course_lib.scratch.modules.MLP(sizes) + MLP(sizes[::-1]) (encoder, decoder)
     """
 
     def __init__(self, sizes, activation: str = "relu", dtype=torch.float32):
@@ -166,7 +166,7 @@ class VAE(nn.Module):
     drawing eps with ``generator`` when it is not given.
 
     Shapes: x (N, D) -> logits (N, D), mu (N, K), logvar (N, K).
-    Twin of: course_lib.scratch.modules.MLP encoder and decoder + course_lib.scratch.vae's loss pieces
+    Twin: course_lib.scratch.modules.MLP encoder and decoder + course_lib.scratch.vae's loss pieces
     """
 
     def __init__(self, sizes, activation: str = "relu", dtype=torch.float32):
