@@ -30,7 +30,7 @@ import numbers
 
 import numpy as np
 
-from course_lib.checks import _fail, check_array, check_float
+from course_lib.checks import _fail, check_array, check_float, check_rng
 
 
 def numeric_gradient(f, x: np.ndarray, dout: np.ndarray | None = None, h: float = 1e-5) -> np.ndarray:
@@ -149,7 +149,7 @@ def check_pair(forward, backward, *inputs, dout=None, rng=None, h: float = 1e-5)
     Twin: torch.autograd.gradcheck.
     """
     func = "check_pair"
-    rng = _rng(rng, func)
+    rng = check_rng(rng, func)
     for name, fn in (("forward", forward), ("backward", backward)):
         if not callable(fn):
             hint = "pass e.g. relu_forward, relu_backward"
@@ -200,7 +200,7 @@ def check_module(module, x: np.ndarray, dout=None, rng=None, h: float = 1e-5) ->
     func = "check_module"
     if not (hasattr(module, "forward") and hasattr(module, "backward") and hasattr(module, "named_parameters")):
         _fail(TypeError, func, "a scratch Module (forward, backward)", type(module).__name__, None)
-    rng = _rng(rng, func)
+    rng = check_rng(rng, func)
     check_array(x, "x", func, dtype_kind="f")
     _check_float64(x, "x", func)
     for name, value, _ in module.named_parameters():
@@ -221,16 +221,3 @@ def check_module(module, x: np.ndarray, dout=None, rng=None, h: float = 1e-5) ->
         for name, value in targets.items()
     }
 
-
-def _rng(rng, func: str) -> np.random.Generator:
-    if rng is None:
-        return np.random.default_rng(0)
-    if not isinstance(rng, np.random.Generator):
-        _fail(
-            TypeError,
-            func,
-            "rng to be a numpy.random.Generator",
-            type(rng).__name__,
-            "np.random.default_rng(0)",
-        )
-    return rng
