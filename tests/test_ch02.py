@@ -4,8 +4,18 @@ import ipywidgets
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 
-from course_lib.chapters.ch02_mlp.exercises import check_collapse, check_count_parameters, check_relu, check_xor_weights
+from course_lib.chapters.ch02_mlp import exercises as ex
+from course_lib.chapters.ch02_mlp.exercises import (
+    check_collapse,
+    check_count_parameters,
+    check_relu,
+    check_two_layer,
+    check_xor_weights,
+)
+from course_lib.chapters.ch02_mlp.experiments import standardise, two_layer_forward_backward
 from course_lib.chapters.ch02_mlp.widgets import check_fits, fit_error, plot_fit, width_widget
 from course_lib.scratch.modules import MLP
 
@@ -54,16 +64,19 @@ def test_relu_check_passes_the_right_answer():
     "forward, backward, hint",
     [
         (np.abs, lambda d, x: np.where(x > 0, d, 0.0), "absolute value"),
-        (lambda x: np.minimum(x, 0.0), lambda d, x: np.where(x > 0, d, 0.0), "max(x, 0)"),
+        (lambda x: np.minimum(x, 0.0), lambda d, x: np.where(x > 0, d, 0.0), "keeps the negative part"),
+        (lambda x: np.maximum(x, 1.0), lambda d, x: np.where(x > 0, d, 0.0), "max(x, 0) elementwise"),
         (lambda x: np.maximum(x, 0.0), lambda d, x: (x > 0).astype(float), "upstream gradient dout"),
         (lambda x: np.maximum(x, 0.0), lambda d, x: np.where(x >= 0, d, 0.0), "exactly x = 0"),
         (lambda x: np.maximum(x, 0.0), lambda d, x: d, "block the gradient"),
-        (lambda x: np.maximum(x, 0.0), lambda d, x: np.where(x < 0, d, 0.0), "np.where(x > 0, dout, 0.0)"),
+        (lambda x: np.maximum(x, 0.0), lambda d, x: np.where(x < 0, d, 0.0), "wrong side"),
+        (lambda x: np.maximum(x, 0.0), lambda d, x: 2 * d, "passes unchanged"),
     ],
 )
 def test_relu_check_hints(forward, backward, hint):
     fb = check_relu(forward, backward)
     assert not fb.passed and hint in fb.message
+    assert "np." not in fb.message  # hints name the mistake, never the code
 
 
 def test_relu_check_handles_placeholders():
@@ -117,6 +130,60 @@ def test_count_check_hints():
     assert "not attempted yet" in check_count_parameters(_not_attempted).message
 
 
+# --------------------------------------------------------------------------- 2.5 two-layer MLP by hand
+
+
+def test_two_layer_reference_matches_torch_autograd_and_numeric_gradients():
+    X, y, W1, b1, W2, b2 = ex._mlp_case()
+    loss, grads = two_layer_forward_backward(X, y, W1, b1, W2, b2)
+    params = [torch.tensor(a, requires_grad=True) for a in (W1, b1, W2, b2)]
+    loss_t = F.cross_entropy(F.linear(F.relu(F.linear(torch.tensor(X), params[0], params[1])), params[2], params[3]),
+                             torch.tensor(y))
+    loss_t.backward()
+    assert abs(loss - loss_t.item()) < 1e-12
+    for key, p in zip(("W1", "b1", "W2", "b2"), params):
+        assert np.allclose(grads[key], p.grad.numpy(), atol=1e-12)
+    eps, step = 1e-6, np.zeros_like(W1)
+    step[1, 2] = eps
+    numeric = (two_layer_forward_backward(X, y, W1 + step, b1, W2, b2)[0]
+               - two_layer_forward_backward(X, y, W1 - step, b1, W2, b2)[0]) / (2 * eps)
+    assert abs(numeric - grads["W1"][1, 2]) < 1e-6
+
+
+def test_two_layer_check_passes_the_reference():
+    assert check_two_layer(two_layer_forward_backward).passed
+
+
+@pytest.mark.parametrize("index, words", [(0, "summed over the batch"), (1, "ignores the ReLU"), (2, "'- 1'"),
+                                          (3, "bias gradients are averaged")])
+def test_two_layer_check_names_typical_mistakes(index, words):
+    answer = ex._mlp_mistakes(*ex._mlp_case())[index][1]
+    fb = check_two_layer(lambda *a: answer)
+    assert not fb.passed and words in fb.message and "np." not in fb.message and "@" not in fb.message
+
+
+def test_two_layer_check_names_a_transposed_gradient_and_locates_other_errors():
+    loss, grads = two_layer_forward_backward(*ex._mlp_case())
+    fb = check_two_layer(lambda *a: (loss, {**grads, "W1": grads["W1"].T}))
+    assert not fb.passed and "transpose" in fb.message
+    off = grads["b1"].copy()
+    off[3] += 0.25
+    fb = check_two_layer(lambda *a: (loss, {**grads, "b1": off}))
+    assert "db1[3] is off by +0.25" in fb.message and "1 of 5 entries" in fb.message
+    assert "pair (loss, grads)" in check_two_layer(lambda *a: (loss, [1, 2])).message
+    assert "loss is off by" in check_two_layer(lambda *a: (loss + 0.5, grads)).message
+
+
+def test_xor_check_placeholders_are_not_attempted():
+    assert "not attempted yet" in check_xor_weights(None, None, None, None).message
+
+
+def test_standardise_uses_training_statistics_only():
+    train, other = np.array([[0.0, 5.0], [2.0, 5.0]]), np.array([[4.0, 6.0]])
+    a, b = standardise(train, other)
+    assert np.allclose(a, [[-1.0, 0.0], [1.0, 0.0]]) and np.allclose(b, [[3.0, 1.0]])
+
+
 # --------------------------------------------------------------------------- widget
 
 
@@ -126,42 +193,40 @@ def _curve():
     return x, target, {4: target + 0.1, 1: np.zeros_like(x), 2: target * 0.5}
 
 
-def test_width_widget_slides_over_sorted_widths_and_redraws():
-    x, target, fits = _curve()
-    demo = width_widget(x[:, None], target[:, None], {k: v[:, None] for k, v in fits.items()})
-    slider = next(w for w in demo.children if isinstance(w, ipywidgets.SelectionSlider))
-    assert slider.options == (1, 2, 4) and slider.value == 1 and not slider.continuous_update
+def test_width_widget_retrains_on_every_change():
+    x = np.linspace(-3, 3, 40)
+    x_held = np.linspace(-2.9, 2.9, 25)
+    demo = width_widget(x, np.sin(x), x_held, np.sin(x_held), max_units=8)
+    units, start = [w for w in demo.children if isinstance(w, ipywidgets.IntSlider)]
+    assert units.description == "hidden units" and start.description == "random start"
+    assert units.style.description_width == "initial" and not units.continuous_update
     before = len(plt.get_fignums())
-    slider.value = 4  # moving the slider calls the drawing function again
-    assert demo.kwargs["hidden_units"] == 4 and len(plt.get_fignums()) >= before
+    units.value = 8  # moving the slider trains a new network and draws it
+    assert demo.kwargs["hidden_units"] == 8 and len(plt.get_fignums()) >= before
 
 
-def test_plot_fit_titles_with_width_and_error():
+def test_plot_fit_titles_with_width_and_errors():
     x, target, fits = _curve()
     _, ax = plt.subplots()
     plot_fit(ax, x, target, fits[4], 4)
     assert ax.get_title() == f"4 hidden units: MSE {fit_error(target, fits[4]):.4f}" and len(ax.lines) == 2
     assert abs(fit_error(target, fits[4]) - 0.01) < 1e-12
     _, ax = plt.subplots()
-    plot_fit(ax, x, target, fits[1], 1)
-    assert ax.get_title().startswith("1 hidden unit:")
+    plot_fit(ax, x, target, fits[1], 1, x[:5], target[:5], target[:5] + 0.2)
+    assert ax.get_title().startswith("1 hidden unit:") and ax.get_title().endswith("held-out 0.0400")
 
 
 def test_width_widget_rejects_bad_input():
     x, target, fits = _curve()
     with pytest.raises(ValueError, match=r"target with 30 values, one per point of x.*got 29 values"):
-        width_widget(x, target[:-1], fits)
-    with pytest.raises(ValueError, match=r"fits\[4\] with 30 values"):
-        width_widget(x, target, {4: target[:10]})
-    with pytest.raises(TypeError, match=r"fits as a non-empty dict.*got list"):
-        width_widget(x, target, [target])
-    with pytest.raises(TypeError, match=r"got an empty dict"):
-        width_widget(x, target, {})
-    with pytest.raises(TypeError, match=r"number of hidden units\) to be an int"):
-        width_widget(x, target, {"four": target})
+        width_widget(x, target[:-1], x, target)
+    with pytest.raises(ValueError, match=r"target_held with 30 values"):
+        width_widget(x, target, x, target[:10])
+    with pytest.raises(ValueError, match=r"x of shape \(N,\) or \(N, 1\), got shape \(30, 2\)"):
+        width_widget(np.column_stack([x, x]), target, x, target)
+    with pytest.raises(TypeError, match=r"x to be a numpy.ndarray, got list"):
+        width_widget(list(x), target, x, target)
     with pytest.raises(ValueError, match=r">= 1"):
         check_fits(x, target, {0: target})
-    with pytest.raises(ValueError, match=r"x of shape \(N,\) or \(N, 1\), got shape \(30, 2\)"):
-        width_widget(np.column_stack([x, x]), target, fits)
-    with pytest.raises(TypeError, match=r"x to be a numpy.ndarray, got list"):
-        width_widget(list(x), target, fits)
+    with pytest.raises(TypeError, match=r"got an empty dict"):
+        check_fits(x, target, {})

@@ -1,11 +1,24 @@
-"""Checks for chapter 1, the perceptron."""
+"""Checks for chapter 1, the perceptron.
+
+Each check names the mistake it recognises and the section that explains
+it; none prints the answer.
+"""
 
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
+
 import numpy as np
 
-from course_lib.feedback import Feedback, call_student, close, failed, passed
-from course_lib.scratch.perceptron import perceptron_update
+from course_lib.feedback import Feedback, call_student, close, failed, passed, student_value
+from course_lib.scratch.perceptron import _update, perceptron_forward, perceptron_update, train_perceptron
+
+from .experiments import perceptron_criterion, pocket_perceptron
+
+EXERCISES = ("1.1 weighted sum", "1.2 OR gate", "1.2 NAND gate", "1.3 learning rule", "1.4 perceptron criterion",
+             "1.5 pocket perceptron")
 
 _GATES = {
     "AND": np.array([0, 0, 0, 1]),
@@ -15,21 +28,73 @@ _GATES = {
 _INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 
 
+# --------------------------------------------------------------------------- 1.1
+
+
+class _Watched(np.ndarray):
+    """An array that notes when it is iterated row by row (a Python loop over X)."""
+
+    def __iter__(self):
+        self.looped = True
+        return super().__iter__()
+
+    def __getitem__(self, key):
+        if isinstance(key, int | np.integer):
+            self.looped = True
+        return super().__getitem__(key)
+
+
+_LOOPS = (ast.For, ast.While, ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)
+_LOOP_CALLS = {"map", "vectorize", "apply_along_axis", "fromiter"}
+
+
+def _loop_in_source(func) -> str | None:
+    """The kind of Python loop in ``func``'s own source, or None (also when the source is unavailable)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+    defs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == getattr(func, "__name__", "")]
+    if not defs:  # a lambda: its line may hold other code, so only the run-time watch applies
+        return None
+    for node in ast.walk(defs[0]):
+        if isinstance(node, _LOOPS):
+            return {ast.For: "a for loop", ast.While: "a while loop"}.get(type(node), "a comprehension")
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in _LOOP_CALLS:
+                return f"{name}(...), a loop in disguise"
+    return None
+
+
 def check_weighted_sum(func) -> Feedback:
-    """Exercise 1.1: ``func(x, w, b)`` returns the pre-activation w . x + b for a batch."""
+    """Exercise 1.1: ``func(X, w, b)`` returns the pre-activation w . x + b for every row, without a Python loop."""
     name = "1.1 weighted sum"
     rng = np.random.default_rng(11)
     X, w, b = rng.normal(size=(5, 3)), rng.normal(size=3), 0.7
-    result, problem = call_student(name, func, X, w, b)
+    watched = X.copy().view(_Watched)
+    result, problem = call_student(name, func, watched, w.copy(), b)
     if problem is not None:
         return problem
     if np.shape(result) != (5,):
-        return failed(name, f"for X of shape (5, 3) expected 5 sums, got shape {np.shape(result)}; use X @ w.")
+        return failed(name, f"for X of shape (5, 3) expected 5 sums, one per row, got shape {np.shape(result)}. "
+                      "See section 1: a batch's sums are one matrix-vector product.")
     if close(result, X @ w):
         return failed(name, "close: the sums are right but the bias b is missing.")
+    if close(result, X @ w - b):
+        return failed(name, "the bias is subtracted; z adds it (section 1's formula).")
     if not close(result, X @ w + b):
-        return failed(name, "each sum should be w[0]*x[0] + w[1]*x[1] + ... + b; try X @ w + b.")
-    return passed(name, "X @ w + b computes every example's sum in one matrix product.")
+        i = int(np.argmax(np.abs(np.asarray(result, dtype=float) - (X @ w + b))))
+        return failed(name, f"row {i}'s sum is off by {float(np.asarray(result)[i] - (X @ w + b)[i]):+.3g}; "
+                      "each sum is w[0]*x[0] + w[1]*x[1] + ... + b (section 1).")
+    loop = _loop_in_source(func) or ("a loop over the rows of X" if getattr(watched, "looped", False) else None)
+    if loop:
+        return failed(name, f"the values are right, but the function uses {loop}. The exercise asks for no Python "
+                      "loop: section 1 shows how all N sums come out of one matrix-vector product.")
+    return passed(name, "one matrix-vector product computes every example's sum at once.")
+
+
+# --------------------------------------------------------------------------- 1.2
 
 
 def check_gate(w, b, gate: str) -> Feedback:
@@ -37,6 +102,8 @@ def check_gate(w, b, gate: str) -> Feedback:
     name = f"1.2 {gate} gate"
     if gate not in _GATES:
         return failed(name, f"gate must be one of {sorted(_GATES)}, got {gate!r}.")
+    if w is None or b is None:
+        return student_value(name, None)[1]
     try:
         w = np.asarray(w, dtype=float)
         b = float(b)
@@ -52,6 +119,9 @@ def check_gate(w, b, gate: str) -> Feedback:
         name,
         f"wrong for inputs {wrong}; the line w . x + b = 0 must put exactly the 1-outputs on its positive side.",
     )
+
+
+# --------------------------------------------------------------------------- 1.3
 
 
 def check_update(func) -> Feedback:
@@ -71,8 +141,169 @@ def check_update(func) -> Feedback:
         except (TypeError, ValueError):
             return failed(name, "return the pair (w, b).")
         w_ref, b_ref, wrong = perceptron_update(x, y, w, b, lr)
-        if not (close(w_new, w_ref) and close(b_new, b_ref)):
-            if not wrong:
-                return failed(name, "a correctly classified example must leave w and b unchanged.")
-            return failed(name, "on a mistake: w += lr * (y - y_hat) * x and b += lr * (y - y_hat).")
+        if close(w_new, w_ref) and close(b_new, b_ref):
+            continue
+        if not wrong:
+            return failed(name, "a correctly classified example must leave w and b unchanged (section 3).")
+        if close(w_new, w_ref) and close(b_new, b):
+            return failed(name, "w moves correctly, but the bias must move on a mistake too (section 3).")
+        if close(w_new, 2 * w - w_ref):
+            return failed(name, "the weights move the wrong way: on a missed 1, w must turn towards x (section 3).")
+        return failed(name, f"on the mistake at x = {x.tolist()}, y = {y}, w moved to {np.round(w_new, 3).tolist()}; "
+                      "re-read how section 3 scales x by the learning rate and the error y - y_hat.")
     return passed(name, "mistakes move the boundary, correct answers leave it alone.")
+
+
+# --------------------------------------------------------------------------- 1.4
+
+
+def _criterion_case():
+    rng = np.random.default_rng(14)
+    X = rng.normal(size=(8, 3))
+    y = np.array([0, 1, 1, 0, 1, 1, 0, 1])
+    w, b = np.array([0.6, -0.4, 0.3]), 0.2
+    return X, y, w, b
+
+
+def _criterion_mistakes(X, y, w, b):
+    """(description, (loss, dw, db)) of the wrong answers the check recognises."""
+    loss, dw, db = perceptron_criterion(X, y, w, b)
+    n = len(y)
+    s = 2.0 * y - 1.0
+    wrong = perceptron_forward(X, w, b) != y
+    z = X @ w + b
+    return [
+        ("the loss and gradients are summed over the batch; the criterion is the mean (divide by N)",
+         (loss * n, dw * n, db * n)),
+        ("the gradient points uphill: its sign is flipped", (loss, -dw, -db)),
+        ("the labels 0/1 were used as the sign; map them to s = 2y - 1 so that class 0 counts too",
+         (float(np.mean(np.maximum(0.0, -y * z))), -(y * wrong) @ X / n, float(-np.sum(y * wrong) / n))),
+        ("the gradient sums over every example; only the mistakes contribute (max(0, .) is flat elsewhere)",
+         (loss, -s @ X / n, float(-np.sum(s) / n))),
+        ("the bias gradient db is missing", (loss, dw, 0.0)),
+        ("the loss counts mistakes (the 0/1 loss); the criterion measures how far on the wrong side they are",
+         (float(np.mean(wrong)), dw, db)),
+    ]
+
+
+def _numeric_dw(func, X, y, w, b, eps=1e-6):
+    grad = np.zeros_like(w)
+    for j in range(len(w)):
+        step = np.zeros_like(w)
+        step[j] = eps
+        up, _ = call_student("numeric", func, X, y, w + step, b)
+        down, _ = call_student("numeric", func, X, y, w - step, b)
+        try:
+            grad[j] = (float(up[0]) - float(down[0])) / (2 * eps)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return grad
+
+
+def check_criterion(func) -> Feedback:
+    """Exercise 1.4: ``func(X, y, w, b)`` returns the perceptron criterion and its gradient (loss, dw, db)."""
+    name = "1.4 perceptron criterion"
+    X, y, w, b = _criterion_case()
+    result, problem = call_student(name, func, X.copy(), y.copy(), w.copy(), b)
+    if problem is not None:
+        return problem
+    try:
+        loss, dw, db = result
+        loss, db = float(loss), float(db)
+        dw = np.asarray(dw, dtype=float)
+    except (TypeError, ValueError):
+        return failed(name, "return the triple (loss, dw, db): two numbers and an array with one entry per weight.")
+    if dw.shape != w.shape:
+        return failed(name, f"dw should have w's shape {w.shape} (one entry per weight), got {dw.shape}; "
+                      "summing over the wrong axis gives one entry per example.")
+    answer = (loss, dw, db)
+    reference = perceptron_criterion(X, y, w, b)
+    if all(close(a, r) for a, r in zip(answer, reference)):
+        return passed(name, "the mean of max(0, -s z) and its gradient over the mistakes; it matches autograd too.")
+    for mistake, values in _criterion_mistakes(X, y, w, b):
+        if all(close(a, v) for a, v in zip(answer, values)):
+            return failed(name, mistake + " (section 'The perceptron criterion').")
+    if close(loss, reference[0]):
+        numeric = _numeric_dw(func, X, y, w, b)
+        if numeric is not None and not close(dw, numeric, atol=1e-4):
+            j = int(np.argmax(np.abs(dw - numeric)))
+            return failed(name, f"your loss is right, but dw[{j}] = {dw[j]:.4g} while a numeric gradient of your "
+                          f"loss gives {numeric[j]:.4g}.")
+    parts = [("loss", np.atleast_1d(loss), np.atleast_1d(reference[0])), ("dw", dw, reference[1]),
+             ("db", np.atleast_1d(db), np.atleast_1d(reference[2]))]
+    for label, got, want in parts:
+        if not close(got, want):
+            j = int(np.argmax(np.abs(got - want)))
+            where = f"{label}[{j}]" if label == "dw" else label
+            return failed(name, f"{where} is off by {float(got[j] - want[j]):+.4g} on the check's batch of 8.")
+    return failed(name, "not yet right.")
+
+
+# --------------------------------------------------------------------------- 1.5
+
+
+def _pocket_case():
+    from course_lib.data import load_iris
+
+    X, y = load_iris(features=("petal length", "petal width"), classes=("versicolor", "virginica"))
+    order = np.random.default_rng(12).permutation(len(y))[:60]
+    return X[order], y[order], 5, 1.0
+
+
+def _pocket_variant(X, y, epochs, lr, mode):
+    """The pocket perceptron done wrong in one recognised way."""
+    w, b = np.zeros(X.shape[1]), 0.0
+    best = (np.mean(perceptron_forward(X, w, b) == y), w.copy(), b)
+    for _ in range(epochs):
+        for x_i, y_i in zip(X, y):
+            w, b, wrong = _update(x_i, int(y_i), w, b, lr)
+            if wrong and mode == "ties":
+                acc = np.mean(perceptron_forward(X, w, b) == y)
+                if acc >= best[0]:
+                    best = (acc, w.copy(), b)
+        if mode == "epoch":
+            acc = np.mean(perceptron_forward(X, w, b) == y)
+            if acc > best[0]:
+                best = (acc, w.copy(), b)
+    return best[1], best[2], float(best[0])
+
+
+def check_pocket(func) -> Feedback:
+    """Exercise 1.5: ``func(X, y, epochs, lr)`` returns the pocket perceptron's (w, b, train_accuracy)."""
+    name = "1.5 pocket perceptron"
+    X, y, epochs, lr = _pocket_case()
+    X_given, y_given = X.copy(), y.copy()
+    result, problem = call_student(name, func, X_given, y_given, epochs, lr)
+    if problem is not None:
+        return problem
+    if not (np.array_equal(X_given, X) and np.array_equal(y_given, y)):
+        return failed(name, "your function changed X or y in place; leave the data alone.")
+    try:
+        w, b, acc = result
+        w, b, acc = np.asarray(w, dtype=float), float(b), float(acc)
+    except (TypeError, ValueError):
+        return failed(name, "return the triple (w, b, train_accuracy).")
+    if w.shape != (X.shape[1],):
+        return failed(name, f"w should hold one weight per feature, shape ({X.shape[1]},); got {w.shape}.")
+    true_acc = float(np.mean(perceptron_forward(X, w, b) == y))
+    w_ref, b_ref, acc_ref = pocket_perceptron(X, y, epochs, lr)
+    w_last, b_last, _ = train_perceptron(X, y, lr=lr, max_epochs=epochs)
+    if close(w, w_ref) and close(b, b_ref) and abs(acc - acc_ref) < 1e-12:
+        return passed(name, f"the pocket holds the best weights visited ({acc_ref:.3f} on the training set).")
+    if close(w, w_last) and close(b, b_last):
+        if abs(acc - acc_ref) < 1e-12:
+            return failed(name, "the accuracy is the best one, but w and b are the last weights: the pocket stored "
+                          "a reference to arrays that later updates changed; store a copy.")
+        return failed(name, "these are the rule's last weights; the pocket should return the best ones it visited.")
+    if abs(acc - true_acc) > 1e-12:
+        return failed(name, f"the accuracy you return ({acc:.3f}) is not that of the weights you return "
+                      f"({true_acc:.3f} on X, y).")
+    for mode, mistake in (("epoch", "you compare only at the end of each epoch; better weights can appear after any "
+                                    "update in between"),
+                          ("ties", "equally good later weights replaced the pocket; keep the first (strictly "
+                                   "better only)")):
+        w_v, b_v, _ = _pocket_variant(X, y, epochs, lr, mode)
+        if close(w, w_v) and close(b, b_v):
+            return failed(name, mistake + " (section 6).")
+    return failed(name, f"your weights reach {true_acc:.3f} on the training set; the best weights the rule visits "
+                  f"in {epochs} epochs from zero reach {acc_ref:.3f}.")

@@ -35,7 +35,7 @@ def perceptron_widget(X: np.ndarray, y: np.ndarray, w=(1.0, -1.0), b: float = 0.
         ax.set_title(f"w = ({w1:.1f}, {w2:.1f}), b = {b:.1f}: accuracy {acc:.0%}")
         plt.show()
 
-    slider = dict(min=-3.0, max=3.0, step=0.1, continuous_update=False)
+    slider = dict(min=-3.0, max=3.0, step=0.1, continuous_update=False, style={"description_width": "initial"})
     return widgets.interactive(
         draw,
         w1=widgets.FloatSlider(value=float(w[0]), description="w1", **slider),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib.feedback import Feedback, call_student, close, failed, passed
+from course_lib.feedback import Feedback, call_student, close, failed, not_attempted, passed
 from course_lib.scratch.layers import relu_backward, relu_forward
 from course_lib.scratch.perceptron import step, train_perceptron
+
+EXERCISES = ("2.1 two linear layers are one", "2.2 ReLU forward and backward", "2.3 XOR by hand",
+             "2.4 a two-layer MLP by hand", "2.5 counting parameters")
 
 _INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 _XOR = np.array([0, 1, 1, 0])
@@ -59,9 +62,11 @@ def check_relu(forward, backward) -> Feedback:
     expected_out, cache = relu_forward(x)
     if not close(out, expected_out):
         if close(out, np.abs(x)):
-            return failed(name, "forward: negative inputs become 0, not their absolute value; "
-                          "try np.maximum(x, 0).")
-        return failed(name, "forward should be max(x, 0) elementwise; try np.maximum(x, 0).")
+            return failed(name, "forward: negative inputs become 0, not their absolute value (section 2's table).")
+        if close(out, np.minimum(x, 0.0)):
+            return failed(name, "forward keeps the negative part; ReLU keeps the positive part, max(x, 0).")
+        i = np.unravel_index(int(np.argmax(np.abs(np.asarray(out, dtype=float) - expected_out))), x.shape)
+        return failed(name, f"forward at x = {x[i]} gives {np.asarray(out)[i]}; ReLU is max(x, 0) elementwise.")
     dout = np.arange(1.0, 11.0).reshape(2, 5)
     dx, problem = call_student(name, backward, dout.copy(), x.copy())
     if problem:
@@ -76,7 +81,10 @@ def check_relu(forward, backward) -> Feedback:
         return failed(name, "almost: at exactly x = 0 use slope 0, as PyTorch does (x > 0, not x >= 0).")
     if close(dx, dout):
         return failed(name, "backward must block the gradient where the input was negative.")
-    return failed(name, "backward: dx = dout where x > 0, else 0; try np.where(x > 0, dout, 0.0).")
+    if close(dx, np.where(x < 0, dout, 0.0)):
+        return failed(name, "backward lets the gradient through on the wrong side: it flows where the input was "
+                      "positive.")
+    return failed(name, "backward: where x > 0 the upstream gradient passes unchanged, elsewhere it stops.")
 
 
 def _gate_name(outputs) -> str | None:
@@ -93,6 +101,8 @@ def check_xor_weights(W1, b1, w2, b2) -> Feedback:
     (out, in) layout and b1 (2,); output ``step(h @ w2 + b2)`` with w2 (2,).
     """
     name = "2.3 XOR by hand"
+    if any(v is None for v in (W1, b1, w2, b2)):
+        return not_attempted(name)
     try:
         W1, b1 = np.asarray(W1, dtype=float), np.asarray(b1, dtype=float)
         w2, b2 = np.asarray(w2, dtype=float), float(b2)
@@ -133,8 +143,8 @@ def _describe(hidden) -> str:
 
 
 def check_count_parameters(func) -> Feedback:
-    """Exercise 2.4: ``func(sizes)`` returns the number of weights and biases of MLP(sizes)."""
-    name = "2.4 counting parameters"
+    """Exercise 2.5: ``func(sizes)`` returns the number of weights and biases of MLP(sizes)."""
+    name = "2.5 counting parameters"
     for sizes in ([64, 128, 10], [2, 2, 1], [784, 256, 128, 10], [5, 1]):
         count, problem = call_student(name, func, list(sizes))
         if problem:
@@ -154,3 +164,90 @@ def check_count_parameters(func) -> Feedback:
             "d_in * d_out weights and d_out biases; activations have none.",
         )
     return passed(name, "sum over layers of d_in * d_out + d_out; MLP(sizes).num_parameters() agrees.")
+
+
+# --------------------------------------------------------------------------- 2.4 a two-layer MLP by hand
+
+
+def _mlp_case():
+    rng = np.random.default_rng(25)
+    X = rng.normal(size=(6, 4))
+    y = np.array([0, 2, 1, 2, 0, 1])
+    W1, b1 = rng.normal(size=(5, 4)) * 0.7, rng.normal(size=5) * 0.3  # 4 inputs -> 5 hidden (ReLU)
+    W2, b2 = rng.normal(size=(3, 5)) * 0.7, rng.normal(size=3) * 0.3  # 5 hidden -> 3 classes
+    return X, y, W1, b1, W2, b2
+
+
+def _mlp_mistakes(X, y, W1, b1, W2, b2):
+    """(description, (loss, grads)) of the wrong answers the check recognises."""
+    from .experiments import two_layer_forward_backward
+
+    loss, g = two_layer_forward_backward(X, y, W1, b1, W2, b2)
+    n = len(y)
+    pre = X @ W1.T + b1
+    hidden = np.maximum(pre, 0.0)
+    logits = hidden @ W2.T + b2
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    no_mask = probs.copy()
+    no_mask[np.arange(n), y] -= 1
+    no_mask /= n
+    dpre_nomask = no_mask @ W2
+    wrong_dlogits = probs / n
+    dpre_wrong = (wrong_dlogits @ W2) * (pre > 0)
+    return [
+        ("the loss and every gradient are summed over the batch; the loss is the mean, so each gradient carries "
+         "1/N", (loss * n, {k: v * n for k, v in g.items()})),
+        ("the gradient of the first layer ignores the ReLU: where a hidden unit's input was negative, no gradient "
+         "flows back through it", (loss, {**g, "W1": dpre_nomask.T @ X, "b1": dpre_nomask.sum(axis=0)})),
+        ("the gradient at the logits is missing the '- 1' at the correct class (softmax probabilities minus the "
+         "one-hot labels)", (loss, {"W1": dpre_wrong.T @ X, "b1": dpre_wrong.sum(axis=0),
+                                    "W2": wrong_dlogits.T @ hidden, "b2": wrong_dlogits.sum(axis=0)})),
+        ("the bias gradients are averaged over the batch; like the weights' gradients, they are summed over "
+         "the examples (the 1/N is already in the gradient at the logits)",
+         (loss, {**g, "b1": g["b1"] / n, "b2": g["b2"] / n})),
+    ]
+
+
+def check_two_layer(func) -> Feedback:
+    """Exercise 2.4: ``func(X, y, W1, b1, W2, b2)`` returns (loss, grads) of a ReLU MLP with softmax cross-entropy."""
+    from .experiments import two_layer_forward_backward
+
+    name = "2.4 a two-layer MLP by hand"
+    X, y, W1, b1, W2, b2 = _mlp_case()
+    result, problem = call_student(name, func, X.copy(), y.copy(), W1.copy(), b1.copy(), W2.copy(), b2.copy())
+    if problem is not None:
+        return problem
+    try:
+        loss, grads = result
+        loss = float(loss)
+        grads = {k: np.asarray(grads[k], dtype=float) for k in ("W1", "b1", "W2", "b2")}
+    except (TypeError, ValueError, KeyError, IndexError):
+        return failed(name, "return the pair (loss, grads) with grads a dict holding 'W1', 'b1', 'W2' and 'b2'.")
+    ref_loss, ref = two_layer_forward_backward(X, y, W1, b1, W2, b2)
+    params = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    for key, value in params.items():
+        if grads[key].shape != value.shape:
+            if grads[key].shape == value.shape[::-1] and value.ndim == 2:
+                return failed(name, f"d{key} has shape {grads[key].shape}, the transpose of {key}'s {value.shape}: "
+                              "PyTorch's layout is (out, in), and so is its gradient (section 1).")
+            return failed(name, f"d{key} should have {key}'s shape {value.shape}, got {grads[key].shape}; "
+                          "a bias gradient sums over the batch axis (axis 0).")
+    if not close(loss, ref_loss):
+        if close(loss, ref_loss * len(y)):
+            return failed(name, "the loss is summed over the batch; the cross-entropy loss is the mean (section 3).")
+        return failed(name, f"the loss is off by {loss - ref_loss:+.4g}: forward is ReLU(X W1^T + b1), then "
+                      "W2^T + b2, then the mean cross-entropy of the softmax (section 3).")
+    if all(close(grads[k], ref[k]) for k in ref):
+        return passed(name, "loss and all four gradients match PyTorch's autograd and numeric gradients.")
+    for mistake, (m_loss, m_grads) in _mlp_mistakes(X, y, W1, b1, W2, b2):
+        if close(loss, m_loss) and all(close(grads[k], m_grads[k]) for k in ref):
+            return failed(name, mistake + ".")
+    for key in ("W2", "b2", "W1", "b1"):  # backward order: the first wrong one is where to look
+        if not close(grads[key], ref[key]):
+            diff = grads[key] - ref[key]
+            where = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(diff))), diff.shape))
+            count = int(np.sum(~np.isclose(grads[key], ref[key], atol=1e-8)))
+            return failed(name, f"d{key}{list(where)} is off by {float(diff[where]):+.4g} ({count} of {diff.size} "
+                          f"entries differ); d{key} is the first wrong one in backward order W2, b2, W1, b1.")
+    return failed(name, "not yet right.")
