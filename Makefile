@@ -1,6 +1,8 @@
-# The course's commands. `make lab` sets up and opens the course;
-# `make test` runs every test. Both create the virtual environment first if
-# it is missing or older than pyproject.toml / constraints.txt.
+# The course's commands. `make lab` sets up and opens the course (the
+# student edition, in student/); `make test` runs every test. Both create the
+# virtual environment first if it is missing or older than pyproject.toml /
+# constraints.txt: with uv when it is there (installed first, pinned, when it
+# is not), else pip (COURSE_INSTALLER=pip forces pip); same constraints, same result.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -16,26 +18,39 @@ GPU_PYTHON ?= python3
 GPU_DEVICE ?= cuda
 WHEELS     ?= wheels
 
-.PHONY: setup lab present student slides test test-oldcpu test-threads test-gpu wheels lint notebooks tolerances clean
+# JupyterLab with the course's own settings (jupyter-config/: no news popup; bigger fonts when presenting).
+# JupyterLab refuses to run as root; in a container say so with ALLOW_ROOT=1.
+IS_ROOT    := $(shell [ "$$(id -u)" = 0 ] && echo 1)
+ROOT_FLAG   = $(if $(IS_ROOT),$(if $(filter 1,$(ALLOW_ROOT)),--allow-root,$(error JupyterLab does not run as root \
+	by default. In a container, run `make $@ ALLOW_ROOT=1`; on your own machine, run make as your own user)))
+LAB         = $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --LabApp.news_url= $(ROOT_FLAG)
+CONFIG     := $(CURDIR)/jupyter-config
+
+.PHONY: setup lab lab-instructor present student slides test test-oldcpu test-threads test-gpu wheels lint notebooks tolerances clean
 
 $(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable ".[dev]"
+	$(PYTHON) course_lib/tools/setup_env.py --venv $(VENV)
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install the course (pinned versions)
 
-lab: $(STAMP)  ## open the course in JupyterLab, on this machine only
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=. notebooks/01_perceptron.ipynb
+lab: student  ## STUDENTS: open your own copy of the course (student/, no solutions, untracked by git)
+	JUPYTER_CONFIG_PATH=$(CONFIG) $(LAB) --ServerApp.root_dir=student 00_start_here.ipynb
 
-present: $(STAMP)  ## JupyterLab for presenting live: long training cells load their shipped results
-	COURSE_SHIPPED=1 $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=. notebooks/01_perceptron.ipynb
+lab-instructor: $(STAMP)  ## INSTRUCTORS: open the full edition (notebooks/, with solutions; edits change the course)
+	JUPYTER_CONFIG_PATH=$(CONFIG) $(LAB) --ServerApp.root_dir=. notebooks/00_start_here.ipynb
 
-student: $(STAMP)  ## write the student edition to student/ (solutions replaced, outputs cleared)
+present: $(STAMP)  ## present live: full edition, text 22 px / code 20 px, shipped training results
+	mkdir -p build/present-settings && cp -rn $(CONFIG)/present/user-settings/. build/present-settings/
+	COURSE_SHIPPED=1 JUPYTER_CONFIG_PATH=$(CONFIG)/present:$(CONFIG) JUPYTERLAB_SETTINGS_DIR=$(CURDIR)/build/present-settings \
+		$(LAB) --ServerApp.root_dir=. notebooks/01_perceptron.ipynb
+
+student: $(STAMP)  ## write the student edition to student/ (missing or untouched files only: your work is kept)
 	$(BIN)/python -m course_lib.tools.nbtools student --out student
 
-slides: $(STAMP)  ## export every chapter as reveal.js slides to build/slides/
+slides: $(STAMP)  ## static reveal.js slides: build/slides/ (solutions marked), build/slides-student/ (hidden)
 	$(BIN)/python -m course_lib.tools.nbtools slides --out build/slides
+	$(BIN)/python -m course_lib.tools.nbtools slides --edition student --out build/slides-student
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_lib tests notebooks conftest.py

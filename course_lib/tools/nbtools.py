@@ -45,6 +45,12 @@ import time
 from pathlib import Path
 
 from course_lib.checks import _fail
+from course_lib.tools.presenting import (
+    add_chapter_links,
+    add_slide_metadata,
+    split_at_headings,
+    tidy_widget_outputs,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -126,10 +132,16 @@ def apply_notebook_env(environ=None) -> dict:
     return environ
 
 
+FRONT_DOOR = NOTEBOOK_DIR / "00_start_here.ipynb"
+
+
 def list_notebooks(paths=None) -> list[Path]:
-    """The chapter notebooks in order, or the given paths (checked)."""
+    """The chapter notebooks (01 to 11) in order, or the given paths (checked).
+
+    The front door, ``00_start_here.ipynb``, is no chapter: see ``front_door()``.
+    """
     if not paths:
-        return sorted(p for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+        return sorted(p for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb") if p.name != FRONT_DOOR.name)
     found = []
     for raw in paths:
         path = Path(raw)
@@ -214,21 +226,6 @@ def student_notebook(nb):
     return nb
 
 
-def add_slide_metadata(nb):
-    """Mark cells for reveal.js: a new slide at each ``#``/``##`` heading, a
-    sub-slide at each ``###`` heading, everything else continues the slide."""
-    for cell in nb.cells:
-        first = cell.source.lstrip().split("\n", 1)[0] if cell.source.strip() else ""
-        if cell.cell_type == "markdown" and re.match(r"#{1,2} ", first):
-            kind = "slide"
-        elif cell.cell_type == "markdown" and first.startswith("### "):
-            kind = "subslide"
-        else:
-            kind = "-"
-        cell.metadata["slideshow"] = {"slide_type": kind}
-    return nb
-
-
 NBGRADER_SCHEMA = 3
 CHECK_CALL = re.compile(r"\bcheck_(\w+)\(")
 
@@ -287,26 +284,103 @@ def check_slide_assets(assets: Path = SLIDES_DIR / "vendor") -> Path:
     return assets
 
 
-def export_slides(path: Path, out_dir: Path) -> Path:
+EDITIONS = ("instructor", "student")
+
+
+def chapter_neighbours(path: Path) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
+    """(title, file name) of the chapters before and after ``path`` (None at either end)."""
+    chapters = list_notebooks()
+    names = [p.name for p in chapters]
+    if Path(path).name not in names:
+        return None, None
+    i = names.index(Path(path).name)
+
+    def entry(j):
+        import nbformat
+
+        cells = nbformat.read(chapters[j], as_version=4).cells
+        first = next((c.source for c in cells if c.cell_type == "markdown"), "")
+        heading = re.match(r"# (Chapter \d+ · .+)", first)
+        return (heading.group(1).strip() if heading else chapters[j].stem), chapters[j].name
+
+    return (entry(i - 1) if i > 0 else None), (entry(i + 1) if i + 1 < len(chapters) else None)
+
+
+def prepare_chapter(nb, path: Path):
+    """What the saving run does to a chapter before running it (in place; returns ``nb``):
+    a cell per heading, previous / next links, nbgrader and slide metadata."""
+    split_at_headings(nb)
+    if Path(path).name in {p.name for p in list_notebooks()}:
+        add_chapter_links(nb, *chapter_neighbours(path))
+    return add_slide_metadata(add_nbgrader_metadata(nb))
+
+
+def slides_notebook(nb, edition: str = "instructor"):
+    """A copy of a prepared chapter as the static slides show it.
+
+    Widget outputs are dropped (their static figure, stored before them,
+    stays; a slide has no kernel to draw them); links to chapters point at
+    their slides. ``instructor``: each solution cell is tagged ``solution``,
+    which the template marks. ``student``: solutions become placeholders and
+    the exercise's and its check's outputs go.
+    """
+    from course_lib.tools.presenting import WIDGET_MIME
+
+    if edition not in EDITIONS:
+        _fail(ValueError, "slides_notebook", f"edition as one of {EDITIONS}", repr(edition),
+              "use 'instructor' (solutions marked) or 'student' (solutions hidden)")
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            cell.source = re.sub(r"\((\d\d_\w+)\.ipynb\)", r"(\1.slides.html)", cell.source)
+            cell.source = cell.source.replace("(00_start_here.slides.html)", "(index.html)")
+            continue
+        if cell.cell_type != "code":
+            continue
+        cell.outputs = [o for o in cell.get("outputs", []) if WIDGET_MIME not in o.get("data", {})]
+        if "### BEGIN SOLUTION" not in cell.source:
+            continue
+        if edition == "instructor":
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), "solution"]
+        else:
+            cell.source = strip_solutions(cell.source)
+            cell.outputs = []
+            if i + 1 < len(nb.cells) and nb.cells[i + 1].cell_type == "code":
+                nb.cells[i + 1].outputs = []
+    return nb
+
+
+def export_slides(path: Path, out_dir: Path, edition: str = "instructor") -> Path:
     """Export one notebook as a reveal.js HTML slideshow that works offline;
     returns the file. The scripts, style sheets and fonts it loads (reveal.js,
     RequireJS, MathJax; see ``course_lib/slides/vendor/SOURCES.md``) are
-    copied to ``out_dir/assets``, so the folder can be opened anywhere."""
+    copied to ``out_dir/assets``, so the folder can be opened anywhere.
+
+    Slides are 1280x720 with text at 22 px and code at 17 px (wrapping in
+    its box); a slide starts at every ``#``/``##``/``###`` heading, and a
+    section taller than a screen continues on the next slide (see
+    ``course_lib.tools.presenting``). ``edition`` is ``instructor``
+    (solutions marked) or ``student`` (solutions hidden).
+    """
     import shutil
 
     import nbformat
     from nbconvert import SlidesExporter
 
     assets = check_slide_assets()
+    nb = slides_notebook(prepare_chapter(nbformat.read(path, as_version=4), path), edition)
     exporter = SlidesExporter(
         extra_template_basedirs=[str(SLIDES_DIR / "templates")],
         template_name="course_reveal",
         reveal_url_prefix="assets/reveal.js",
         reveal_theme="white",
+        reveal_width="1280",
+        reveal_height="720",
         require_js_url="assets/requirejs/require.js",
         mathjax_url="assets/mathjax/tex-svg.js",
     )
-    body, _ = exporter.from_notebook_node(nbformat.read(path, as_version=4))
+    body, _ = exporter.from_notebook_node(nb)
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(assets, out_dir / "assets", dirs_exist_ok=True)
     target = out_dir / (path.stem + ".slides.html")
@@ -314,17 +388,67 @@ def export_slides(path: Path, out_dir: Path) -> Path:
     return target
 
 
-def write_student_edition(out_dir: Path, paths=None) -> list[Path]:
-    """Write the student edition of the given (default: all) chapters."""
+def write_slides_index(out_dir: Path, exported: list[Path], edition: str = "instructor") -> Path:
+    """Write ``out_dir/index.html``: every chapter's slides, with its learning goals, linked."""
+    import html
+
+    rows = []
+    for target in exported:
+        source = NOTEBOOK_DIR / (target.name.replace(".slides.html", ".ipynb"))
+        info = chapter_info(source) if source.is_file() else {"number": "", "title": target.stem, "goals": []}
+        goals = "".join(f"<li>{html.escape(g)}</li>" for g in info["goals"])
+        rows.append(f'<li><a href="{html.escape(target.name)}">Chapter {info["number"]} · '
+                    f'{html.escape(info["title"])}</a><ul class="goals">{goals}</ul></li>')
+    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>Course slides ({edition} edition)</title>"
+            "<style>body{font:20px/1.5 sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+            ".goals{font-size:16px;color:#444}a{font-weight:bold}</style></head><body>"
+            f"<h1>Deep learning from scratch, then for real: slides</h1>"
+            f"<p>The {edition} edition: "
+            + ("solutions are hidden." if edition == "student" else "solutions are marked in red.")
+            + " Arrow keys move between slides; Esc shows the overview; a tall slide scrolls.</p>"
+            "<ol>" + "\n".join(rows) + "</ol></body></html>\n")
+    index = out_dir / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index
+
+
+STUDENT_RECORD = ".generated.json"
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_student_edition(out_dir: Path, paths=None, front: bool = True) -> list[Path]:
+    """Write the student edition of the given (default: all) chapters, and the front door, to ``out_dir``.
+
+    A file the student changed is never overwritten: ``out_dir/.generated.json``
+    keeps the SHA-256 of what was written, and only a missing file or one that
+    still has exactly those bytes is (re)written. Returns the files written.
+    """
     import nbformat
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    record_file = out_dir / STUDENT_RECORD
+    record = json.loads(record_file.read_text()) if record_file.is_file() else {}
+    sources = list_notebooks(paths) + ([FRONT_DOOR] if front and FRONT_DOOR.is_file() and not paths else [])
     written = []
-    for path in list_notebooks(paths):
+    for path in sources:
         target = out_dir / path.name
-        nbformat.write(student_notebook(nbformat.read(path, as_version=4)), target)
+        if target.is_file() and record.get(target.name) != _sha(target):
+            print(f"kept {target}: it has your work in it (delete it to get a fresh copy)")
+            continue
+        nb = nbformat.read(path, as_version=4)
+        if path != FRONT_DOOR:
+            prepare_chapter(nb, path)
+        nbformat.write(student_notebook(nb), target)
+        record[target.name] = _sha(target)
         written.append(target)
+    record_file.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     return written
 
 
@@ -344,7 +468,7 @@ def run_notebook(path: Path, shipped: str = "0", timeout: int = 600, unset=(), e
     if shipped not in ("0", "1", "record"):
         _fail(ValueError, "run_notebook", "shipped as '0', '1' or 'record'", repr(shipped), None)
     if nb is None:
-        nb = add_nbgrader_metadata(add_slide_metadata(nbformat.read(path, as_version=4)))
+        nb = prepare_chapter(nbformat.read(path, as_version=4), path)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)  # timestamps would change on every save
     client = NotebookClient(
@@ -372,6 +496,11 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
     import nbformat
 
     nb, seconds = run_notebook(path, shipped="record", timeout=timeout)
+    untagged = tidy_widget_outputs(nb)
+    if untagged:
+        print(f"{Path(path).name}: widget cells {untagged} lack the nbval-ignore-output tag; "
+              "their raw widget repr stays (tag them so nbval ignores what a front end draws)", flush=True)
+    add_slide_metadata(nb)  # again: the new outputs have their own heights
     nbformat.write(nb, path)
     return seconds
 
@@ -536,6 +665,98 @@ def write_course_map(measure: bool = False) -> Path:
     return MAP_FILE
 
 
+# ----------------------------------------------------------------------------- the front door
+
+HOSTED_INSTALL = """\
+# On a hosted notebook service (Binder, Colab, a JupyterHub) run this cell first: it installs the
+# course's helper package, course_lib, when it is missing. On your own machine `make lab` did that.
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+if importlib.util.find_spec("course_lib") is None:
+    here = Path.cwd().resolve()
+    root = next((p for p in [here, *here.parents] if (p / "course_lib").is_dir()), None)
+    if root is None:
+        raise RuntimeError("course_lib is missing and this folder is not inside a copy of the course: "
+                           "clone the course's repository, open notebooks/00_start_here.ipynb "
+                           "from it, and run this cell again")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--editable", str(root)], check=True)
+    sys.path.insert(0, str(root))  # usable now, without restarting the kernel
+    print(f"Installed course_lib from {root}: open a chapter below.")
+else:
+    print("course_lib is installed: nothing to do. Open a chapter below.")"""
+
+
+def front_door_notebook(times: dict | None = None):
+    """The landing notebook, ``notebooks/00_start_here.ipynb``: what the course is, the map with every
+    chapter's goals and measured times, how the checks work, links to every chapter, the hosted path."""
+    import nbformat
+
+    times = json.loads(TIMES_FILE.read_text()) if times is None else times
+    chapters = [(path, chapter_info(path)) for path in list_notebooks()]
+    md = nbformat.v4.new_markdown_cell
+    table = ["| # | chapter (click to open) | run time | with shipped results |", "|---|---|---|---|"]
+    goals = []
+    for path, info in chapters:
+        t = times["notebooks"].get(path.name, {"live": None, "shipped": None})
+        live = "not measured" if t["live"] is None else f"{t['live']:.0f} s"
+        table.append(f"| {info['number']} | [{info['title']}]({path.name}) | {live} | {_seconds(t['shipped'])} |")
+        goals += ["", f"### {info['number']} · [{info['title']}]({path.name})", "", "By the end you can:", ""]
+        goals += [f"{i}. {goal}" for i, goal in enumerate(info["goals"], start=1)]
+    cells = [
+        md("# Start here · Deep learning from scratch, then for real\n\n"
+           "This course takes you from a single perceptron to transformers, GANs and transfer learning. "
+           "Every idea is built twice: once from scratch in NumPy, so you see every multiplication, and "
+           "once in PyTorch, the way it is done for real. A cell proves the two agree, a widget lets you "
+           "play with the idea, and exercises check your answers as you go.\n\n"
+           "Everything runs offline on a laptop's CPU; each chapter runs top to bottom in well under "
+           "a minute and a half."),
+        md("## Before you start\n\n"
+           "* **On your own machine** you opened this with `make lab`: it is *your* copy, in the "
+           "`student/` folder. Change anything; `git pull` never touches it. Solutions are not in it.\n"
+           "* **On a hosted service** (Binder, Colab, a JupyterHub) run the next cell once: it installs "
+           "the course's helper package if it is missing."),
+        nbformat.v4.new_code_cell(HOSTED_INSTALL),
+        md("## The map\n\n"
+           f"Run times were measured on {times['measured']} on a {times['machine']} machine, one thread, "
+           "no GPU. \"Shipped results\" is the instructor's switch that loads long training runs instead "
+           "of repeating them.\n\n" + "\n".join(table)),
+        md("## What each chapter teaches\n" + "\n".join(goals)),
+        md("## How to use the checks\n\n"
+           "Each exercise is a code cell with a line `Your turn: ...` where your code goes, followed by a "
+           "check cell. Run your cell, then the check:\n\n"
+           "* `[name] correct: ...` means done;\n"
+           "* `[name] not yet: ...` comes with a hint that says what is wrong, for example which shape "
+           "arrived and which was expected;\n"
+           "* `not attempted yet` means the placeholder is still there.\n\n"
+           "Run cells with **Shift+Enter**, or the whole chapter with *Run > Run All Cells*. Move the "
+           "sliders of the *Try it yourself* sections: the figure redraws. If something looks stuck, "
+           "*Kernel > Restart Kernel and Run All Cells* starts the chapter clean."),
+        md("## The chapters\n\n" + "\n".join(
+            f"{info['number']}. [{info['title']}]({path.name})" for path, info in chapters)
+           + "\n\nEach chapter ends with links to the one before and the one after."),
+    ]
+    for i, cell in enumerate(cells):
+        cell["id"] = f"start-here-{i}"
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"}})
+    return add_slide_metadata(split_at_headings(nb))
+
+
+def write_front_door(execute: bool = True) -> Path:
+    """Write ``notebooks/00_start_here.ipynb`` (and run its one code cell, so nbval has its output)."""
+    import nbformat
+
+    nb = front_door_notebook()
+    if execute:
+        nb, _ = run_notebook(FRONT_DOOR, nb=nb)
+    nbformat.write(nb, FRONT_DOOR)
+    return FRONT_DOOR
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.tools.nbtools", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -546,7 +767,10 @@ def main(argv=None) -> int:
     student.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
     slides = sub.add_parser("slides", help="export chapters as reveal.js slides")
     slides.add_argument("--out", default="build/slides", help="output folder (default: build/slides/)")
+    slides.add_argument("--edition", default="instructor", choices=EDITIONS,
+                        help="instructor: solutions marked (default); student: solutions hidden")
     slides.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
+    sub.add_parser("front-door", help="write notebooks/00_start_here.ipynb (landing page, map, links)")
     course_map = sub.add_parser("map", help="write docs/course_map.md (goals and run times of every chapter)")
     course_map.add_argument("--measure", action="store_true", help="run every chapter twice to measure its times")
     seeds = sub.add_parser("seeds", help="run chapters with other base seeds (COURSE_SEED); every assert must hold")
@@ -575,12 +799,18 @@ def main(argv=None) -> int:
         for path in list_notebooks(args.notebooks):
             seconds = execute_notebook(path)
             print(f"{path.name}: executed in {seconds:.1f} s", flush=True)
+        if not args.notebooks:
+            print(f"wrote {write_front_door()}")
+    elif args.command == "front-door":
+        print(f"wrote {write_front_door()}")
     elif args.command == "student":
         for target in write_student_edition(Path(args.out), args.notebooks):
             print(f"wrote {target}")
     else:
-        for path in list_notebooks(args.notebooks):
-            print(f"wrote {export_slides(path, Path(args.out))}")
+        exported = [export_slides(path, Path(args.out), args.edition) for path in list_notebooks(args.notebooks)]
+        for target in exported:
+            print(f"wrote {target}")
+        print(f"wrote {write_slides_index(Path(args.out), exported, args.edition)}")
     return 0
 
 
