@@ -26,7 +26,7 @@ ROOT_FLAG   = $(if $(IS_ROOT),$(if $(filter 1,$(ALLOW_ROOT)),--allow-root,$(erro
 LAB         = $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --LabApp.news_url= $(ROOT_FLAG)
 CONFIG     := $(CURDIR)/jupyter-config
 
-.PHONY: setup lab lab-instructor present student slides test test-oldcpu test-threads test-gpu wheels lint notebooks tolerances clean
+.PHONY: setup lab lab-instructor present student slides test test-oldcpu test-threads test-seeds test-gpu wheels lint notebooks tolerances clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) course_lib/tools/setup_env.py --venv $(VENV)
@@ -79,6 +79,10 @@ test-gpu:  ## every notebook on the GPU (COURSE_DEVICE=$(GPU_DEVICE)): torch as 
 	$(GPU_PYTHON) -m pip install --quiet --no-index --no-deps --no-compile --target build/gpu-site $(WHEELS)/*.whl
 	PYTHONPATH=$(CURDIR)/build/gpu-site:$(CURDIR) COURSE_DEVICE=$(GPU_DEVICE) \
 		$(GPU_PYTHON) -m pytest $(NBVAL) notebooks tests/test_device.py
+
+SEEDS ?= 1,2,3
+test-seeds: $(STAMP)  ## every chapter again with other base seeds (COURSE_SEED=$(SEEDS)): its asserts must hold
+	$(BIN)/python -m course_lib.tools.nbtools seeds --seeds $(SEEDS)
 
 tolerances: $(STAMP)  ## how every chapter's outputs are compared, and every declared tolerance
 	$(BIN)/python -m course_lib.tools.nbtools tolerances
