@@ -1,4 +1,4 @@
-"""Chapter 9: the GAN library (sampler, coverage, losses vs torch, models), exercise checks, widget."""
+"""Chapter 9: the GAN library (ring, coverage, losses, models, seeds side by side, the step), checks, widgets."""
 
 
 import ipywidgets
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib.chapters.ch09_gan import exercises
 from course_lib.chapters.ch09_gan.dcgan import (
     DCDiscriminator,
     DCGenerator,
@@ -18,7 +19,9 @@ from course_lib.chapters.ch09_gan.dcgan import (
     train_dcgan,
 )
 from course_lib.chapters.ch09_gan.exercises import (
-    check_nonsaturating_grad,
+    EXERCISES,
+    check_gan_step,
+    check_nonsaturating_loss,
     check_optimal_discriminator,
     check_value_at_optimum,
 )
@@ -32,15 +35,22 @@ from course_lib.chapters.ch09_gan.gan import (
     sample_ring,
     train_gan_2d,
 )
-from course_lib.chapters.ch09_gan.widgets import draw_samples, gan_snapshot_widget
+from course_lib.chapters.ch09_gan.step import gan_step, gan_step_torch, value_of_game
+from course_lib.chapters.ch09_gan.sweep import (
+    VERDICTS,
+    run_verdict,
+    separated,
+    summarise_runs,
+    train_gan_2d_seeds,
+)
+from course_lib.chapters.ch09_gan.widgets import draw_samples, gan_live_widget, plot_verdicts
 from course_lib.device import one_thread
 from course_lib.scratch.gan import discriminator_loss, generator_loss
+from course_lib.scratch.modules import MLP
+from course_lib.scratch.optim import SGD, Adam
+from course_lib.twins.compare import copy_weights
 from course_lib.twins.gan import discriminator_loss_torch, generator_loss_torch
-
-
-def _placeholder(*args):
-    raise NotImplementedError("Your turn")
-
+from course_lib.twins.mlp import make_torch_mlp
 
 # ----------------------------------------------------------------------------- data
 
@@ -255,7 +265,145 @@ def test_classifier_pieces():
         confident_fraction(model, images, threshold=1.5)
 
 
+# ----------------------------------------------------------------------------- many seeds at once
+
+
+def test_train_gan_2d_seeds_equals_one_run_per_seed():
+    data = sample_ring(500, seed=0)
+    both = train_gan_2d_seeds(data, [3, 7], steps=12, batch_size=32, lr_g=3e-3, d_steps=2, snapshot_every=4,
+                              n_snapshot=50)
+    assert both["snapshots"].shape == (2, 4, 50, 2) and both["snapshot_steps"] == [0, 4, 8, 12]
+    for i, seed in enumerate((3, 7)):
+        one = train_gan_2d(data, steps=12, batch_size=32, lr_g=3e-3, d_steps=2, seed=seed, snapshot_every=4,
+                           n_snapshot=50)
+        # the same run up to the rounding order of the batched products (float32)
+        np.testing.assert_allclose(both["snapshots"][i], one.snapshots, atol=1e-5)
+        np.testing.assert_allclose(both["d_loss"][i], one.d_loss, atol=1e-5)
+        np.testing.assert_allclose(both["g_loss"][i], one.g_loss, atol=1e-5)
+
+
+def test_train_gan_2d_seeds_bad_inputs():
+    data = sample_ring(50, seed=0)
+    with pytest.raises(TypeError, match="seeds as a non-empty list"):
+        train_gan_2d_seeds(data, 3)
+    with pytest.raises(ValueError, match="different seeds"):
+        train_gan_2d_seeds(data, [1, 1])
+    with pytest.raises(ValueError, match="d_steps >= 1"):
+        train_gan_2d_seeds(data, [1], d_steps=0)
+
+
+def test_run_verdict_names_the_two_failures_apart():
+    assert run_verdict(8, 0.9) == "converged" and run_verdict(7, 0.5) == "converged"
+    assert run_verdict(1, 0.99) == "mode collapse" and run_verdict(4, 0.6) == "mode collapse"
+    assert run_verdict(1, 0.06) == "not converged" and run_verdict(8, 0.1) == "not converged"
+    assert run_verdict(6, 0.4) == "partly" and run_verdict(5, 0.7) == "partly"
+    assert set(VERDICTS) == {"converged", "mode collapse", "not converged", "partly"}
+    with pytest.raises(ValueError, match="near <= 1"):
+        run_verdict(3, 1.5)
+    with pytest.raises(ValueError, match="covered <= 8"):
+        run_verdict(9, 0.5)
+
+
+def test_summarise_runs_and_separated_on_constructed_runs():
+    centres = ring_centres()
+    good = sample_ring(200, seed=1)
+    one_mode = centres[0] + 0.01 * np.random.default_rng(2).standard_normal((200, 2))
+    runs = {"snapshots": np.stack([np.stack([one_mode, good]), np.stack([good, one_mode])])}
+    s = summarise_runs(runs, centres, 0.2)
+    assert s["covered"].tolist() == [[1, 8], [8, 1]] and s["verdicts"] == ["converged", "mode collapse"]
+    assert s["covered_mean"] == 4.5 and np.isclose(s["covered_std"], np.std([8, 1], ddof=1))
+    diff, se = separated(np.array([8, 8, 7]), np.array([1, 2, 1]))
+    assert np.isclose(diff, 19 / 3) and np.isclose(se, np.sqrt(np.var([8, 8, 7], ddof=1) / 3
+                                                               + np.var([1, 2, 1], ddof=1) / 3))
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        separated(np.array([1.0]), np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="train_gan_2d_seeds returns"):
+        summarise_runs([1, 2], centres, 0.2)
+
+
+# ----------------------------------------------------------------------------- the GAN step and the game
+
+
+def _step_pair(seed=0, optimiser="sgd"):
+    rng = np.random.default_rng(seed)
+    gen, disc = MLP([3, 8, 2], rng=rng), MLP([2, 8, 8, 1], rng=rng)
+    gen_t, disc_t = make_torch_mlp([3, 8, 2]), make_torch_mlp([2, 8, 8, 1])
+    copy_weights(gen, gen_t)
+    copy_weights(disc, disc_t)
+    if optimiser == "sgd":
+        opts = SGD(gen, lr=0.1), SGD(disc, lr=0.1)
+        opts_t = torch.optim.SGD(gen_t.parameters(), lr=0.1), torch.optim.SGD(disc_t.parameters(), lr=0.1)
+    else:
+        opts = Adam(gen, lr=1e-2), Adam(disc, lr=1e-2)
+        opts_t = torch.optim.Adam(gen_t.parameters(), lr=1e-2), torch.optim.Adam(disc_t.parameters(), lr=1e-2)
+    return gen, disc, opts, gen_t, disc_t, opts_t, rng
+
+
+@pytest.mark.parametrize("n_real, n_fake, optimiser", [(5, 5, "sgd"), (1, 4, "sgd"), (7, 3, "adam")])
+def test_gan_step_equals_its_torch_twin(n_real, n_fake, optimiser):
+    gen, disc, opts, gen_t, disc_t, opts_t, rng = _step_pair(optimiser=optimiser)
+    for _ in range(3):
+        batch = rng.normal(size=(n_real, 2)), rng.normal(size=(n_fake, 3)), rng.normal(size=(n_fake, 3))
+        losses = gan_step(gen, disc, *opts, *batch)
+        losses_t = gan_step_torch(gen_t, disc_t, *opts_t, *(torch.tensor(a) for a in batch))
+        np.testing.assert_allclose(losses, losses_t, atol=1e-10)
+    for net, net_t in ((gen, gen_t), (disc, disc_t)):
+        for name, p in net_t.state_dict().items():
+            np.testing.assert_allclose(net.state_dict()[name], p.numpy(), atol=1e-9)
+
+
+def test_gan_step_generator_gradient_matches_numeric_gradient():
+    """The generator's update is -lr times the numeric gradient of L_G through the updated discriminator."""
+    gen, disc, (opt_g, opt_d), *_ , rng = _step_pair(seed=3)
+    x, z_d, z_g = rng.normal(size=(6, 2)), rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+    gen0 = {k: v.copy() for k, v in gen.state_dict().items()}
+    gan_step(gen, disc, opt_g, opt_d, x, z_d, z_g)  # disc is now the updated discriminator
+    gen1 = {k: v.copy() for k, v in gen.state_dict().items()}
+    gen.load_state_dict(gen0)
+    w = gen.state_dict()["0.weight"]
+    eps, numeric = 1e-6, np.zeros_like(w)
+    for idx in np.ndindex(w.shape):
+        losses = []
+        for sign in (1, -1):
+            shifted = {k: v.copy() for k, v in gen0.items()}
+            shifted["0.weight"][idx] += sign * eps
+            gen.load_state_dict(shifted)
+            losses.append(generator_loss(disc.forward(gen.forward(z_g)).reshape(-1))[0])
+        numeric[idx] = (losses[0] - losses[1]) / (2 * eps)
+    np.testing.assert_allclose((gen0["0.weight"] - gen1["0.weight"]) / 0.1, numeric, atol=1e-7)
+
+
+def test_gan_step_bad_inputs():
+    gen, disc, (opt_g, opt_d), gen_t, disc_t, (opt_gt, opt_dt), _ = _step_pair()
+    x, z = np.zeros((2, 2)), np.zeros((2, 3))
+    with pytest.raises(TypeError, match="gan_step: expected gen to be a scratch Module"):
+        gan_step(gen_t, disc, opt_g, opt_d, x, z, z)
+    with pytest.raises(TypeError, match="opt_d to be a scratch optimiser"):
+        gan_step(gen, disc, opt_g, opt_dt, x, z, z)
+    with pytest.raises(ValueError, match="x_real"):
+        gan_step(gen, disc, opt_g, opt_d, np.zeros(2), z, z)
+    with pytest.raises(TypeError, match="gan_step_torch: expected disc to be a torch.nn.Module"):
+        gan_step_torch(gen_t, disc, opt_gt, opt_dt, *(torch.zeros(2, 2),) * 3)
+    with pytest.raises(TypeError, match="z_g as a 2-D torch.Tensor"):
+        gan_step_torch(gen_t, disc_t, opt_gt, opt_dt, torch.zeros(2, 2), torch.zeros(2, 3), torch.zeros(3))
+
+
+def test_value_of_game():
+    p = np.array([0.2, 0.3, 0.5])
+    assert np.isclose(value_of_game(p, p), -np.log(4))
+    q = np.array([0.5, 0.3, 0.2])
+    d = p / (p + q)
+    assert np.isclose(value_of_game(p, q), np.sum(p * np.log(d)) + np.sum(q * np.log(1 - d)))
+    with pytest.raises(ValueError, match="two positive distributions"):
+        value_of_game(p, np.array([0.5, 0.5, 0.0]))
+
+
 # ----------------------------------------------------------------------------- exercises
+
+
+def test_exercise_names():
+    assert EXERCISES == ("9.1 optimal discriminator", "9.2 value of the game", "9.3 non-saturating loss",
+                         "9.4 alternating GAN step")
 
 
 def test_optimal_discriminator_check():
@@ -268,7 +416,6 @@ def test_optimal_discriminator_check():
     ]:
         fb = check_optimal_discriminator(wrong)
         assert not fb.passed and hint in fb.message, fb.message
-    assert "not attempted yet" in check_optimal_discriminator(_placeholder).message
 
 
 def _value(p, q):
@@ -282,65 +429,139 @@ def test_value_at_optimum_check():
         (lambda p, q: -np.log(4), "only when p_g = p_data"),
         (lambda p, q: -_value(p, q), "sign"),
         (lambda p, q: _value(p, q) / len(p), "weights by the probabilities"),
-        (lambda p, q: np.sum(p * np.log(p / (p + q))), "V = sum"),
+        (lambda p, q: np.sum(p * np.log(p / (p + q))), "should be"),
         (lambda p, q: "a string", "one number"),
     ]:
         fb = check_value_at_optimum(wrong)
         assert not fb.passed and hint in fb.message, fb.message
-    assert "not attempted yet" in check_value_at_optimum(_placeholder).message
     assert "ZeroDivisionError" in check_value_at_optimum(lambda p, q: 1 / 0).message
 
 
-def test_nonsaturating_grad_check():
-    def sigmoid(x):
-        return 1 / (1 + np.exp(-x))
-
-    assert check_nonsaturating_grad(lambda f: (sigmoid(f) - 1) / f.size).passed
-    assert check_nonsaturating_grad(lambda f: generator_loss(f)[1]).passed  # agrees with the library
-    for wrong, hint in [
-        (lambda f: sigmoid(f) - 1, "divide by N"),
-        (lambda f: -sigmoid(f) / f.size, "minimax"),
-        (lambda f: (1 - sigmoid(f)) / f.size, "sign"),
-        (lambda f: f / f.size, "sigmoid(x) - 1"),
-        (lambda f: np.zeros(3), "one gradient per logit"),
-    ]:
-        fb = check_nonsaturating_grad(wrong)
-        assert not fb.passed and hint in fb.message, fb.message
-    assert "not attempted yet" in check_nonsaturating_grad(_placeholder).message
+def _sig(x):
+    return 1 / (1 + np.exp(-x))
 
 
-# ----------------------------------------------------------------------------- widget
+NONSAT_SOLUTION_CODE = ("np.log1p", "np.maximum(-", "np.exp(-np.abs", "(sig - 1.0)", "sigmoid(x) - 1")
 
 
-def _snapshots():
-    centres = ring_centres()
-    data = sample_ring(200, seed=0)
-    snaps = np.stack([sample_ring(100, seed=s) * (s / 2) for s in (1, 2)])
-    return [0, 100], snaps, data, centres
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda f: (np.mean(np.log(1 + np.exp(-f))), (_sig(f) - 1) / f.size), "does not fit in a float"),
+    (lambda f: (generator_loss(f)[0], _sig(np.clip(f, -50, 50)) - 1), "N times too large"),
+    (lambda f: (generator_loss(f)[0], -generator_loss(f)[1]), "the sign"),
+    (lambda f: generator_loss(f, kind="minimax"), "minimax term"),
+    (lambda f: (generator_loss(f)[0] * f.size, generator_loss(f)[1]), "mean over the batch"),
+    (lambda f: (-generator_loss(f)[0], generator_loss(f)[1]), "at least 0"),
+    (lambda f: (generator_loss(f)[0], generator_loss(f)[1] * 1.01), "not the derivative of your loss"),
+    (lambda f: (generator_loss(f)[0], generator_loss(f)[1][:2]), "one gradient per logit"),
+    (lambda f: generator_loss(f)[1], "return two things"),
+    (lambda f: (np.maximum(-f, 0).mean(), (_sig(np.clip(f, -50, 50)) - 1) / f.size), "loss should be"),
+    (lambda f: (generator_loss(f)[0], np.where(f < -100, np.nan, generator_loss(f)[1])), "inf or nan"),
+])
+def test_nonsaturating_loss_check_names_each_mistake(wrong, hint):
+    fb = check_nonsaturating_loss(wrong)
+    assert not fb.passed and hint in fb.message, fb.message
+    assert not any(code in fb.message for code in NONSAT_SOLUTION_CODE), fb.message
 
 
-def test_widget_builds_and_redraws():
-    steps, snaps, data, centres = _snapshots()
-    w = gan_snapshot_widget(steps, snaps, data, centres, 0.2)
-    assert isinstance(w, ipywidgets.interactive)
-    slider = w.children[0]
-    assert list(slider.options) == [0, 100] and slider.value == 100
-    slider.value = 0  # redraws without error
-    w.update()
+def test_nonsaturating_loss_check_accepts_stable_answers():
+    assert check_nonsaturating_loss(generator_loss).passed
+    def with_logaddexp(f):  # log(1 + e^-f) and 1 - sigmoid(f) = e^(-log(1 + e^f)), both stable
+        return float(np.mean(np.logaddexp(0, -f))), -np.exp(-np.logaddexp(0, f)) / f.size
+
+    assert check_nonsaturating_loss(with_logaddexp).passed
+
+
+def _variant(mistake):
+    return lambda *args: exercises._step_variant(*args, mistake=mistake)
+
+
+GAN_STEP_SOLUTION_CODE = ("disc.backward(dlogits", "gen.backward(disc.backward", "discriminator_loss(logits[:n]",
+                          "generator_loss(disc.forward(", "np.concatenate([x_real")
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    ("stale", "before* its update"),
+    ("minimax", "minimax loss"),
+    ("sign", "*more* fake"),
+    ("same_noise", "reused z_d"),
+    ("d_twice", "changed twice"),
+    ("fakes_only", "remembers only its *last*"),
+    ("no_d_step", "discriminator's weights did not change"),
+    ("no_g_step", "generator's weights did not change"),
+])
+def test_gan_step_check_names_each_mistake(mistake, hint):
+    fb = check_gan_step(_variant(mistake))
+    assert not fb.passed and hint in fb.message, fb.message
+    assert "section 5" in fb.message or "section 1" in fb.message
+    assert not any(code in fb.message for code in GAN_STEP_SOLUTION_CODE), fb.message
+
+
+def test_gan_step_check_reference_passes_and_other_answers_get_numbers():
+    assert check_gan_step(gan_step).passed
+    assert check_gan_step(_variant(None)).passed
+
+    def swapped_losses(*args):
+        d_loss, g_loss = gan_step(*args)
+        return g_loss, d_loss
+
+    def half_lr_generator(gen, disc, opt_g, opt_d, x, z_d, z_g):
+        opt_g.lr /= 2
+        return gan_step(gen, disc, opt_g, opt_d, x, z_d, z_g)
+
+    assert "d_loss is" in check_gan_step(swapped_losses).message
+    assert "return (d_loss, g_loss)" in check_gan_step(lambda *a: (gan_step(*a), None)[1]).message
+    fb = check_gan_step(half_lr_generator)  # unrecognised: names the element and the difference
+    assert not fb.passed and "PyTorch twin's step gives" in fb.message and "|difference|" in fb.message
+    assert "ZeroDivisionError" in check_gan_step(lambda *a: 1 / 0).message
+
+
+# ----------------------------------------------------------------------------- widgets
+
+
+def test_live_widget_retrains_on_each_change(monkeypatch):
+    calls = []
+    import course_lib.chapters.ch09_gan.widgets as w
+
+    real = w.train_gan_2d
+    def short_run(*args, **kwargs):  # records the settings, trains only 4 steps
+        calls.append(kwargs)
+        return real(*args, **{**kwargs, "steps": 4, "snapshot_every": 2, "n_snapshot": 50})
+
+    monkeypatch.setattr(w, "train_gan_2d", short_run)
+    data, centres = sample_ring(300, seed=0), ring_centres()
+    widget = gan_live_widget(data, centres, 0.2)
+    assert isinstance(widget, ipywidgets.interactive) and len(calls) == 1
+    sliders = {c.description: c for c in widget.children if hasattr(c, "description")}
+    assert calls[0]["d_steps"] == 3 and calls[0]["steps"] == 300
+    assert all(s.style.description_width == "initial" for s in sliders.values() if s.description)
+    sliders["k (discriminator steps per generator step)"].value = 1
+    sliders["training steps"].value = 100
+    assert len(calls) == 3 and calls[-1]["d_steps"] == 1 and calls[-1]["steps"] == 100
+    plt.close("all")
 
 
 def test_draw_samples_reports_coverage():
-    steps, snaps, data, centres = _snapshots()
+    centres, data = ring_centres(), sample_ring(200, seed=0)
     fig, ax = plt.subplots()
-    covered, near = draw_samples(ax, snaps[1], data, centres, 0.2, min_count=5, title="x: ")
+    covered, near = draw_samples(ax, sample_ring(100, seed=2), data, centres, 0.2, min_count=5, title="x: ")
     assert covered == 8 and near > 0.99 and ax.get_title().startswith("x: 8/8 modes")
+    plt.close(fig)
+
+
+def test_plot_verdicts_draws_every_run():
+    runs = {"snapshots": np.stack([sample_ring(100, seed=s)[None] for s in (1, 2, 3)])}
+    s = summarise_runs(runs, ring_centres(), 0.2)
+    fig, ax = plt.subplots()
+    plot_verdicts(ax, {"a": s, "b": s})
+    assert len(ax.collections) >= 2
+    with pytest.raises(TypeError, match="summarise_runs"):
+        plot_verdicts(ax, [s])
+    plt.close(fig)
 
 
 def test_widget_bad_inputs():
-    steps, snaps, data, centres = _snapshots()
-    with pytest.raises(ValueError, match=r"snapshots of shape \(2, M, 2\)"):
-        gan_snapshot_widget(steps, snaps[:1], data, centres, 0.2)
-    with pytest.raises(TypeError, match="non-empty list"):
-        gan_snapshot_widget([], snaps, data, centres, 0.2)
+    data, centres = sample_ring(50, seed=0), ring_centres()
     with pytest.raises(ValueError, match="radius > 0"):
-        gan_snapshot_widget(steps, snaps, data, centres, -1.0)
+        gan_live_widget(data, centres, -1.0)
+    with pytest.raises(ValueError, match="data"):
+        gan_live_widget(data[:, 0], centres, 0.2)

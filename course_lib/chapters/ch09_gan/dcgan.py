@@ -36,7 +36,6 @@ class DCGenerator(nn.Module):
     Radford et al. (2015), scaled down to 8x8 pixels.
 
     Shapes: z (N, latent_dim) -> (N, 1, 8, 8).
-    Twin: none (a torch model).
     """
 
     def __init__(self, latent_dim: int = 16, width: int = 32):
@@ -67,7 +66,6 @@ class DCDiscriminator(nn.Module):
     """DCGAN discriminator for 8x8 images: two stride-2 convolutions with LeakyReLU(0.2), then one logit.
 
     Shapes: x (N, 1, 8, 8) -> (N, 1).
-    Twin: none (a torch model).
     """
 
     def __init__(self, width: int = 32):
@@ -121,7 +119,6 @@ def train_dcgan(
     One discriminator step and one generator step (non-saturating loss) per step.
 
     Shapes: images (N, 1, 8, 8) in [0, 1] -> GANRun (d_loss, g_loss (steps,)).
-    Twin: none (a training loop).
     """
     func = "train_dcgan"
     _check_images(images, func)
@@ -165,7 +162,6 @@ def generate_images(generator: DCGenerator, n: int, seed: int = 0) -> np.ndarray
     """``n`` images from a trained generator (eval mode), pixels mapped back to [0, 1].
 
     Shapes: -> (N, 1, 8, 8) float64.
-    Twin: none.
     """
     n = check_int(n, "n", "generate_images", minimum=1)
     seed = check_int(seed, "seed", "generate_images", minimum=0)
@@ -185,7 +181,6 @@ class DigitJudge(nn.Module):
     """A small CNN digit classifier (chapter 5's idea): two conv + ReLU + 2x2 max-pool blocks, then Linear.
 
     Shapes: x (N, 1, 8, 8) in [0, 1] -> logits (N, 10).
-    Twin: none (a torch model).
     """
 
     def __init__(self, channels: int = 16):
@@ -207,7 +202,6 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, epochs: int = 15, b
     """Train a DigitJudge with Adam and cross-entropy; returns it in eval mode.
 
     Shapes: images (N, 1, 8, 8) in [0, 1], labels (N,) int in 0..9 -> DigitJudge.
-    Twin: none (a training loop).
     """
     func = "train_classifier"
     _check_images(images, func)
@@ -237,7 +231,6 @@ def classify(model: nn.Module, images: np.ndarray):
     """The classifier's (predicted class, max softmax probability) for each image.
 
     Shapes: images (N, 1, 8, 8) -> (pred (N,) int64, confidence (N,) float64).
-    Twin: none.
     """
     _check_images(images, "classify")
     device = next(model.parameters()).device
@@ -251,7 +244,6 @@ def confident_fraction(model: nn.Module, images: np.ndarray, threshold: float = 
     """Fraction of images the classifier assigns to some class with max softmax >= ``threshold``.
 
     Shapes: images (N, 1, 8, 8) -> float in [0, 1].
-    Twin: none (a metric).
     """
     threshold = check_float(threshold, "threshold", "confident_fraction", minimum=0.0, maximum=1.0)
     try:

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
+from course_lib.chapters.ch09_gan.step import gan_step_torch, value_of_game
 from course_lib.feedback import Feedback, call_student, close, failed, passed
+from course_lib.scratch.gan import discriminator_loss, generator_loss
+from course_lib.scratch.layers import sigmoid, softplus
+from course_lib.scratch.modules import MLP
+from course_lib.scratch.optim import SGD
+from course_lib.twins.compare import copy_weights
+from course_lib.twins.gan import generator_loss_torch
+from course_lib.twins.mlp import make_torch_mlp
+
+EXERCISES = ("9.1 optimal discriminator", "9.2 value of the game", "9.3 non-saturating loss",
+             "9.4 alternating GAN step")
 
 
 def _distributions(seed: int, size: int = 6):
@@ -14,14 +26,9 @@ def _distributions(seed: int, size: int = 6):
     return p_data / p_data.sum(), p_g / p_g.sum()
 
 
-def _value(p_data, p_g):
-    d = p_data / (p_data + p_g)
-    return float(np.sum(p_data * np.log(d)) + np.sum(p_g * np.log(1 - d)))
-
-
 def check_optimal_discriminator(func) -> Feedback:
-    """Exercise 8.1: ``func(p_data, p_g)`` returns the best discriminator D*(x) at each point."""
-    name = "8.1 optimal discriminator"
+    """Exercise 9.1: ``func(p_data, p_g)`` returns the best discriminator D*(x) at each point."""
+    name = EXERCISES[0]
     p_data, p_g = _distributions(81)
     result, problem = call_student(name, func, p_data.copy(), p_g.copy())
     if problem is not None:
@@ -30,20 +37,20 @@ def check_optimal_discriminator(func) -> Feedback:
         return failed(name, f"return one value per point, shape {p_data.shape}; got {np.shape(result)}.")
     expected = p_data / (p_data + p_g)
     if close(result, 1 - expected):
-        return failed(name, "that is 1 - D*: D should be large where the data is dense, p_data on top.")
+        return failed(name, "that is 1 - D*: D should be large where the data is dense (section 1).")
     if close(result, p_data / p_g) or close(result, p_data):
-        return failed(name, "D* is a probability: divide p_data by the total density p_data + p_g.")
+        return failed(name, "D* is a probability between 0 and 1: compare p_data with the total density.")
     if not close(result, expected):
         return failed(name, "maximise p_data log D + p_g log(1 - D) at each point: set its derivative to 0.")
     same, _ = call_student(name, func, p_data.copy(), p_data.copy())
     if not close(same, np.full(p_data.shape, 0.5)):
         return failed(name, "when p_g equals p_data, D* must be 1/2 everywhere.")
-    return passed(name, "D*(x) = p_data / (p_data + p_g); it is 1/2 everywhere once p_g = p_data.")
+    return passed(name, "D* is 1/2 everywhere once p_g = p_data: the discriminator can only guess.")
 
 
 def check_value_at_optimum(func) -> Feedback:
-    """Exercise 8.2: ``func(p_data, p_g)`` returns V(D*, G) for two discrete distributions."""
-    name = "8.2 value of the game"
+    """Exercise 9.2: ``func(p_data, p_g)`` returns V(D*, G) for two discrete distributions."""
+    name = EXERCISES[1]
     for seed in (82, 83):
         p_data, p_g = _distributions(seed)
         result, problem = call_student(name, func, p_data.copy(), p_g.copy())
@@ -53,15 +60,15 @@ def check_value_at_optimum(func) -> Feedback:
             value = float(result)
         except (TypeError, ValueError):
             return failed(name, f"return one number, got {type(result).__name__}.")
-        expected = _value(p_data, p_g)
+        expected = value_of_game(p_data, p_g)
         if np.isclose(value, -np.log(4)) and not np.isclose(expected, -np.log(4)):
             return failed(name, "-log 4 is the value only when p_g = p_data; compute V from p_data and p_g.")
         if np.isclose(value, -expected):
             return failed(name, "the sign: V sums p log D terms, and the log of a probability is negative.")
         if np.isclose(value, expected / len(p_data)):
-            return failed(name, "an expectation weights by the probabilities: sum p(x) log D(x), not a mean.")
+            return failed(name, "an expectation weights by the probabilities: a sum of p(x) times, not a mean.")
         if not np.isclose(value, expected, atol=1e-8):
-            return failed(name, "V = sum p_data log D* + sum p_g log(1 - D*), D* = p_data / (p_data + p_g).")
+            return failed(name, f"V(D*, G) should be {expected:.4f} here, got {value:.4f}: both sums use D*.")
     p_data, _ = _distributions(84)
     equal, problem = call_student(name, func, p_data.copy(), p_data.copy())
     if problem is not None:
@@ -71,24 +78,212 @@ def check_value_at_optimum(func) -> Feedback:
     return passed(name, "V(D*, G) = -log 4 + 2 JS(p_data || p_g): lowest (-log 4) just when p_g = p_data.")
 
 
-def check_nonsaturating_grad(func) -> Feedback:
-    """Exercise 8.3: ``func(fake_logits)`` returns d/d(logits) of mean(-log sigmoid(logits))."""
-    name = "8.3 non-saturating gradient"
-    logits = np.array([-6.0, -2.0, -0.5, 0.0, 1.5, 4.0, -9.0])
-    result, problem = call_student(name, func, logits.copy())
+# ----------------------------------------------------------------------------- 9.3 the non-saturating loss
+
+_LOGITS = np.array([-6.0, -2.0, -0.5, 0.0, 1.5, 4.0, -9.0])
+_EXTREME = np.array([-800.0, -40.0, 0.25, 35.0, 800.0])
+
+
+def _loss_pair(func, name, logits):
+    """The student's (loss, grad) for ``logits``, computed with every floating-point problem raised."""
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        result, problem = call_student(name, func, logits.copy())
+    if problem is not None:
+        if "FloatingPointError" in problem.message:
+            return None, failed(name, f"for the logits {np.array2string(logits, precision=2)} your code "
+                                      f"hit '{problem.message.split(': ', 2)[-1]}': for a logit of -800, e^800 "
+                                      "does not fit in a float. Write log(1 + e^x) and the sigmoid so that "
+                                      "exp only ever sees a number <= 0 (section 1's note on logits).")
+        return None, problem
+    if not isinstance(result, tuple | list) or len(result) != 2:
+        return None, failed(name, f"return two things, (loss, grad); got {type(result).__name__}.")
+    loss, grad = result
+    try:
+        loss = float(loss)
+    except (TypeError, ValueError):
+        return None, failed(name, f"the loss should be one number, got {type(loss).__name__}.")
+    if np.shape(grad) != logits.shape:
+        return None, failed(name, f"return one gradient per logit, shape {logits.shape}; got {np.shape(grad)}.")
+    grad = np.asarray(grad, dtype=float)
+    if not np.isfinite(loss) or not np.all(np.isfinite(grad)):
+        return None, failed(name, f"for the logits {np.array2string(logits, precision=2)} you returned inf or "
+                                  "nan: exp overflowed. Rearrange so that exp only ever sees a number <= 0.")
+    return (loss, grad), None
+
+
+def check_nonsaturating_loss(func) -> Feedback:
+    """Exercise 9.3: ``func(fake_logits)`` returns (mean(-log sigmoid(l)), its gradient), stable for any logit."""
+    name = EXERCISES[2]
+    answer, problem = _loss_pair(func, name, _LOGITS)
     if problem is not None:
         return problem
-    if np.shape(result) != logits.shape:
-        return failed(name, f"return one gradient per logit, shape {logits.shape}; got {np.shape(result)}.")
-    s = 1.0 / (1.0 + np.exp(-logits))
-    n = logits.size
-    expected = (s - 1.0) / n
-    if close(result, s - 1.0):
-        return failed(name, "close: the loss is a mean over the batch, so divide by N.")
-    if close(result, -s / n):
-        return failed(name, "that is the minimax loss's gradient, -sigmoid / N; differentiate -log sigmoid.")
-    if close(result, (1.0 - s) / n):
-        return failed(name, "the sign: raising a fake's logit lowers -log D, so the gradient is negative.")
-    if not close(result, expected):
-        return failed(name, "d/dx of -log sigmoid(x) is sigmoid(x) - 1; then divide by N for the mean.")
-    return passed(name, "(sigmoid - 1) / N: about -1/N for confidently rejected fakes, so they still learn.")
+    loss, grad = answer
+    n, s = _LOGITS.size, sigmoid(_LOGITS)
+    logits_t = torch.tensor(_LOGITS, requires_grad=True)
+    want = generator_loss_torch(logits_t)
+    want.backward()
+    want_loss, want_grad = want.item(), logits_t.grad.numpy()
+    if np.isclose(loss, -np.mean(softplus(_LOGITS))):
+        return failed(name, "that is the minimax term mean log(1 - D(G(z))); this loss is mean -log D(G(z)).")
+    if np.isclose(loss, n * want_loss):
+        return failed(name, "the loss is a mean over the batch of fakes, not a sum.")
+    if np.isclose(loss, -want_loss):
+        return failed(name, "the sign: -log of a probability is positive, so the loss is at least 0.")
+    if not np.isclose(loss, want_loss, atol=1e-10):
+        return failed(name, f"the loss should be {want_loss:.4f} for these logits, got {loss:.4f}.")
+    if close(grad, s - 1.0):
+        return failed(name, "the gradient is N times too large: the loss divides by N, so does its gradient.")
+    if close(grad, -s / n):
+        return failed(name, "that is the minimax loss's gradient; differentiate -log sigmoid(l) instead.")
+    if close(grad, (1.0 - s) / n):
+        return failed(name, "the sign: raising a fake's logit lowers -log D, so every gradient is negative.")
+    numeric = _numeric_grad(func, _LOGITS)
+    if numeric is not None and not close(grad, numeric, atol=1e-6):
+        i = int(np.argmax(np.abs(grad - numeric)))
+        return failed(name, f"your gradient is not the derivative of your loss: at logit {_LOGITS[i]:g} it is "
+                            f"{grad[i]:.6f}, central differences give {numeric[i]:.6f}.")
+    if not close(grad, want_grad, atol=1e-10):
+        i = int(np.argmax(np.abs(grad - want_grad)))
+        return failed(name, f"at logit {_LOGITS[i]:g} your gradient is {grad[i]:.6f}, autograd's {want_grad[i]:.6f}.")
+    extreme, problem = _loss_pair(func, name, _EXTREME)
+    if problem is not None:
+        return problem
+    want_x = generator_loss(_EXTREME)
+    if not np.isclose(extreme[0], want_x[0], rtol=1e-10) or not close(extreme[1], want_x[1], atol=1e-12):
+        return failed(name, f"for the logits {np.array2string(_EXTREME, precision=2)} the loss should be "
+                            f"{want_x[0]:.4f}, got {extreme[0]:.4f}: is a log(1 + e^x) or a sigmoid rounded away?")
+    return passed(name, "mean -log sigmoid, stable for any logit; about -1/N of gradient per rejected fake.")
+
+
+def _numeric_grad(func, logits, eps: float = 1e-6):
+    grad = np.zeros_like(logits)
+    for i in range(logits.size):
+        up, down = logits.copy(), logits.copy()
+        up[i] += eps
+        down[i] -= eps
+        try:
+            grad[i] = (float(func(up)[0]) - float(func(down)[0])) / (2 * eps)
+        except Exception:  # the student's code failed on a nearby input: skip this diagnosis
+            return None
+    return grad
+
+
+# ----------------------------------------------------------------------------- 9.4 the alternating step
+
+_SECTION = "(section 5, 'One training step, in order')"
+_MISTAKES = {
+    "stale": "the generator was trained against the discriminator *before* its update: run the generator's "
+             f"forward pass through D after opt_d.step() {_SECTION}.",
+    "minimax": "the generator used the minimax loss; train it with the non-saturating generator_loss (section 1).",
+    "sign": "the generator followed the discriminator's gradient for the fakes, so it made its fakes look "
+            f"*more* fake: the generator's loss is generator_loss, not the fake half of discriminator_loss {_SECTION}.",
+    "same_noise": f"the generator's step reused z_d; it should draw its fakes from z_g {_SECTION}.",
+    "d_twice": "the discriminator changed twice: opt_d.step() also applied the gradients of the generator's "
+               f"pass. Only opt_g steps after that pass {_SECTION}.",
+    "fakes_only": "the discriminator learned from the fakes only: a scratch Module remembers only its *last* "
+                  "forward pass, so a second forward before backward overwrites the first. Judge real and fake "
+                  f"points in one forward pass (np.concatenate) {_SECTION}.",
+    "no_d_step": f"the discriminator's weights did not change: call opt_d.step() after its backward {_SECTION}.",
+    "no_g_step": f"the generator's weights did not change: call opt_g.step() after its backward {_SECTION}.",
+}
+
+
+def _step_variant(gen, disc, opt_g, opt_d, x, z_d, z_g, mistake=None):
+    """The NumPy step with one named mistake built in (None: the correct step)."""
+    n = len(x)
+    before = {k: v.copy() for k, v in disc.state_dict().items()}
+    fake = gen.forward(z_d)
+    if mistake == "fakes_only":  # two forward passes: only the fakes' cache is left for backward
+        real_logits, fake_logits = disc.forward(x).reshape(-1), disc.forward(fake).reshape(-1)
+        d_loss, dreal, dfake = discriminator_loss(real_logits, fake_logits)
+        disc.backward(dreal[:, None])
+        disc.backward(dfake[:, None])
+    else:
+        logits = disc.forward(np.concatenate([x, fake])).reshape(-1)
+        d_loss, dreal, dfake = discriminator_loss(logits[:n], logits[n:])
+        disc.backward(np.concatenate([dreal, dfake])[:, None])
+    if mistake != "no_d_step":
+        opt_d.step()
+    updated = {k: v.copy() for k, v in disc.state_dict().items()}
+    if mistake == "stale":
+        disc.load_state_dict(before)
+    fake_logits = disc.forward(gen.forward(z_d if mistake == "same_noise" else z_g)).reshape(-1)
+    kind = "minimax" if mistake == "minimax" else "non_saturating"
+    g_loss, dlogits = generator_loss(fake_logits, kind=kind)
+    if mistake == "sign":
+        dlogits = discriminator_loss(fake_logits, fake_logits)[2]
+    gen.backward(disc.backward(dlogits[:, None]))
+    if mistake == "stale":
+        disc.load_state_dict(updated)
+    if mistake == "d_twice":
+        opt_d.step()
+    if mistake != "no_g_step":
+        opt_g.step()
+    return d_loss, g_loss
+
+
+def _step_problem(seed: int = 94):
+    """Fresh networks, optimisers and batches for one check (SGD, so every gradient shows in the weights)."""
+    rng = np.random.default_rng(seed)
+    gen, disc = MLP([3, 16, 16, 2], rng=rng), MLP([2, 16, 16, 1], rng=rng)
+    x, z_d, z_g = rng.normal(0, 2, (32, 2)), rng.standard_normal((32, 3)), rng.standard_normal((32, 3))
+    return gen, disc, SGD(gen, lr=0.2), SGD(disc, lr=0.2), x, z_d, z_g
+
+
+def _torch_reference(seed: int = 94):
+    """The torch twin's step from the same weights: (d_loss, g_loss, gen state, disc state)."""
+    gen, disc, _, _, x, z_d, z_g = _step_problem(seed)
+    gen_t, disc_t = make_torch_mlp([3, 16, 16, 2]), make_torch_mlp([2, 16, 16, 1])
+    copy_weights(gen, gen_t)
+    copy_weights(disc, disc_t)
+    opt_g, opt_d = torch.optim.SGD(gen_t.parameters(), lr=0.2), torch.optim.SGD(disc_t.parameters(), lr=0.2)
+    d_loss, g_loss = gan_step_torch(gen_t, disc_t, opt_g, opt_d, *(torch.tensor(a) for a in (x, z_d, z_g)))
+    state = {f"gen {k}": v.detach().numpy() for k, v in gen_t.state_dict().items()}
+    state |= {f"disc {k}": v.detach().numpy() for k, v in disc_t.state_dict().items()}
+    return d_loss, g_loss, state
+
+
+def _states(gen, disc) -> dict:
+    return {f"gen {k}": v.copy() for k, v in gen.state_dict().items()} | {
+        f"disc {k}": v.copy() for k, v in disc.state_dict().items()}
+
+
+def _same(a: dict, b: dict, prefix: str) -> bool:
+    return all(np.allclose(a[k], b[k], atol=1e-9, rtol=0) for k in a if k.startswith(prefix))
+
+
+def check_gan_step(func) -> Feedback:
+    """Exercise 9.4: ``func(gen, disc, opt_g, opt_d, x_real, z_d, z_g)`` does one alternating step in place."""
+    name = EXERCISES[3]
+    gen, disc, opt_g, opt_d, x, z_d, z_g = _step_problem()
+    result, problem = call_student(name, func, gen, disc, opt_g, opt_d, x.copy(), z_d.copy(), z_g.copy())
+    if problem is not None:
+        return problem
+    got = _states(gen, disc)
+    want_d, want_g, want = _torch_reference()
+    for part in ("disc", "gen"):
+        if _same(got, want, part):
+            continue
+        for mistake, hint in _MISTAKES.items():
+            g2, d2, og, od, *batch = _step_problem()
+            _step_variant(g2, d2, og, od, *batch, mistake=mistake)
+            if _same(got, _states(g2, d2), part):
+                return failed(name, hint)
+        k = max((k for k in want if k.startswith(part)), key=lambda k: np.abs(got[k] - want[k]).max())
+        i = np.unravel_index(np.argmax(np.abs(got[k] - want[k])), want[k].shape)
+        return failed(name, f"after your step, {k}{list(i)} is {got[k][i]:.6f}; the PyTorch twin's step gives "
+                            f"{want[k][i]:.6f} (|difference| {abs(got[k][i] - want[k][i]):.2e}). "
+                            f"{'The discriminator' if part == 'disc' else 'The generator'}'s update is off.")
+    if not isinstance(result, tuple | list) or len(result) != 2:
+        return failed(name, f"the weights are right; now return (d_loss, g_loss), got {type(result).__name__}.")
+    try:
+        d_loss, g_loss = float(result[0]), float(result[1])
+    except (TypeError, ValueError):
+        return failed(name, "the weights are right; return the two losses as numbers, (d_loss, g_loss).")
+    if not np.isclose(d_loss, want_d, atol=1e-10):
+        return failed(name, f"the weights are right, but d_loss is {d_loss:.5f}, the twin's {want_d:.5f}: return "
+                            "the discriminator's loss of step 1.")
+    if not np.isclose(g_loss, want_g, atol=1e-10):
+        return failed(name, f"the weights are right, but g_loss is {g_loss:.5f}, the twin's {want_g:.5f}: return "
+                            "the generator's loss of step 2, judged by the updated discriminator.")
+    return passed(name, "both updates equal the PyTorch twin's, in the right order, to rounding.")

@@ -1,22 +1,23 @@
-"""Generative adversarial networks (chapter 9): the loss pieces and a 2-D toy problem.
+"""Generative adversarial networks on a 2-D toy problem (chapter 9).
 
-From scratch in NumPy (no torch in these functions):
+In NumPy:
 
 * ``ring_centres`` / ``sample_ring``: a mixture of Gaussians whose centres
   sit evenly on a circle (eight on a ring), drawn with a fixed seed;
 * ``mode_counts`` / ``mode_coverage``: how many of the mixture's modes a set
-  of samples reaches, and what fraction of the samples lands near a mode;
-* ``discriminator_loss`` and ``generator_loss``: the GAN losses on the
-  discriminator's logits, each with its gradient with respect to them.
+  of samples reaches, and what fraction of the samples lands near a mode.
 
 In PyTorch:
 
-* ``discriminator_loss_torch`` / ``generator_loss_torch``: the twins of the losses;
 * ``mlp_generator`` / ``mlp_discriminator`` and ``train_gan_2d``: a GAN on the
-  ring, with snapshots of its samples during training;
+  ring, with snapshots of its samples during training, trained with the
+  losses of ``course_lib.twins.gan`` (their NumPy versions are in
+  ``course_lib.scratch.gan``).
 
-The small DCGAN for 8x8 digits, and the classifier that judges its samples,
-are in ``course_lib.chapters.ch09_gan.dcgan``.
+Elsewhere in this chapter's folder: many seeds of the 2-D GAN at once
+(``sweep``), one training step written out in NumPy and its twin (``step``),
+and the small DCGAN for 8x8 digits with the classifier that judges its
+samples (``dcgan``).
 
 Training runs on the CPU (``device="cpu"`` by default): the networks are
 tiny, so the CPU is as fast as a GPU here.
@@ -54,7 +55,6 @@ def ring_centres(modes: int = 8, radius: float = 2.0) -> np.ndarray:
     """The centres of ``modes`` Gaussians spaced evenly on a circle, the first at angle 0.
 
     Shapes: -> (K, 2), K = modes.
-    Twin: none (data).
     """
     modes = check_int(modes, "modes", "ring_centres", minimum=1)
     radius = check_float(radius, "radius", "ring_centres", minimum=0.0, strict_min=True)
@@ -69,7 +69,6 @@ def sample_ring(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05, 
 
 
     Shapes: -> (N, 2) float64.
-    Twin: none (data).
     """
     func = "sample_ring"
     n = check_int(n, "n", func, minimum=1)
@@ -98,7 +97,6 @@ def mode_counts(samples: np.ndarray, centres: np.ndarray, radius: float) -> np.n
     """How many samples lie within ``radius`` of each centre (a sample counts for its nearest centre).
 
     Shapes: samples (N, D), centres (K, D) -> (K,) int64.
-    Twin: none (a metric).
     """
     func = "mode_counts"
     radius = _check_points(samples, centres, radius, func)
@@ -115,7 +113,6 @@ def mode_coverage(samples: np.ndarray, centres: np.ndarray, radius: float, min_c
     mode is *covered* when at least ``min_count`` samples are near it.
 
     Shapes: samples (N, D), centres (K, D) -> (int in 0..K, float in [0, 1]).
-    Twin: none (a metric).
     """
     min_count = check_int(min_count, "min_count", "mode_coverage", minimum=1)
     try:
@@ -133,7 +130,6 @@ def mlp_generator(latent_dim: int = 2, hidden: int = 64, depth: int = 2,
     """z -> [Linear, ReLU] x depth -> Linear: maps latent noise to a point in the plane.
 
     Shapes: z (N, latent_dim) -> (N, out_features).
-    Twin: none (a torch model).
     """
     func = "mlp_generator"
     sizes = [check_int(latent_dim, "latent_dim", func, minimum=1)]
@@ -152,7 +148,6 @@ def mlp_discriminator(in_features: int = 2, hidden: int = 64, depth: int = 2, pa
     given side by side as one input of ``pack * in_features`` numbers.
 
     Shapes: x (N, pack * in_features) -> (N, 1).
-    Twin: none (a torch model).
     """
     func = "mlp_discriminator"
     n_in = check_int(in_features, "in_features", func, minimum=1) * check_int(pack, "pack", func, minimum=1)
@@ -172,7 +167,6 @@ class GANRun:
     after ``snapshot_steps[i]`` steps (step 0: before training).
 
     Shapes: d_loss, g_loss (S,); snapshots (T, M, 2) for the 2-D GAN.
-    Twin: none (a record).
     """
 
     generator: nn.Module
@@ -200,7 +194,6 @@ class GANRun:
         ``seconds`` is left out: a recorded run must not depend on the clock.
 
         Shapes: -> dict of arrays, lists and state_dicts.
-        Twin: none.
         """
         return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
                 "training": (self.generator.training, self.discriminator.training),
@@ -212,7 +205,6 @@ class GANRun:
         """The run back from ``to_results()``: loads the weights into fresh ``generator`` and ``discriminator``.
 
         Shapes: -> GANRun.
-        Twin: none.
         """
         if not isinstance(results, dict) or "generator" not in results:
             _fail(TypeError, "GANRun.from_results", "the dict GANRun.to_results() returns",
@@ -260,7 +252,6 @@ def train_gan_2d(
     and thread count the run is exactly repeatable.
 
     Shapes: data (N, 2) -> GANRun with snapshots (T, n_snapshot, 2).
-    Twin: none (a training loop).
     """
     func = "train_gan_2d"
     check_array(data, "data", func, ndim=2, shape_doc="(N, 2)")
