@@ -10,15 +10,16 @@ import pytest
 import torch
 from torch import nn
 
+from course_lib.chapters.ch10_transfer_learning import exercises as E
 from course_lib.chapters.ch10_transfer_learning import training as TR
 from course_lib.chapters.ch10_transfer_learning import transfer as T
-from course_lib.chapters.ch10_transfer_learning.exercises import check_advice, check_count_trainable, check_stage_output
-from course_lib.chapters.ch10_transfer_learning.widgets import (
-    check_curves,
-    plot_bars,
-    plot_label_curves,
-    transfer_widget,
+from course_lib.chapters.ch10_transfer_learning.exercises import (
+    check_advice,
+    check_count_trainable,
+    check_phase_optimiser,
+    check_stage_output,
 )
+from course_lib.chapters.ch10_transfer_learning.widgets import check_curves, live_run_widget, plot_label_curves
 from course_lib.data import DATA_DIR, read_sums, sha256
 from course_lib.tools import checkpoint
 
@@ -162,10 +163,15 @@ def test_train_checks_its_arguments():
         TR.train(lambda x: x, X, y)
 
 
-def test_training_is_deterministic_and_learns(task):
+@pytest.fixture(scope="module")
+def target():
+    return T.load_target("similar", seed=3)
+
+
+def test_training_is_deterministic_and_learns(task, target):
+    runs = [TR.run_strategy("scratch", target, count=10, max_steps=40, seed=1, device="cpu") for _ in range(2)]
+    assert runs[0] == runs[1] and 1 <= runs[0].steps <= 40
     idx = T.few_labels(task.y_train, 10, seed=0)
-    accs = [TR.run_strategy("scratch", task, train_idx=idx, steps=30, seed=1, device="cpu") for _ in range(2)]
-    assert accs[0] == accs[1]
     losses = TR.train(T.make_cnn(5), task.X_train[idx], task.y_train[idx], steps=40, device="cpu")
     assert losses[-1] < 0.5 * losses[0]
 
@@ -349,51 +355,126 @@ def test_advice_check_hints(wrong, hint):
     assert not feedback.passed and hint in feedback.message
 
 
-# --------------------------------------------------------------------------- widget
+# --------------------------------------------------------------------------- 10.4 freeze, then unfreeze
 
 
-COUNTS = (1, 5, 20, 125)
+def _phase(phase2_rates=None, unfreeze_all=True, phase1_everything=False, optimiser=torch.optim.Adam):
+    """A phase_optimiser answer with one mistake built in (the defaults give the right answer)."""
+    rates = {"fc": 0.1, "conv2": 0.01, "conv1": 0.01} if phase2_rates is None else phase2_rates
+
+    def answer(model, phase, lr):
+        if phase == 1:
+            for stage in (model.conv1, model.conv2, model.fc):
+                T.freeze(stage)
+            params = model.parameters() if phase1_everything else model.head.parameters()
+            return optimiser(params, lr=lr)
+        if unfreeze_all:
+            T.unfreeze(model)
+        return optimiser(T.param_groups(model, lr, {k: lr * v for k, v in rates.items()}), lr=lr)
+
+    return answer
 
 
-def _curves():
-    base = np.array([0.3, 0.5, 0.7, 0.9])
-    return {target: {s: np.clip(base + 0.02 * i, 0, 1) for i, s in enumerate(T.STRATEGIES)}
-            for target in ("similar", "different")}
+def test_phase_optimiser_check_passes_the_reference_and_a_param_groups_answer():
+    assert check_phase_optimiser(E._reference_phase_optimiser).passed
+    assert check_phase_optimiser(_phase()).passed
 
 
-def test_widget_builds_and_redraws():
-    demo = transfer_widget(_curves(), COUNTS)
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_phase(unfreeze_all=False), "still frozen"),
+        (_phase({"fc": 1.0, "conv1": 1.0, "conv2": 1.0}), "same rate"),
+        (_phase({"head": 0.01, "fc": 0.1, "conv1": 1.0, "conv2": 1.0}), "wrong way round"),
+        (_phase({"fc": 0.1, "conv2": 0.1, "conv1": 0.01}), "different factor"),
+        (_phase(phase1_everything=True), "holds frozen parameters"),
+        (_phase(optimiser=torch.optim.SGD), "torch.optim.Adam"),
+        (lambda m, phase, lr: torch.optim.Adam(m.parameters(), lr=lr), "only the head learns"),
+        (_not_attempted, "not attempted yet"),
+    ],
+)
+def test_phase_optimiser_check_names_the_mistake(wrong, hint):
+    feedback = check_phase_optimiser(wrong)
+    assert not feedback.passed and hint in feedback.message
+    assert "param_groups(" not in feedback.message and "lr / 100" not in feedback.message
+
+
+# --------------------------------------------------------------------------- the three-way split and the grid
+
+
+def test_targets_split_three_ways_without_overlap():
+    for name, classes in [("similar", 5), ("different", 4)]:
+        t = T.load_target(name, seed=2)
+        sizes = [len(t.y_train), len(t.y_val), len(t.y_test)]
+        assert all(n > 0 for n in sizes) and t.X_val.shape[1:] == (1, 16, 16)
+        for y in (t.y_train, t.y_val, t.y_test):
+            assert set(np.unique(y)) == set(range(classes))
+        cards = np.concatenate([t.X_train, t.X_val, t.X_test]).reshape(sum(sizes), -1)
+        assert len(np.unique(cards, axis=0)) == sum(sizes)  # no card is in two splits
+        assert [c.shape[0] for c in t.centred] == sizes
+    a, b = T.load_target("similar", seed=0), T.load_target("similar", seed=1)
+    assert not np.array_equal(a.y_test, b.y_test)  # the base seed moves the split
+    with pytest.raises(ValueError, match="name to be one of"):
+        T.load_target("source")
+
+
+def test_early_stopping_keeps_the_best_validation_weights(target):
+    model = T.make_cnn(5, seed=0)
+    idx = T.few_labels(target.y_train, 5, seed=0)
+    record = TR.train_early_stopping(model, target.X_train[idx], target.y_train[idx], target.X_val,
+                                     target.y_val, max_steps=200, eval_every=10, patience=2, device="cpu")
+    assert record.best_step <= record.steps <= 200 and record.best_step % 10 == 0
+    assert record.val_acc == pytest.approx(T.evaluate(model, target.X_val, target.y_val), abs=1e-6)
+
+
+def test_paired_difference_is_the_mean_and_standard_error_of_the_differences():
+    d, se = TR.paired_difference([0.5, 0.6, 0.7], [0.4, 0.4, 0.6])
+    assert d == pytest.approx(0.4 / 3) and se == pytest.approx(np.std([0.1, 0.2, 0.1], ddof=1) / np.sqrt(3))
+    with pytest.raises(ValueError, match="at least 2 paired runs"):
+        TR.paired_difference([0.5], [0.4])
+
+
+# --------------------------------------------------------------------------- figures and the live widget
+
+
+COUNTS = (5, 20, 100)
+
+
+def _curves(seeds=5):
+    base = np.array([0.3, 0.5, 0.8])
+    return {s: np.clip(base[:, None] + 0.02 * i + np.linspace(-0.02, 0.02, seeds), 0, 1)
+            for i, s in enumerate(T.STRATEGIES)}
+
+
+def test_plot_draws_every_strategy_with_its_spread():
+    ax = plot_label_curves(_curves(), COUNTS, "similar")
+    assert len(ax.containers) == len(T.STRATEGIES)  # one errorbar per strategy
+    assert len(ax.get_lines()) >= len(T.STRATEGIES) * 5  # every run faintly
+
+
+def test_live_widget_trains_a_new_run_on_every_change(target):
+    measured = {("similar", s, c): [0.5, 0.6] for s in T.STRATEGIES for c in (5, "all")}
+    demo = live_run_widget({"similar": target}, T.load_pretrained(), measured)
     controls = {w.description: w for w in demo.children if isinstance(w, ipywidgets.ValueWidget)}
-    assert set(controls) == {"target", "per class"} and controls["per class"].value == 20
-    controls["target"].value = "different"
-    controls["per class"].value = 1
-    axes = plt.figure(plt.get_fignums()[-1]).axes
-    assert axes[0].get_title() == "different target"
-    assert axes[1].get_title() == "1 per class; slides' advice: stages"
-    controls["target"].value = "similar"
-    assert plt.figure(plt.get_fignums()[-1]).axes[1].get_title() == "1 per class; slides' advice: probe"
-
-
-def test_plots_draw_every_strategy():
-    ax = plot_label_curves(_curves(), COUNTS, "similar", highlight=5)
-    assert len(ax.get_lines()) == len(T.STRATEGIES) + 1
-    ax = plot_bars(_curves(), COUNTS, "similar", 125, similar=True)
-    assert ax.get_title() == "125 per class; slides' advice: top" and len(ax.patches) == 4
+    assert set(controls) == {"target", "strategy", "labels per class", "seed of the new run"}
+    before = len(plt.get_fignums())
+    controls["seed of the new run"].value = 101
+    title = plt.figure(plt.get_fignums()[-1]).axes[0].get_legend().get_texts()[-1].get_text()
+    assert len(plt.get_fignums()) >= before and title.startswith("this run: test")
 
 
 @pytest.mark.parametrize(
     "call, exc, message",
     [
-        (lambda: check_curves(_curves(), (5, 1, 20, 125)), ValueError, "increasing"),
+        (lambda: check_curves(_curves(), (20, 5, 100)), ValueError, "increasing"),
         (lambda: check_curves(_curves(), "abc"), TypeError, "counts as a list"),
         (lambda: check_curves([], COUNTS), TypeError, "curves as a dict"),
-        (lambda: check_curves({"similar": {"probe": [0.5] * 4}}, COUNTS), ValueError, "have the strategies"),
-        (lambda: check_curves({"s": {s: [0.5] * 3 for s in T.STRATEGIES}}, COUNTS), ValueError, "4 accurac"),
-        (lambda: check_curves({"s": {s: [50.0] * 4 for s in T.STRATEGIES}}, COUNTS), ValueError, "percent"),
-        (lambda: plot_label_curves(_curves(), COUNTS, "medical"), ValueError, "target to be one of"),
-        (lambda: plot_bars(_curves(), COUNTS, "similar", 3, True), ValueError, "count to be one of"),
+        (lambda: check_curves({"probe": [0.5] * 3}, COUNTS), ValueError, "with the strategies"),
+        (lambda: check_curves({s: [0.5] * 2 for s in T.STRATEGIES}, COUNTS), ValueError, "3 rows"),
+        (lambda: check_curves({s: [50.0] * 3 for s in T.STRATEGIES}, COUNTS), ValueError, "percent"),
+        (lambda: live_run_widget([], None, {}), TypeError, "tasks as a dict"),
     ],
 )
-def test_widget_bad_arguments_are_explained(call, exc, message):
+def test_bad_arguments_are_explained(call, exc, message):
     with pytest.raises(exc, match=message):
         call()

@@ -181,3 +181,116 @@ def test_widget_rejects_bad_input(kwargs, error, message):
     args.update(kwargs)
     with pytest.raises(error, match=message):
         roofline_widget(**args)
+
+
+# ----------------------------------------------------------------------------- 11.4 a flop counter
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from course_lib.chapters.ch11_hardware_and_scale import exercises as E  # noqa: E402
+from course_lib.chapters.ch11_hardware_and_scale.flops import adam_bytes, flop_counts, torch_flops  # noqa: E402
+from course_lib.chapters.ch11_hardware_and_scale.widgets import live_roofline_widget  # noqa: E402
+
+
+def _hook_counter(per_layer, remove=True):
+    """A count_flops answer whose per-layer formula is ``per_layer(module, input, output)``."""
+    def count(model, x):
+        counts, handles = {}, []
+        for name, m in model.named_modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                handles.append(m.register_forward_hook(
+                    lambda mod, i, o, name=name: counts.__setitem__(name, per_layer(mod, i[0], o))))
+        model(x)
+        if remove:
+            for handle in handles:
+                handle.remove()
+        return counts
+    return count
+
+
+def _right(m, i, o):
+    if isinstance(m, nn.Linear):
+        return 2 * o.numel() * m.in_features
+    return 2 * o.numel() * m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+
+
+def test_flop_counter_check_passes_the_reference_and_the_library():
+    assert E.check_count_flops(_hook_counter(_right)).passed
+    assert E.check_count_flops(flop_counts).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_hook_counter(lambda m, i, o: _right(m, i, o) // 2), "multiply-adds"),
+        (_hook_counter(lambda m, i, o: _right(m, i, o) if isinstance(m, nn.Linear) else
+                       2 * o.shape[0] * o.shape[1] * m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+                       * i.shape[-1] * i.shape[-2]), "OUTPUT height and width"),
+        (_hook_counter(lambda m, i, o: 2 * i.shape[0] * m.in_features * m.out_features
+                       if isinstance(m, nn.Linear) else _right(m, i, o)), "leading dimension"),
+        (_hook_counter(lambda m, i, o: _right(m, i, o) // (1 if isinstance(m, nn.Linear) else m.in_channels)),
+         "input channels"),
+        (_hook_counter(lambda m, i, o: _right(m, i, o) + (o.numel() if isinstance(m, nn.Linear) else 0)),
+         "bias"),
+        (_hook_counter(lambda m, i, o: _right(m, i, o) // i.shape[0]), "batch size"),
+        (_hook_counter(_right, remove=False), "handle.remove()"),
+        (_hook_counter(lambda m, i, o: _right(m, i, o) + 3), "FlopCounterMode counts"),
+        (lambda model, x: [1, 2], "return a dict"),
+        (lambda model, x: {}, "no count for layer"),
+    ],
+)
+def test_flop_counter_check_names_the_mistake(wrong, hint):
+    feedback = E.check_count_flops(wrong)
+    assert not feedback.passed and hint in feedback.message
+    assert "register_forward_hook(" not in feedback.message and "numel() *" not in feedback.message
+
+
+def test_library_counter_matches_flopcountermode():
+    model, x = E._flop_models()[1]
+    assert sum(flop_counts(model, x).values()) == torch_flops(model, x)
+    with pytest.raises(TypeError, match="flop_counts: expected model"):
+        flop_counts("cnn", x)
+
+
+# ----------------------------------------------------------------------------- 11.5 memory of a training step
+
+
+def _bytes(factor_trainable=4, factor_frozen=1, size=None):
+    return lambda m: sum(p.numel() * (size or p.element_size()) * (factor_trainable if p.requires_grad
+                                                                   else factor_frozen) for p in m.parameters())
+
+
+def test_adam_bytes_check_passes_the_reference():
+    assert E.check_adam_bytes(_bytes()).passed and E.check_adam_bytes(adam_bytes).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_bytes(4, 4), "frozen parameters get no gradient"),
+        (_bytes(3), "left out the gradients or one of Adam's"),
+        (_bytes(2), "two running averages"),
+        (_bytes(size=1), "count of numbers"),
+        (_bytes(size=4), "float64"),
+        (_bytes(5), "off by"),
+        (lambda m: "big", "one number of bytes"),
+    ],
+)
+def test_adam_bytes_check_names_the_mistake(wrong, hint):
+    feedback = E.check_adam_bytes(wrong)
+    assert not feedback.passed and hint in feedback.message and "element_size() *" not in feedback.message
+
+
+def test_live_roofline_widget_measures_on_every_change():
+    w = live_roofline_widget(50.0, 10.0, sizes=(8, 16, 32))
+    controls = {c.description: c for c in w.children if isinstance(c, ipywidgets.ValueWidget)}
+    assert set(controls) == {"matrix size n", "library"}
+    import matplotlib.pyplot as plt
+
+    controls["matrix size n"].value = 32
+    controls["library"].value = "torch CPU"
+    title = plt.figure(plt.get_fignums()[-1]).axes[0].get_title()
+    assert title.startswith("measured now:") and title.endswith("of the roof at this intensity")
+    with pytest.raises(ValueError, match="peak"):
+        live_roofline_widget(-1.0, 10.0)

@@ -12,6 +12,7 @@ from course_lib.chapters.ch10_transfer_learning.transfer import (
     features,
     freeze,
     make_cnn,
+    unfreeze,
 )
 from course_lib.feedback import Feedback, call_student, close, failed, passed
 
@@ -30,8 +31,8 @@ def _models():
 
 
 def check_count_trainable(func) -> Feedback:
-    """Exercise 9.1: ``func(model)`` returns the number of trainable parameters (scalars)."""
-    name = "9.1 trainable parameters"
+    """Exercise 10.1: ``func(model)`` returns the number of trainable parameters (scalars)."""
+    name = "10.1 trainable parameters"
     for model in _models():
         result, problem = call_student(name, func, model)
         if problem is not None:
@@ -57,8 +58,8 @@ def check_count_trainable(func) -> Feedback:
 
 
 def check_stage_output(func) -> Feedback:
-    """Exercise 9.2: ``func(model, x, stage)`` returns the output of the named stage, via a forward hook."""
-    name = "9.2 a forward hook"
+    """Exercise 10.2: ``func(model, x, stage)`` returns the output of the named stage, via a forward hook."""
+    name = "10.2 a forward hook"
     model = make_cnn(5, seed=5)
     x = torch.as_tensor(np.random.default_rng(92).uniform(size=(3, 1, 16, 16)), dtype=torch.float32)
     for stage in ("conv1", "conv2", "fc"):
@@ -88,8 +89,8 @@ def check_stage_output(func) -> Feedback:
 
 
 def check_advice(func) -> Feedback:
-    """Exercise 9.3: ``func(little_data, similar)`` names the slides' strategy for that cell of the table."""
-    name = "9.3 the slides' advice"
+    """Exercise 10.3: ``func(little_data, similar)`` names the slides' strategy for that cell of the table."""
+    name = "10.3 the slides' advice"
     options = sorted(set(SLIDES_ADVICE.values()))
     for (little, similar), right in SLIDES_ADVICE.items():
         result, problem = call_student(name, func, little, similar)
@@ -106,4 +107,102 @@ def check_advice(func) -> Feedback:
                         "a different domain: go to earlier stages or fine-tune more layers.")
 
 
-__all__ = ["check_advice", "check_count_trainable", "check_stage_output"]
+
+
+# ----------------------------------------------------------------------------- 10.4 freeze, then unfreeze
+
+PHASE_RATES = {"head": 1.0, "fc": 0.1, "conv2": 0.01, "conv1": 0.01}  # phase 2: each stage's rate / lr
+
+
+def _reference_phase_optimiser(model, phase, lr):
+    """The reference answer of exercise 10.4 (used by the check only)."""
+    if phase == 1:
+        for stage in ("conv1", "conv2", "fc"):
+            freeze(getattr(model, stage))
+        unfreeze(model.head)
+        return torch.optim.Adam(model.head.parameters(), lr=lr)
+    unfreeze(model)
+    return torch.optim.Adam([{"params": getattr(model, stage).parameters(), "lr": lr * factor}
+                             for stage, factor in PHASE_RATES.items()])
+
+
+def _rates(optimiser):
+    """{parameter id: learning rate} of an optimiser, and the ids that occur more than once."""
+    rates, twice = {}, set()
+    for group in optimiser.param_groups:
+        for p in group["params"]:
+            if id(p) in rates:
+                twice.add(id(p))
+            rates[id(p)] = group["lr"]
+    return rates, twice
+
+
+def _phase_problem(model, optimiser, phase, lr):
+    """A hint for the first way the student's (model, optimiser) differs from the exercise, else None."""
+    if not isinstance(optimiser, torch.optim.Adam):
+        return f"phase {phase}: return a torch.optim.Adam, got {type(optimiser).__name__}."
+    trains = {stage: all(p.requires_grad for p in getattr(model, stage).parameters()) for stage in PHASE_RATES}
+    rates, twice = _rates(optimiser)
+    if twice:
+        return f"phase {phase}: a parameter sits in two parameter groups; give every stage exactly one group."
+    if phase == 1:
+        if not trains["head"]:
+            return "phase 1 trains the new head: it must stay trainable (section 4, freezing)."
+        stuck = [stage for stage in ("conv1", "conv2", "fc") if trains[stage]]
+        if stuck:
+            return (f"phase 1: {', '.join(stuck)} still train(s); only the head learns while the pretrained "
+                    "stages are frozen (section 4, freezing).")
+        if any(id(p) in rates for stage in ("conv1", "conv2", "fc") for p in getattr(model, stage).parameters()):
+            return "phase 1: the optimiser holds frozen parameters; give it only the parameters that train."
+    elif not all(trains.values()):
+        frozen = [stage for stage, on in trains.items() if not on]
+        return f"phase 2 unfreezes every stage, but {', '.join(frozen)} is still frozen (requires_grad False)."
+    for stage, factor in PHASE_RATES.items():
+        if phase == 1 and stage != "head":
+            continue
+        for pname, p in getattr(model, stage).named_parameters():
+            if id(p) not in rates:
+                return f"phase {phase}: {stage}.{pname} is in no parameter group, so it would never train."
+            got, want = rates[id(p)] / lr, factor
+            if abs(got - want) > 1e-9 * want:
+                if phase == 2 and len(set(rates.values())) == 1:
+                    return ("phase 2: every stage learns at the same rate; the pretrained stages should move "
+                            "more slowly than the new head (section 6, layer-wise learning rates).")
+                if phase == 2 and stage == "head" and got < 1:
+                    return "phase 2: the new head learns slower than lr; the rates run the wrong way round."
+                return f"phase {phase}: {stage} learns at {got:g} x lr; the exercise asks for a different factor."
+    return None
+
+
+def check_phase_optimiser(func) -> Feedback:
+    """Exercise 10.4: ``func(model, phase, lr)`` freezes/unfreezes ``model`` for the phase and returns its Adam."""
+    name = "10.4 freeze, then unfreeze"
+    lr = 0.003
+    x = torch.as_tensor(np.random.default_rng(104).uniform(size=(6, 1, 16, 16)), dtype=torch.float32)
+    y = torch.tensor([0, 1, 2, 3, 4, 0])
+    mine, ref = make_cnn(5, seed=7), make_cnn(5, seed=7)
+    for phase in (1, 2):
+        optimiser, problem = call_student(name, func, mine, phase, lr)
+        if problem is not None:
+            return problem
+        hint = _phase_problem(mine, optimiser, phase, lr)
+        if hint is not None:
+            return failed(name, hint)
+        ref_optimiser = _reference_phase_optimiser(ref, phase, lr)
+        for model, opt in ((mine, optimiser), (ref, ref_optimiser)):  # one step each: the twin must agree
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        for (pname, p), q in zip(mine.named_parameters(), ref.parameters()):
+            if not torch.allclose(p, q, atol=1e-6):
+                worst = float((p - q).abs().max())
+                return failed(name, f"after one phase-{phase} step {pname} differs from the reference by up to "
+                                    f"{worst:.2g}: check its stage's learning rate and optimiser settings.")
+    return passed(name, "the head learns first on frozen features; then every stage moves, the pretrained "
+                        "ones more gently.")
+
+
+EXERCISES = ("10.1 trainable parameters", "10.2 a forward hook", "10.3 the slides' advice",
+             "10.4 freeze, then unfreeze")
+
+__all__ = ["EXERCISES", "check_advice", "check_count_trainable", "check_phase_optimiser", "check_stage_output"]

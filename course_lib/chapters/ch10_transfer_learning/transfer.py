@@ -35,6 +35,7 @@ Training lives in ``course_lib.chapters.ch10_transfer_learning.training`` (split
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -447,6 +448,54 @@ def load_task(name: str, copies: int = 1, seed: int = 0):
     cards_train = np.concatenate([place_on_card(X_train, offset + c) for c in range(copies)])
     return Split(cards_train, np.tile(y_train, copies), place_on_card(X_test, offset + 9), y_test,
                  class_names=classes)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """A target task split three ways: training cards, validation cards (for every choice), test cards."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple
+    centred: tuple = ()  # the same images before they were pasted on cards: (train, val, test), (N, 1, 8, 8)
+
+
+def load_target(name: str, seed: int = 0, val_fraction: float = 0.2) -> _Task:
+    """A target task (``"similar"`` or ``"different"``) split into training, validation and test cards.
+
+    ``seed`` draws everything about the data: the test split (30% of every
+    class), the validation split (``val_fraction`` of every class of the
+    rest), the shapes themselves and every card position. The source task is
+    not offered here: its split belongs to the shipped checkpoint (``load_task``).
+
+    Shapes: X_* (N, 1, 16, 16) float64, y_* (N,) int64 in 0..4 (0..3 for "different").
+    Twin: none.
+    """
+    func = "load_target"
+    check_choice(name, "name", func, TASKS[1:])
+    seed = check_int(seed, "seed", func, minimum=0)
+    val_fraction = check_float(val_fraction, "val_fraction", func, minimum=0.0, strict_min=True, maximum=0.5)
+    split_seed, shape_seed, val_seed, card_seed = (int(s) for s in np.random.default_rng(seed).integers(2**31, size=4))
+    if name == "different":
+        X, y = make_shapes(120, seed=shape_seed)
+        rest, test = stratified_split(y, 0.3, split_seed)
+        X_rest, y_rest, X_test, y_test = X[rest], y[rest], X[test], y[test]
+        classes = SHAPE_NAMES
+    else:
+        digits = load_digits(test_size=0.3, seed=split_seed, scale="unit", images=True)
+        keep_rest, keep_test = digits.y_train >= 5, digits.y_test >= 5
+        X_rest, y_rest = digits.X_train[keep_rest], digits.y_train[keep_rest] - 5
+        X_test, y_test = digits.X_test[keep_test], digits.y_test[keep_test] - 5
+        classes = tuple(str(d) for d in range(5, 10))
+    train, val = stratified_split(y_rest, val_fraction, val_seed)
+    cards = place_on_card(np.concatenate([X_rest[train], X_rest[val], X_test]), card_seed)
+    n_train, n_val = train.size, val.size
+    return _Task(cards[:n_train], y_rest[train], cards[n_train:n_train + n_val], y_rest[val],
+                 cards[n_train + n_val:], y_test, classes, (X_rest[train], X_rest[val], X_test))
 
 
 def few_labels(y: np.ndarray, per_class, seed: int = 0) -> np.ndarray:

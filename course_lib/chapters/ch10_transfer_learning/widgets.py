@@ -1,10 +1,10 @@
-"""Chapter 10 demo: accuracy against labels per class, for each target task and strategy.
+"""Chapter 10 figures and demo: accuracy against labels per class, over seeds; one live fine-tuning run.
 
-The notebook measures the curves (every run is a training run, too slow to
-repeat on every click); the widget only redraws them. Pick the target task
-and a number of labels per class: the left panel shows every strategy's
-curve, the right panel the four accuracies at that number of labels, with
-the strategy the lecture slides recommend for that cell outlined.
+``plot_label_curves`` draws every strategy's mean test accuracy with its
+spread over seeds (error bars: one standard deviation; every run faintly).
+``live_run_widget`` trains one new run on every change (a target, a strategy,
+a number of labels per class, a seed) and draws it over the measured spread
+of that cell, so a student can see how far one run can fall from the mean.
 """
 
 from __future__ import annotations
@@ -13,126 +13,121 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_lib.chapters.ch10_transfer_learning.transfer import SLIDES_ADVICE, STRATEGIES, STRATEGY_NAMES
+from course_lib.chapters.ch10_transfer_learning.transfer import STRATEGIES, STRATEGY_NAMES
 from course_lib.checks import _fail
 
 COLOURS = {"scratch": "tab:gray", "probe": "tab:blue", "top": "tab:orange", "all": "tab:green"}
-_FUNC = "transfer_widget"
 
 
 def check_curves(curves, counts, func: str = "check_curves") -> tuple[dict, tuple[int, ...]]:
-    """Validate ``curves = {target: {strategy: accuracies}}`` against ``counts`` (labels per class).
+    """Validate ``curves = {strategy: accuracies}`` against ``counts`` (labels per class).
 
-    Shapes: counts (L,) increasing positive ints; every accuracy list (L,) in [0, 1].
-    Twin: none.
+    Every strategy's accuracies are one row per count and one column per
+    seed (a single column is allowed).
+
+    Shapes: counts (L,) increasing positive ints; every accuracy array (L,) or (L, S) in [0, 1].
     """
     try:
         counts = tuple(int(c) for c in counts)
     except (TypeError, ValueError):
-        _fail(TypeError, func, "counts as a list of labels per class, e.g. [1, 5, 20, 125]", repr(counts),
-              None)
+        _fail(TypeError, func, "counts as a list of labels per class, e.g. [5, 20, 100]", repr(counts), None)
     if not counts or any(c < 1 for c in counts) or list(counts) != sorted(set(counts)):
         _fail(ValueError, func, "counts to be increasing positive numbers", repr(counts), None)
-    if not isinstance(curves, dict) or not curves:
-        _fail(TypeError, func, "curves as a dict {target: {strategy: accuracies}}", type(curves).__name__,
-              None)
+    if not isinstance(curves, dict) or set(curves) != set(STRATEGIES):
+        got = sorted(curves) if isinstance(curves, dict) else type(curves).__name__
+        _fail(TypeError if not isinstance(curves, dict) else ValueError, func,
+              f"curves as a dict with the strategies {STRATEGIES}", f"{got}", None)
     checked = {}
-    for target, by_strategy in curves.items():
-        if not isinstance(by_strategy, dict) or set(by_strategy) != set(STRATEGIES):
-            got = sorted(by_strategy) if isinstance(by_strategy, dict) else type(by_strategy).__name__
-            _fail(ValueError, func, f"curves[{target!r}] to have the strategies {STRATEGIES}", f"{got}", None)
-        checked[target] = {}
-        for strategy in STRATEGIES:
-            acc = np.asarray(by_strategy[strategy], dtype=float)
-            if acc.shape != (len(counts),):
-                _fail(ValueError, func,
-                      f"{len(counts)} accuracies for {target!r}/{strategy!r} (one per count)",
-                      f"shape {acc.shape}", None)
-            if np.any(~np.isfinite(acc)) or acc.min() < 0 or acc.max() > 1:
-                _fail(ValueError, func, "accuracies in [0, 1]", repr(acc.tolist()),
-                      "pass fractions, not percent")
-            checked[target][strategy] = acc
+    for strategy in STRATEGIES:
+        try:
+            acc = np.asarray(curves[strategy], dtype=float)
+        except (TypeError, ValueError):
+            _fail(TypeError, func, f"numbers for {strategy!r}", type(curves[strategy]).__name__, None)
+        acc = acc[:, None] if acc.ndim == 1 else acc
+        if acc.ndim != 2 or acc.shape[0] != len(counts):
+            _fail(ValueError, func, f"{len(counts)} rows of accuracies for {strategy!r} (one per count)",
+                  f"shape {acc.shape}", None)
+        if np.any(~np.isfinite(acc)) or acc.min() < 0 or acc.max() > 1:
+            _fail(ValueError, func, "accuracies in [0, 1]", repr(acc.ravel()[:4].tolist()),
+                  "pass fractions, not percent")
+        checked[strategy] = acc
     return checked, counts
 
 
-def plot_label_curves(curves, counts, target: str, highlight: int | None = None, ax=None):
-    """Test accuracy against labels per class (log scale) for every strategy on ``target``; returns the Axes.
+def plot_label_curves(curves, counts, title: str = "", ax=None):
+    """Mean test accuracy against labels per class (log scale), error bars of one std, every run faintly.
 
-    Shapes: curves as ``check_curves`` describes -> Axes.
-    Twin: none (plotting).
+    Shapes: curves {strategy: (L, S) accuracies}, counts (L,) -> Axes.
     """
     curves, counts = check_curves(curves, counts, "plot_label_curves")
-    if target not in curves:
-        _fail(ValueError, "plot_label_curves", f"target to be one of {sorted(curves)}", repr(target), None)
+    if not isinstance(title, str):
+        _fail(TypeError, "plot_label_curves", "title as a str", type(title).__name__, None)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))
     for strategy in STRATEGIES:
-        ax.plot(counts, curves[target][strategy], "o-", color=COLOURS[strategy],
-                label=STRATEGY_NAMES[strategy])
-    if highlight is not None:
-        ax.axvline(highlight, color="k", lw=0.8, ls="--")
+        acc = curves[strategy]
+        ax.plot(counts, acc, color=COLOURS[strategy], alpha=0.2, lw=0.8)
+        spread = acc.std(axis=1, ddof=1) if acc.shape[1] > 1 else np.zeros(len(counts))
+        ax.errorbar(counts, acc.mean(axis=1), yerr=spread, fmt="o-", capsize=3, color=COLOURS[strategy],
+                    label=STRATEGY_NAMES[strategy])
     ax.set_xscale("log")
     ax.set_xticks(counts)
     ax.set_xticklabels([str(c) for c in counts])
+    ax.minorticks_off()
     ax.set_ylim(0, 1)
-    ax.set_xlabel("labelled examples per class")
+    ax.set_xlabel("labelled examples per class (the last point: all of them)")
     ax.set_ylabel("test accuracy")
-    ax.set_title(f"{target} target")
+    ax.set_title(title)
     ax.legend(fontsize=7, loc="lower right")
     return ax
 
 
-def plot_bars(curves, counts, target: str, count: int, similar: bool, ax=None):
-    """The four strategies' accuracies at ``count`` labels per class, the slides' pick outlined; -> Axes.
+def live_run_widget(tasks: dict, pretrained, measured: dict, counts=(5, 20, "all")):
+    """Train one new run per change and draw it over the measured runs of the same cell.
 
-    ``similar`` says which column of the slides' table ``target`` belongs to;
-    ``count`` at most 5 counts as "very little data".
+    ``tasks`` maps a target name to its three-way split (``load_target``);
+    ``measured[target, strategy, count]`` holds the chapter's test accuracies
+    over seeds. A change of target, strategy, labels per class or seed calls
+    ``run_strategy`` once (0.1-3 s on a laptop CPU) and redraws.
 
-    Shapes: curves as ``check_curves`` describes -> Axes.
-    Twin: none (plotting).
+    Shapes: tasks {target: split}, measured {(target, strategy, count): (S,)} -> an ipywidgets.interactive.
     """
-    curves, counts = check_curves(curves, counts, "plot_bars")
-    if target not in curves:
-        _fail(ValueError, "plot_bars", f"target to be one of {sorted(curves)}", repr(target), None)
-    if count not in counts:
-        _fail(ValueError, "plot_bars", f"count to be one of {counts}", repr(count), None)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5))
-    column = counts.index(count)
-    accs = [curves[target][s][column] for s in STRATEGIES]
-    advice = SLIDES_ADVICE[(count <= 5, bool(similar))]
-    picked = "probe" if advice == "stages" else advice
-    bars = ax.bar(range(len(STRATEGIES)), accs, color=[COLOURS[s] for s in STRATEGIES])
-    bars[STRATEGIES.index(picked)].set_edgecolor("k")
-    bars[STRATEGIES.index(picked)].set_linewidth(2.5)
-    for i, acc in enumerate(accs):
-        ax.text(i, acc + 0.01, f"{acc:.2f}", ha="center", fontsize=8)
-    ax.set_xticks(range(len(STRATEGIES)))
-    ax.set_xticklabels(STRATEGIES)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"{count} per class; slides' advice: {advice}", fontsize=9)
-    return ax
+    from course_lib.chapters.ch10_transfer_learning.training import run_strategy  # training imports transfer
 
+    func = "live_run_widget"
+    if not isinstance(tasks, dict) or not tasks:
+        _fail(TypeError, func, "tasks as a dict {target: load_target(target)}", type(tasks).__name__, None)
+    if not isinstance(measured, dict):
+        _fail(TypeError, func, "measured as a dict {(target, strategy, count): accuracies}",
+              type(measured).__name__, None)
 
-def transfer_widget(curves, counts, similar_targets=("similar",)):
-    """A target menu and a labels-per-class slider over precomputed accuracy curves.
-
-    Shapes: curves {target: {strategy: (L,) accuracies}}, counts (L,).
-    Twin: none (an ipywidgets demo).
-    """
-    curves, counts = check_curves(curves, counts, _FUNC)
-    targets = list(curves)
-
-    def draw(target, count):
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-        plot_label_curves(curves, counts, target, highlight=count, ax=axes[0])
-        plot_bars(curves, counts, target, count, similar=target in similar_targets, ax=axes[1])
+    def draw(target, strategy, count, seed):
+        run = run_strategy(strategy, tasks[target], pretrained, count=count, seed=seed, device="cpu")
+        _, ax = plt.subplots(figsize=(6, 3.4))
+        for i, name in enumerate(STRATEGIES):
+            accs = np.asarray(measured.get((target, name, count), []), dtype=float)
+            ax.scatter(np.full(accs.size, i), accs, color=COLOURS[name], alpha=0.4, s=18)
+            if accs.size:
+                ax.errorbar(i + 0.15, accs.mean(), yerr=accs.std(ddof=1) if accs.size > 1 else 0, fmt="s",
+                            color=COLOURS[name], capsize=4)
+        ax.scatter([STRATEGIES.index(strategy)], [run.test_acc], marker="*", s=220, color="k", zorder=3,
+                   label=f"this run: test {run.test_acc:.3f} (stopped at step {run.steps})")
+        ax.set_xticks(range(len(STRATEGIES)))
+        ax.set_xticklabels(STRATEGIES)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"{target} target, {count} labels per class: measured runs and a new one", fontsize=9)
+        ax.legend(fontsize=8, loc="lower right")
         plt.show()
 
+    style = {"description_width": "initial"}
+    targets = list(tasks)
     return widgets.interactive(
         draw,
-        target=widgets.Dropdown(options=targets, value=targets[0], description="target"),
-        count=widgets.SelectionSlider(options=list(counts), value=counts[min(2, len(counts) - 1)],
-                                      description="per class", continuous_update=False),
+        target=widgets.Dropdown(options=targets, value=targets[0], description="target", style=style),
+        strategy=widgets.Dropdown(options=list(STRATEGIES), value="probe", description="strategy", style=style),
+        count=widgets.SelectionSlider(options=list(counts), value=counts[0], description="labels per class",
+                                      continuous_update=False, style=style),
+        seed=widgets.IntSlider(value=100, min=100, max=120, description="seed of the new run",
+                               continuous_update=False, style=style),
     )

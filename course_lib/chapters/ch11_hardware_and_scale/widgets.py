@@ -134,3 +134,61 @@ def roofline_widget(sizes, gflops, peak: float, bandwidth: float, n: int | None 
         draw,
         n=widgets.SelectionSlider(options=sizes, value=int(n), description="matrix size n", continuous_update=False),
     )
+
+
+def live_roofline_widget(peak: float, bandwidth: float, sizes=(8, 16, 32, 64, 128, 256, 512, 1024, 2048)):
+    """Time an (n, n) float32 product now, for the chosen n and library, and place it on the roofline.
+
+    Every change of the slider or the menu measures again (the best of 3
+    runs after a warm-up: about a second at n = 2048 on one laptop core), so
+    the point shows this machine as it is at that moment.
+
+    Shapes: A (n, n) @ B (n, n) for n in ``sizes``.
+    """
+    func = "live_roofline_widget"
+    peak = check_float(peak, "peak", func, minimum=0.0, strict_min=True)
+    bandwidth = check_float(bandwidth, "bandwidth", func, minimum=0.0, strict_min=True)
+    if not isinstance(sizes, (list, tuple)) or not sizes:
+        _fail(TypeError, func, "sizes as a non-empty list of matrix sizes", repr(sizes)[:40], None)
+    sizes = [check_int(s, "sizes[i]", func, minimum=1) for s in sizes]
+    import time
+
+    import torch
+
+    def measure(n, library):
+        a = np.random.default_rng(n).standard_normal((n, n), dtype=np.float32)
+        x = a if library == "NumPy" else torch.from_numpy(a)
+        x @ x
+        best = min(_timed(lambda: x @ x, time) for _ in range(3))
+        return 2 * n**3 / best / 1e9
+
+    def draw(n, library):
+        speed = measure(n, library)
+        intensity = matmul_intensity(n, 4)
+        grid = np.logspace(-1, np.log10(max(matmul_intensity(sizes[-1], 4), peak / bandwidth) * 4), 200)
+        _, ax = plt.subplots(figsize=(6.5, 3.8))
+        ax.plot(grid, np.minimum(peak, bandwidth * grid), "k-", lw=2, label="roofline")
+        ax.axvline(peak / bandwidth, color="gray", ls=":", lw=1, label=f"ridge {peak / bandwidth:.1f} flop/B")
+        ax.plot([intensity], [speed], "o", color="C3", ms=9, label=f"{library}, n = {n}: {speed:.1f} GFLOP/s")
+        roof = min(peak, bandwidth * intensity)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("arithmetic intensity (flop per byte moved)")
+        ax.set_ylabel("GFLOP/s")
+        ax.set_title(f"measured now: {speed / roof:.0%} of the roof at this intensity", fontsize=10)
+        ax.legend(fontsize=8, loc="lower right")
+        plt.show()
+
+    style = {"description_width": "initial"}
+    return widgets.interactive(
+        draw,
+        n=widgets.SelectionSlider(options=sizes, value=sizes[len(sizes) // 2], description="matrix size n",
+                                  continuous_update=False, style=style),
+        library=widgets.Dropdown(options=["NumPy", "torch CPU"], value="NumPy", description="library", style=style),
+    )
+
+
+def _timed(fn, time) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
