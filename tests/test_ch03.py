@@ -9,12 +9,16 @@ import numpy as np
 import pytest
 
 from course_lib.chapters.ch03_backprop.exercises import (
+    EXERCISES,
     check_chain_rule,
     check_linear_backward,
+    check_mlp_backward,
     check_sigmoid_backward,
     check_sin_op,
+    check_value_training,
 )
 from course_lib.chapters.ch03_backprop.graphs import draw_graph, graph_layout
+from course_lib.chapters.ch03_backprop.stats import clearly_below, difference, mean_std
 from course_lib.chapters.ch03_backprop.widgets import (
     learning_rate_sweep,
     learning_rate_widget,
@@ -173,7 +177,7 @@ def test_sigmoid_backward_check():
         (lambda dout, out: dout * out, "both factors"),
         (lambda dout, out: dout * (1 / (1 + np.exp(-out))) * (1 - 1 / (1 + np.exp(-out))), "already sigmoid"),
         (lambda dout, out: dout.sum(), "x's shape"),
-        (lambda dout, out: -dout * out * (1 - out), "dout * out * (1 - out)"),
+        (lambda dout, out: -dout * out * (1 - out), "differs from the numeric gradient by up to"),
         (_not_attempted, "not attempted yet"),
     ],
 )
@@ -262,13 +266,17 @@ def test_divergence_threshold_is_two_over_the_largest_curvature():
     assert np.isinf(losses[-1]) and np.isfinite(losses[0]) and verdict(losses) == "diverges"
 
 
-def test_widget_builds_and_redraws():
-    demo = learning_rate_widget(lrs=[0.05, 0.1, 0.21], steps=20)
-    slider = [w for w in demo.children if isinstance(w, ipywidgets.SelectionSlider)][0]
-    assert slider.options == (0.05, 0.1, 0.21) and demo.kwargs["lr"] == 0.1
-    figures = len(plt.get_fignums())
-    slider.value = 0.21
-    assert demo.kwargs["lr"] == 0.21 and len(plt.get_fignums()) >= figures
+def test_widget_reruns_descent_for_any_rate_and_curvature():
+    demo = learning_rate_widget(lrs=[0.05, 0.1, 0.21], steps=20, lr=0.1)
+    sliders = {w.description: w for w in demo.children if isinstance(w, ipywidgets.ValueWidget)}
+    assert set(sliders) == {"learning rate", "steep curvature c2"}
+    assert all(w.style.description_width == "initial" for w in sliders.values())
+    sliders["learning rate"].value = 0.15  # not one of lrs: computed live
+    title = plt.figure(plt.get_fignums()[-1]).axes[0].get_title()
+    assert demo.kwargs["lr"] == 0.15 and title == "lr = 0.15: converges"
+    sliders["steep curvature c2"].value = 15.0  # now 2 / 15 < 0.15: the same rate diverges
+    title = plt.figure(plt.get_fignums()[-1]).axes[0].get_title()
+    assert title == "lr = 0.15: diverges"
 
 
 def test_static_plots():
@@ -286,6 +294,7 @@ def test_static_plots():
         (lambda: learning_rate_widget(lrs=[0.1, -0.1]), ValueError, r"lrs\[1\] > 0.0"),
         (lambda: learning_rate_widget(lrs=0.1), TypeError, "lrs as a list"),
         (lambda: learning_rate_widget(steps=0), ValueError, "steps >= 1"),
+        (lambda: learning_rate_widget(lr=5.0), ValueError, "lr"),
         (lambda: quadratic_descent(0.1, curvatures=(1.0, 0.0)), ValueError, "positive finite curvatures"),
         (lambda: quadratic_descent(0.1, start=(1.0, 2.0, 3.0)), ValueError, r"start as two numbers"),
         (lambda: quadratic_descent("fast"), TypeError, "lr to be a number"),
@@ -294,5 +303,167 @@ def test_static_plots():
     ],
 )
 def test_widget_bad_input_is_explained(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+# --------------------------------------------------------------------------- no solution code in hints
+
+_CODE_FRAGMENTS = ("@", ".T", "np.", ".sum(", "axis=", "dout *", "p.data -=", "p.grad = 0", "return ")
+
+
+def _no_code(message):
+    return not any(fragment in message for fragment in _CODE_FRAGMENTS)
+
+
+def test_linear_and_sigmoid_hints_show_no_solution_code():
+    for wrong in (lambda dout, x, W: (dout @ W, x.T @ dout, dout.sum(axis=0)),
+                  lambda dout, x, W: (dout, dout.T @ x, dout.sum(axis=0)),
+                  lambda dout, x, W: (dout @ W, dout.T @ x, dout.sum())):
+        assert _no_code(check_linear_backward(wrong).message)
+    assert _no_code(check_sigmoid_backward(lambda dout, out: -dout * out * (1 - out)).message)
+
+
+# --------------------------------------------------------------------------- exercise 3.6: MLP backward
+
+
+def _mlp_grads(X, y, W1, b1, W2, b2, mistake=None):
+    n = len(X)
+    z1 = X @ W1.T + b1
+    h = np.maximum(z1, 0.0)
+    logits = h @ W2.T + b2
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    dlogits = (p - np.eye(W2.shape[0])[y]) / (1 if mistake == "sum" else n)
+    if mistake == "no label":
+        dlogits = p / n
+    dW2, db2 = dlogits.T @ h, dlogits.sum(axis=0)
+    if mistake == "transposed":
+        dW2 = h.T @ dlogits
+    if mistake == "mean db2":
+        db2 = dlogits.mean(axis=0)
+    dh = dlogits @ W2
+    dz1 = dh if mistake == "no relu" else dh * (z1 > 0)
+    if mistake == "relu output":
+        dz1 = dh * h
+    dW1, db1 = dz1.T @ X, dz1.sum(axis=0)
+    if mistake == "other":
+        dW1 = dW1 + 0.5
+    return {"dlogits": dlogits, "dW2": dW2, "db2": db2, "dh": dh, "dz1": dz1, "dW1": dW1, "db1": db1}
+
+
+def test_mlp_check_passes_the_reference():
+    assert check_mlp_backward(_mlp_grads).passed
+
+
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        ("sum", "the loss is the *mean* over the batch"),
+        ("no label", "misses the label term"),
+        ("transposed", "transposed"),
+        ("mean db2", "db2 is a sum over the batch, not a mean"),
+        ("no relu", "you skipped the ReLU's local derivative"),
+        ("relu output", "not the output itself"),
+        ("other", "dW1 is the first gradient that differs from torch.autograd: element"),
+    ],
+)
+def test_mlp_check_names_the_first_wrong_tensor_and_the_mistake(mistake, hint):
+    fb = check_mlp_backward(lambda *args: _mlp_grads(*args, mistake=mistake))
+    assert not fb.passed and hint in fb.message and _no_code(fb.message)
+
+
+def test_mlp_check_explains_a_missing_key_and_a_non_dict():
+    def without_dz1(*args):
+        return {k: v for k, v in _mlp_grads(*args).items() if k != "dz1"}
+
+    assert "the dict has no dz1" in check_mlp_backward(without_dz1).message
+    assert "return a dict" in check_mlp_backward(lambda *a: list(_mlp_grads(*a).values())).message
+    assert "not attempted yet" in check_mlp_backward(_not_attempted).message
+
+
+# --------------------------------------------------------------------------- exercise 3.3: training on Value
+
+
+def _loop(params, loss_fn, lr, steps, zero=True, sign=1.0, late=False, rebind=False):
+    losses = []
+    for _ in range(steps):
+        if zero:
+            for p in params:
+                p.grad = 0.0
+        loss = loss_fn()
+        loss.backward()
+        for p in params:
+            if rebind:
+                p = Value(p.data - lr * p.grad)  # noqa: PLW2901 (the mistake under test)
+            else:
+                p.data -= sign * lr * p.grad
+        losses.append(loss_fn().data if late else loss.data)
+    return losses
+
+
+def test_value_training_check_passes_the_reference_and_zero_grad():
+    assert check_value_training(_loop).passed
+
+    def with_zero_grad(params, loss_fn, lr, steps):
+        out = []
+        for _ in range(steps):
+            loss = loss_fn()
+            loss.zero_grad()
+            loss.backward()
+            for p in params:
+                p.data -= lr * p.grad
+            out.append(loss)  # Values are accepted too
+        return out
+
+    assert check_value_training(with_zero_grad).passed
+
+
+@pytest.mark.parametrize(
+    "kwargs, hint",
+    [
+        (dict(zero=False), "reset every parameter's grad to 0 before each backward"),
+        (dict(sign=-1.0), "step *against* the gradient"),
+        (dict(late=True), "one step late"),
+        (dict(rebind=True), "the parameters never changed"),
+    ],
+)
+def test_value_training_check_names_the_mistake(kwargs, hint):
+    fb = check_value_training(lambda *a: _loop(*a, **kwargs))
+    assert not fb.passed and hint in fb.message and _no_code(fb.message)
+
+
+def test_value_training_check_wrong_length_and_not_attempted():
+    assert "one loss per step" in check_value_training(lambda *a: _loop(*a)[:-1]).message
+    assert "not attempted yet" in check_value_training(_not_attempted).message
+
+
+def test_exercises_are_listed_in_chapter_order():
+    assert [e.split()[0] for e in EXERCISES] == ["3.1", "3.2", "3.3", "3.4", "3.5", "3.6"]
+
+
+# --------------------------------------------------------------------------- stats over seeds
+
+
+def test_difference_and_clearly_below():
+    a, b = [1.0, 1.1, 0.9, 1.0, 1.05], [2.0, 2.1, 1.9, 2.0, 2.05]
+    gap, se = difference(a, b)
+    assert abs(gap - 1.0) < 1e-12 and se > 0 and clearly_below(a, b) and not clearly_below(b, a)
+    assert difference(a, b, paired=True) == pytest.approx((1.0, 0.0))
+    noisy = [1.0, 3.0, 0.5, 2.5, 1.2]
+    assert not clearly_below(a, noisy)  # a higher mean inside the noise is not "clearly" higher
+    assert mean_std([1.0, 3.0]) == pytest.approx((2.0, np.sqrt(2.0)))
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (lambda: mean_std([1.0]), ValueError, "at least 2 results"),
+        (lambda: difference([1.0, 2.0], [1.0, 2.0, 3.0], paired=True), ValueError, "one result per shared seed"),
+        (lambda: clearly_below([1.0, np.inf], [1.0, 2.0]), ValueError, "finite a"),
+        (lambda: difference([1.0, 2.0], [1.0, 2.0], paired="yes"), TypeError, "paired to be True or False"),
+    ],
+)
+def test_stats_bad_input_is_explained(call, exc, message):
     with pytest.raises(exc, match=message):
         call()

@@ -6,7 +6,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course_lib.chapters.ch04_training.exercises import check_adam_step, check_dropout_forward, check_xavier_std
+from course_lib.chapters.ch04_training.exercises import (
+    check_adam_step,
+    check_batchnorm_backward,
+    check_dropout_forward,
+    check_xavier_std,
+)
 from course_lib.chapters.ch04_training.widgets import regularization_widget
 from course_lib.scratch.optim import Adam
 
@@ -53,6 +58,11 @@ def _adam(param, grad, m, v, t, lr, beta1, beta2, eps, bias_correction=True, sig
     return param - sign * lr * m_hat / (np.sqrt(np.abs(v_hat)) + eps), m, v
 
 
+def _adam_momentum_sum(param, grad, m, v, t, lr, beta1, beta2, eps):
+    new_p, _, new_v = _adam(param, grad, m, v, t, lr, beta1, beta2, eps)
+    return new_p, beta1 * m + grad, new_v  # momentum's sum instead of Adam's average
+
+
 def test_adam_check_passes_a_right_answer():
     assert check_adam_step(_adam).passed
 
@@ -74,7 +84,8 @@ def test_adam_check_agrees_with_the_library_optimiser():
         (lambda *a: _adam(*a, bias_correction=False), "correct their bias"),
         (lambda *a: _adam(*a, sign=-1.0), "against the gradient"),
         (lambda *a: _adam(*a, square=False), "*squared* gradient"),
-        (lambda p, g, m, v, *rest: (p, g, v), "first moment"),
+        (lambda p, g, m, v, *rest: (p, g, v), "moving *average*"),
+        (_adam_momentum_sum, "moving *average*"),
         (lambda p, g, m, v, *rest: _adam(p, g, m, v, *rest)[:2], "return the three arrays"),
         (lambda p, g, m, v, t, lr, *rest: _adam(p, g, m, v, t, 2 * lr, *rest), "parameter is not"),
     ],
@@ -103,7 +114,7 @@ def test_dropout_check_passes_right_answers():
         (lambda x, p, mask: x * mask * (1 - p), "do not multiply"),
         (lambda x, p, mask: x * ~mask / (1 - p), "*kept*"),
         (lambda x, p, mask: (x * mask / (1 - p)).ravel(), "shape"),
-        (lambda x, p, mask: x / (1 - p), "expected x * mask / (1 - p)"),
+        (lambda x, p, mask: x / (1 - p), "differs from inverted dropout by up to"),
     ],
 )
 def test_dropout_check_hints(wrong, hint):
@@ -129,8 +140,8 @@ class _FakeTraining:
         self.calls.append((p, weight_decay, shift))
         if self.history is not None:
             return self.history
-        test = 0.8 + 0.1 * p - weight_decay
-        return {"epoch": [5, 10, 15], "train_acc": [0.5, 0.9, 1.0], "test_acc": [0.4, 0.7, test]}
+        val = 0.8 + 0.1 * p - weight_decay
+        return {"epoch": [5, 10, 15], "train_acc": [0.5, 0.9, 1.0], "val_acc": [0.4, 0.7, val]}
 
 
 def _controls(demo):
@@ -148,7 +159,7 @@ def test_widget_builds_draws_and_caches():
     controls["augment: random shifts"].value = True
     assert train_fn.calls[-1] == (0.2, 1e-3, True) and demo.kwargs["shift"] is True
     title = plt.figure(plt.get_fignums()[-1]).axes[0].get_title()  # the callback drew to the end
-    assert title.startswith("dropout 0.2, weight decay 0.001, shifts") and "test 0.819, gap 0.181" in title
+    assert title.startswith("dropout 0.2, weight decay 0.001, shifts") and "validation 0.819, gap 0.181" in title
     controls["augment: random shifts"].value = False
     controls["dropout p"].value = 0.5  # back to settings seen before: cached, no new training
     assert train_fn.calls.count((0.5, 1e-3, False)) == 1
@@ -157,7 +168,7 @@ def test_widget_builds_draws_and_caches():
 
 
 def test_widget_accepts_curves_without_epoch_numbers():
-    train_fn = _FakeTraining({"train_acc": [0.5, 1.0], "test_acc": [0.5, 0.8]})
+    train_fn = _FakeTraining({"train_acc": [0.5, 1.0], "val_acc": [0.5, 0.8]})
     regularization_widget(train_fn)
     assert train_fn.calls == [(0.0, 0.0, False)]
 
@@ -182,12 +193,130 @@ def test_widget_bad_arguments_are_explained(call, exc, message):
     [
         ([0.5, 0.9], "train_fn to return a dict"),
         ({"train_acc": [0.5, 0.9]}, "train_fn to return a dict"),
-        ({"train_acc": [50, 90], "test_acc": [40, 80]}, "outside"),
-        ({"train_acc": [0.5, 0.9], "test_acc": [0.5]}, "lengths 2 and 1"),
-        ({"train_acc": [0.5], "test_acc": [0.5], "epoch": [1, 2]}, "epoch numbers"),
-        ({"train_acc": ["a"], "test_acc": [0.5]}, "not a list of numbers"),
+        ({"train_acc": [50, 90], "val_acc": [40, 80]}, "outside"),
+        ({"train_acc": [0.5, 0.9], "val_acc": [0.5]}, "lengths 2 and 1"),
+        ({"train_acc": [0.5], "val_acc": [0.5], "epoch": [1, 2]}, "epoch numbers"),
+        ({"train_acc": ["a"], "val_acc": [0.5]}, "not a list of numbers"),
     ],
 )
 def test_widget_explains_a_bad_training_result(history, message):
     with pytest.raises(ValueError, match=message):
         regularization_widget(_FakeTraining(history))
+
+
+# ----------------------------------------------------------------------------- 4.4 batch-norm backward
+
+_CODE_FRAGMENTS = ("np.", ".sum(", ".mean(", "axis=", "dout *", "* gamma", "inv_std", "x_hat *")
+
+
+def _bn(dout, x, gamma, eps, ddof=0, mean_path=True, var_path=True, dbeta_mean=False, dgamma_x=False):
+    n = len(x)
+    mu, var = x.mean(axis=0), x.var(axis=0, ddof=ddof)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (x - mu) * inv_std
+    dx_hat = dout * gamma
+    dx = dx_hat.copy()
+    if mean_path:
+        dx -= dx_hat.mean(axis=0)
+    if var_path:
+        dx -= x_hat * (dx_hat * x_hat).sum(axis=0) / (n - ddof)
+    dgamma = (dout * (x if dgamma_x else x_hat)).sum(axis=0)
+    dbeta = dout.mean(axis=0) if dbeta_mean else dout.sum(axis=0)
+    return dx * inv_std, dgamma, dbeta
+
+
+def test_batchnorm_check_passes_the_reference_and_the_papers_staged_form():
+    assert check_batchnorm_backward(_bn).passed
+
+    def staged(dout, x, gamma, eps):  # Ioffe and Szegedy's chain: dx_hat, dvar, dmu, then dx
+        n = len(x)
+        mu = x.mean(axis=0)
+        var = ((x - mu) ** 2).mean(axis=0)
+        x_hat = (x - mu) / np.sqrt(var + eps)
+        dx_hat = dout * gamma
+        dvar = (dx_hat * (x - mu)).sum(axis=0) * -0.5 * (var + eps) ** -1.5
+        dmu = (-dx_hat / np.sqrt(var + eps)).sum(axis=0) + dvar * (-2 * (x - mu)).mean(axis=0)
+        dx = dx_hat / np.sqrt(var + eps) + dvar * 2 * (x - mu) / n + dmu / n
+        return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+
+    assert check_batchnorm_backward(staged).passed
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda *a: _bn(*a, mean_path=False, var_path=False), "treated the batch mean and variance as constants"),
+        (lambda *a: _bn(*a, var_path=False), "not the one through the variance"),
+        (lambda *a: _bn(*a, mean_path=False), "not the one through the mean"),
+        (lambda *a: _bn(*a, ddof=1), "unbiased variance"),
+        (lambda *a: _bn(*a, dbeta_mean=True), "dbeta is a sum over the batch, not a mean"),
+        (lambda *a: _bn(*a, dgamma_x=True), "*normalised* input"),
+        (lambda d, x, g, e: (_bn(d, x, g, e)[0], (d * x).sum(axis=1), d.sum(axis=1)), "reducing over the batch axis"),
+        (lambda d, x, g, e: (2 * _bn(d, x, g, e)[0], *_bn(d, x, g, e)[1:]), "most at element"),
+        (lambda d, x, g, e: _bn(d, x, g, e)[:2], "three gradients"),
+        (_placeholder, "not attempted yet"),
+    ],
+)
+def test_batchnorm_check_names_the_mistake_without_the_solution(wrong, hint):
+    fb = check_batchnorm_backward(wrong)
+    assert not fb.passed and hint in fb.message
+    assert not any(fragment in fb.message for fragment in _CODE_FRAGMENTS), fb.message
+
+
+def test_exercise_hints_of_4_1_to_4_3_show_no_solution_code():
+    for fb in (check_xavier_std(lambda fi, fo: 0.01), check_dropout_forward(lambda x, p, mask: x / (1 - p)),
+               check_adam_step(lambda p, g, m, v, t, lr, *rest: _adam(p, g, m, v, t, 2 * lr, *rest))):
+        assert not fb.passed and "sqrt(2" not in fb.message and "x * mask /" not in fb.message
+        assert "m_hat / (sqrt(v_hat)" not in fb.message
+
+
+# ----------------------------------------------------------------------------- the workbench
+
+
+def test_digit_splits_are_disjoint_stratified_and_standardised_on_training_data_only():
+    from course_lib.chapters.ch04_training.experiments import digit_splits
+
+    d = digit_splits()
+    assert (len(d.y_train), len(d.y_val), len(d.y_test)) == (1008, 250, 539)
+    assert np.allclose(d.X_train.mean(axis=0), 0.0, atol=1e-12) and abs(d.X_val.mean()) > 1e-6
+    assert np.bincount(d.y_val).min() >= 24
+    imgs = digit_splits("unit", images=True)
+    assert imgs.X_val.shape == (250, 1, 8, 8) and imgs.X_train.max() <= 1.0
+
+
+def test_workbench_networks_have_the_promised_shapes_and_initialisation():
+    from course_lib.chapters.ch04_training.experiments import (
+        activation_stds,
+        block_stack,
+        bn_net,
+        deep_net,
+        small_net,
+        smooth,
+    )
+
+    gen = np.random.default_rng(0)
+    x = gen.normal(size=(200, 64))
+    for net in (deep_net("He", "relu", rng=gen), small_net(p=0.5, rng=gen), bn_net(batchnorm=True, rng=gen),
+                block_stack("residual", blocks=2, rng=gen)):
+        assert net.forward(x).shape == (200, 10)
+    stds = activation_stds(deep_net("He", "relu", width=256, d_in=256, rng=gen), gen.normal(size=(500, 256)))
+    assert stds.shape == (10,) and 0.5 < stds[-1] / stds[0] < 2.0
+    assert np.allclose(smooth([1.0, 2.0, 3.0, 4.0], window=2), [1.5, 2.5, 3.5])
+
+
+@pytest.mark.parametrize(
+    "call, exc, message",
+    [
+        (lambda: __import__("course_lib.chapters.ch04_training.experiments", fromlist=["x"]).deep_net("LeCun", "relu"),
+         ValueError, "init to be one of"),
+        (lambda: __import__("course_lib.chapters.ch04_training.experiments", fromlist=["x"]).small_net(p=1.0),
+         ValueError, "p"),
+        (lambda: __import__("course_lib.chapters.ch04_training.experiments", fromlist=["x"]).smooth([1.0], window=5),
+         ValueError, "at least window=5"),
+        (lambda: __import__("course_lib.chapters.ch04_training.experiments", fromlist=["x"]).block_stack("dense"),
+         ValueError, "block to be one of"),
+    ],
+)
+def test_workbench_bad_input_is_explained(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()

@@ -26,7 +26,6 @@ def graph_layout(value: Value) -> dict[int, tuple[float, float]]:
     the output meets them; a result sits at the mean row of its inputs.
 
     Shapes: a Value -> dict with one (float, float) per node.
-    Twin: none (torchviz draws torch graphs with graphviz).
     """
     _check_value(value, "graph_layout")
     nodes, _ = value.graph()

@@ -3,8 +3,8 @@
 The bowl ``f(w) = (c1 w1**2 + c2 w2**2) / 2`` has curvatures c1, c2 (the
 eigenvalues of its Hessian). Gradient descent multiplies coordinate i by
 ``1 - lr * c_i`` at every step, so it converges exactly when
-``lr < 2 / max(c)`` and fastest near ``lr = 2 / (c1 + c2)``. Every path is
-computed up front, so moving the slider only redraws.
+``lr < 2 / max(c)`` and fastest near ``lr = 2 / (c1 + c2)``. The widget
+re-runs the descent at every change of its sliders (a run takes microseconds).
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ def learning_rate_sweep(lrs=LEARNING_RATES, steps: int = 40, curvatures=CURVATUR
     """``{lr: (path, losses)}`` from ``quadratic_descent`` for every learning rate.
 
     Shapes: -> dict of (steps + 1, 2) and (steps + 1,) arrays.
-    Twin: none (a loop over torch.optim.SGD runs).
     """
     lrs = _check_lrs(lrs, "learning_rate_sweep")
     return {lr: quadratic_descent(lr, steps, curvatures, start) for lr in lrs}
@@ -60,7 +59,6 @@ def plot_path(runs: dict, lr: float, curvatures=CURVATURES, ax=None):
     """Draw the run with learning rate ``lr`` on the bowl's contours; returns the Axes.
 
     Shapes: runs as ``learning_rate_sweep`` returns -> Axes.
-    Twin: none (plotting).
     """
     path, losses = _run(runs, lr, "plot_path")
     c = _pair(curvatures, "curvatures", "plot_path", positive=True)
@@ -84,7 +82,6 @@ def plot_losses(runs: dict, highlight: float | None = None, ax=None):
     """Every run's loss against the step on a log scale, the ``highlight`` run bold; returns the Axes.
 
     Shapes: runs as ``learning_rate_sweep`` returns -> Axes.
-    Twin: none (plotting).
     """
     _check_runs(runs, "plot_losses")
     if highlight is not None:
@@ -122,7 +119,6 @@ def verdict(losses: np.ndarray) -> str:
     """'diverges', 'slow' (still above 1% of the start) or 'converges', from a loss curve.
 
     Shapes: losses (T,) -> str.
-    Twin: none.
     """
     func = "verdict"
     if not isinstance(losses, (np.ndarray, list, tuple)):
@@ -141,26 +137,43 @@ def verdict(losses: np.ndarray) -> str:
     return "slow" if final > 0.01 * values[0] else "converges"
 
 
-def learning_rate_widget(lrs=LEARNING_RATES, steps: int = 40, curvatures=CURVATURES, start=START):
-    """A slider over precomputed learning rates: gradient descent's path on the bowl and its loss.
+def learning_rate_widget(lrs=LEARNING_RATES, steps: int = 40, curvatures=CURVATURES, start=START,
+                         lr: float = 0.1):
+    """Sliders for the learning rate and the steep curvature: every change re-runs gradient descent and redraws.
+
+    The left panel is the run at the slider's learning rate on the bowl's
+    contours; the right panel its loss beside the runs at ``lrs`` (faint),
+    all re-computed for the chosen curvature. The title gives the
+    divergence threshold 2 / c_max for that curvature.
 
     Shapes: curvatures and start are pairs of numbers.
-    Twin: none (an ipywidgets demo).
     """
-    with named_errors("learning_rate_widget"):
-        runs = learning_rate_sweep(lrs, steps, curvatures, start)
-    choices = sorted(runs)
+    func = "learning_rate_widget"
+    with named_errors(func):
+        lrs = _check_lrs(lrs, func)
+        steps = check_int(steps, "steps", func, minimum=1)
+        c = _pair(curvatures, "curvatures", func, positive=True)
+        w0 = _pair(start, "start", func)
+        lr = check_float(lr, "lr", func, minimum=1e-3, maximum=1.0)
 
-    def draw(lr):
+    def draw(lr, steep):
+        curv = (float(c[0]), float(steep))
+        runs = {rate: quadratic_descent(rate, steps, curv, w0) for rate in lrs}
+        runs[lr] = quadratic_descent(lr, steps, curv, w0)
         _, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-        plot_path(runs, lr, curvatures, ax=axes[0])
+        plot_path(runs, lr, curv, ax=axes[0])
         plot_losses(runs, highlight=lr, ax=axes[1])
+        axes[1].set_title(f"diverges above lr = 2 / {steep:g} = {2 / steep:.3g}", fontsize=10)
         plt.show()
 
-    default = choices[len(choices) // 2]
     return widgets.interactive(
         draw,
-        lr=widgets.SelectionSlider(options=choices, value=default, description="lr", continuous_update=False),
+        lr=widgets.FloatLogSlider(value=lr, base=10, min=-3, max=0, step=0.05, description="learning rate",
+                                  readout_format=".3f", continuous_update=False,
+                                  style={"description_width": "initial"}),
+        steep=widgets.FloatSlider(value=float(c[1]), min=2.0, max=20.0, step=1.0,
+                                  description="steep curvature c2", continuous_update=False,
+                                  style={"description_width": "initial"}),
     )
 
 

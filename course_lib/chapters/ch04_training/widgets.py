@@ -21,13 +21,13 @@ _FUNC = "regularization_widget"
 
 
 def _check_history(history) -> dict:
-    """train_fn must return per-epoch train and test accuracies of one length."""
-    expected = 'train_fn to return a dict {"train_acc": [...], "test_acc": [...]} of per-epoch accuracies'
-    if not isinstance(history, Mapping) or not {"train_acc", "test_acc"} <= set(history):
+    """train_fn must return per-epoch training and validation accuracies of one length."""
+    expected = 'train_fn to return a dict {"train_acc": [...], "val_acc": [...]} of per-epoch accuracies'
+    if not isinstance(history, Mapping) or not {"train_acc", "val_acc"} <= set(history):
         got = sorted(history) if isinstance(history, Mapping) else type(history).__name__
         _fail(ValueError, _FUNC, expected, f"{got}", "one value per epoch, both the same length")
     curves = {}
-    for key in ("train_acc", "test_acc"):
+    for key in ("train_acc", "val_acc"):
         try:
             values = np.asarray(history[key], dtype=float)
         except (TypeError, ValueError):
@@ -36,8 +36,8 @@ def _check_history(history) -> dict:
             _fail(ValueError, _FUNC, expected, f"{key} of shape {values.shape} with values outside [0, 1] "
                   "or empty", "return accuracies as fractions, one per epoch")
         curves[key] = values
-    if curves["train_acc"].size != curves["test_acc"].size:
-        sizes = f"lengths {curves['train_acc'].size} and {curves['test_acc'].size}"
+    if curves["train_acc"].size != curves["val_acc"].size:
+        sizes = f"lengths {curves['train_acc'].size} and {curves['val_acc'].size}"
         _fail(ValueError, _FUNC, expected, sizes, None)
     n = curves["train_acc"].size
     curves["epoch"] = np.asarray(history.get("epoch", np.arange(1, n + 1)), dtype=float)
@@ -52,12 +52,11 @@ def regularization_widget(train_fn, p: float = 0.0, weight_decay: float = 0.0, s
     """Sliders for dropout and weight decay and a shift-augmentation box retrain a net and redraw its curves.
 
     ``train_fn(p, weight_decay, shift)`` trains one model and returns
-    ``{"train_acc": [...], "test_acc": [...]}``, accuracies measured during
+    ``{"train_acc": [...], "val_acc": [...]}``, accuracies measured during
     training, optionally with ``"epoch": [...]`` saying after which epochs
     (default 1, 2, ...). Every setting is trained once and cached.
 
-    Shapes: train_acc, test_acc and epoch (E,), E measurements.
-    Twin: none (a teaching demo).
+    Shapes: train_acc, val_acc and epoch (E,), E measurements.
     """
     if not callable(train_fn):
         _fail(TypeError, _FUNC, "train_fn to be a function (p, weight_decay, shift) -> history",
@@ -86,25 +85,27 @@ def regularization_widget(train_fn, p: float = 0.0, weight_decay: float = 0.0, s
             cache[key] = _check_history(train_fn(*key))
         curves = cache[key]
         epochs = curves["epoch"]
-        train, test = curves["train_acc"][-1], curves["test_acc"][-1]
+        train, val = curves["train_acc"][-1], curves["val_acc"][-1]
         fig, ax = plt.subplots(figsize=(6, 3.5))
         ax.plot(epochs, curves["train_acc"], label="train")
-        ax.plot(epochs, curves["test_acc"], label="test")
-        ax.fill_between(epochs, curves["test_acc"], curves["train_acc"], alpha=0.15, color="gray",
+        ax.plot(epochs, curves["val_acc"], label="validation")
+        ax.fill_between(epochs, curves["val_acc"], curves["train_acc"], alpha=0.15, color="gray",
                         label="gap")
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy")
         ax.set_ylim(0, 1.02)
         ax.legend(loc="lower right")
         ax.set_title(f"dropout {key[0]:.1f}, weight decay {key[1]:g}{', shifts' if shift else ''}: "
-                     f"train {train:.3f}, test {test:.3f}, gap {train - test:.3f}", fontsize=9)
+                     f"train {train:.3f}, validation {val:.3f}, gap {train - val:.3f}", fontsize=9)
         plt.show()
 
     return widgets.interactive(
         draw,
         p=widgets.FloatSlider(value=p, min=0.0, max=0.9, step=0.1, description="dropout p",
-                              continuous_update=False),
+                              continuous_update=False, style={"description_width": "initial"}),
         weight_decay=widgets.SelectionSlider(options=[(f"{d:g}", d) for d in decays], value=weight_decay,
-                                             description="weight decay", continuous_update=False),
-        shift=widgets.Checkbox(value=shift, description="augment: random shifts"),
+                                             description="weight decay", continuous_update=False,
+                                             style={"description_width": "initial"}),
+        shift=widgets.Checkbox(value=shift, description="augment: random shifts",
+                              style={"description_width": "initial"}),
     )
