@@ -16,9 +16,10 @@ from course_lib.chapters.ch07_attention_transformers.charlm import (
     train_char_model,
 )
 from course_lib.chapters.ch07_attention_transformers.exercises import (
+    EXERCISES,
     check_attention_backward,
     check_attention_forward,
-    check_causal_mask,
+    check_causal_self_attention,
 )
 from course_lib.chapters.ch07_attention_transformers.seq2seq import (
     BOS,
@@ -205,21 +206,55 @@ def test_attention_forward_check_names_the_mistake():
     assert "not attempted yet" in check_attention_forward(None).message
 
 
-def test_causal_mask_check_names_the_mistake():
-    tri = lambda n: np.tril(np.ones((n, n), dtype=bool))  # noqa: E731
-    scores = lambda Q, K: Q @ K.T / np.sqrt(Q.shape[1])  # noqa: E731
-    assert check_causal_mask(lambda Q, K, V: _attention(Q, K, V, causal=True)).passed
+def _mha(x, w_in, w_out, heads, split="right", scale=None, mask="before", merge="right", out=True):
+    """Causal multi-head self-attention of one sequence written the way a student might, mistakes included."""
+    t, e = x.shape
+    d = e // heads
+    q, k, v = np.split(x @ w_in.T, 3, axis=1)
+    if split == "right":
+        q, k, v = (a.reshape(t, heads, d).transpose(1, 0, 2) for a in (q, k, v))
+    else:
+        q, k, v = (a.reshape(heads, t, d) for a in (q, k, v))
+    s = q @ k.transpose(0, 2, 1) / np.sqrt(scale or d)
+    keep = np.tril(np.ones((t, t), dtype=bool))
+    if mask == "before":
+        w = _softmax(np.where(keep, s, -np.inf))
+    elif mask == "after":
+        w = _softmax(s) * keep
+    elif mask == "zero":
+        w = _softmax(np.where(keep, s, 0.0))
+    else:
+        w = _softmax(s)
+    o = w @ v
+    o = o.transpose(1, 0, 2).reshape(t, e) if merge == "right" else o.reshape(t, e)
+    return o @ w_out.T if out else o
+
+
+_SOLUTION_CODE = ("np.tril", "-np.inf", "transpose(1, 0, 2)", "reshape(T", "P.T @", "dout @ V.T", "sum(dP",
+                  ".sum(axis=1")
+
+
+def test_causal_self_attention_check_names_the_mistake():
+    assert check_causal_self_attention(_mha).passed
     cases = {
-        "no mask was applied": lambda Q, K, V: _attention(Q, K, V),
-        "after the softmax": lambda Q, K, V: (_softmax(scores(Q, K)) * tri(len(Q))) @ V,
-        "exp(0) = 1": lambda Q, K, V: _softmax(np.where(tri(len(Q)), scores(Q, K), 0.0)) @ V,
-        "upper triangle": lambda Q, K, V: _softmax(np.where(tri(len(Q)).T, scores(Q, K), -np.inf)) @ V,
-        "diagonal is blocked": lambda Q, K, V: _softmax(np.where(np.tril(tri(len(Q)), -1), scores(Q, K), -np.inf)) @ V,
+        "no mask was applied": lambda x, a, b, h: _mha(x, a, b, h, mask="none"),
+        "after the softmax": lambda x, a, b, h: _mha(x, a, b, h, mask="after"),
+        "exp(0) = 1": lambda x, a, b, h: _mha(x, a, b, h, mask="zero"),
+        "cut out of the wrong axis": lambda x, a, b, h: _mha(x, a, b, h, split="wrong"),
+        "model width E": lambda x, a, b, h: _mha(x, a, b, h, scale=x.shape[1]),
+        "merged along the wrong axis": lambda x, a, b, h: _mha(x, a, b, h, merge="wrong"),
+        "out_proj_weight, is missing": lambda x, a, b, h: _mha(x, a, b, h, out=False),
+        "out_proj_weight is used untransposed": lambda x, a, b, h: _mha(x, a, b.T, h),
+        "off by 0.01": lambda x, a, b, h: _mha(x, a, b, h) + 0.01,
+        "Check each shape": lambda x, a, b, h: x @ a,
     }
     with np.errstate(all="ignore"):
         for words, func in cases.items():
-            feedback = check_causal_mask(func)
+            feedback = check_causal_self_attention(func)
             assert not feedback.passed and words in feedback.message, (words, feedback)
+            assert not any(code in feedback.message for code in _SOLUTION_CODE), feedback.message
+    assert "not attempted yet" in check_causal_self_attention(None).message
+    assert EXERCISES[1] == "7.2 causal multi-head self-attention"
 
 
 def _backward(dout, Q, K, V, reduce=np.sum, scale=True, elementwise=False):
@@ -241,9 +276,11 @@ def test_attention_backward_check_names_the_mistake():
         "dK[": lambda *a: (_backward(*a)[0], 1.1 * _backward(*a)[1], _backward(*a)[2]),
         "dV[": lambda *a: (*_backward(*a)[:2], 0.5 * _backward(*a)[2]),
     }
+    cases["untransposed"] = lambda *a: (*_backward(*a)[:2], _softmax(a[1] @ a[2].T / np.sqrt(a[1].shape[1])) @ a[0])
     for words, func in cases.items():
         feedback = check_attention_backward(func)
         assert not feedback.passed and words in feedback.message, (words, feedback)
+        assert not any(code in feedback.message for code in _SOLUTION_CODE), feedback.message
 
 
 # --------------------------------------------------------------------------- figures and widget

@@ -1,5 +1,6 @@
 """Chapter 8: the VAE loss pieces (against torch and numeric gradients), principal angles, the twins'
-models, the exercise checks and the latent-walk widget."""
+models, the exercise checks (typical wrong answers for 8.4 and 8.5 included), the workbench's training
+and measuring helpers, and the latent-walk widget."""
 
 
 import ipywidgets
@@ -9,9 +10,12 @@ import pytest
 import torch
 
 from course_lib.chapters.ch08_autoencoders_vae.exercises import (
+    EXERCISES,
     check_compression_ratio,
     check_kl_1d,
     check_reparameterize,
+    check_vae_loss,
+    check_vae_step,
 )
 from course_lib.chapters.ch08_autoencoders_vae.widgets import latent_grid, latent_walk_widget
 from course_lib.scratch.gradcheck import numeric_gradient, rel_error
@@ -301,10 +305,10 @@ def test_kl_check_passes_a_right_answer():
     "wrong, hint",
     [
         (lambda mu, s: 0.5 * (mu**2 + s**2 - 1) - 2 * np.log(s), "log sigma^2 = 2 log sigma"),
-        (lambda mu, s: 0.5 * (mu**2 + s - 1) - np.log(s), "the variance is sigma**2"),
+        (lambda mu, s: 0.5 * (mu**2 + s - 1) - np.log(s), "the variance is sigma squared"),
         (lambda mu, s: 0.5 * (mu**2 + s**2 - 1), "left out the -log(sigma)"),
         (lambda mu, s: np.log(s) - 0.5 * (mu**2 + s**2 - 1), "sign is flipped"),
-        (lambda mu, s: mu**2, "expected"),
+        (lambda mu, s: mu**2, "differs from the right one"),
         (lambda mu, s: "zero", "return one number"),
     ],
 )
@@ -325,7 +329,7 @@ def test_reparameterize_check_passes_right_answers():
         (lambda mu, lv, eps: mu + lv * eps, "logvar is the log of the variance"),
         (lambda mu, lv, eps: np.exp(0.5 * lv) * eps, "shift the scaled noise"),
         (lambda mu, lv, eps: mu + np.sqrt(np.abs(lv)) * eps, "undo it with exp"),
-        (lambda mu, lv, eps: mu, "z = mu + exp(logvar / 2) * eps"),
+        (lambda mu, lv, eps: mu, "no common mistake matches"),
         (lambda mu, lv, eps: mu[0], "z has mu's shape"),
     ],
 )
@@ -353,7 +357,8 @@ def test_compression_check_hints(wrong, hint):
     assert not fb.passed and hint in fb.message
 
 
-@pytest.mark.parametrize("check", [check_kl_1d, check_reparameterize, check_compression_ratio])
+@pytest.mark.parametrize("check", [check_kl_1d, check_reparameterize, check_compression_ratio, check_vae_loss,
+                                   check_vae_step])
 def test_checks_handle_not_attempted_and_crashes(check):
     assert "not attempted yet" in check(_placeholder).message
     assert "ZeroDivisionError" in check(lambda *args: 1 / 0).message
@@ -440,3 +445,166 @@ def test_latent_grid_layout():
 def test_widget_bad_arguments_are_explained(call, exc, message):
     with pytest.raises(exc, match=message):
         call()
+
+
+# ----------------------------------------------------------------------------- exercises 8.4 and 8.5
+
+
+def _right_vae_loss(logits, x, mu, logvar):
+    n = x.shape[0]
+    p = 1 / (1 + np.exp(-logits))
+    var = np.exp(logvar)
+    loss = np.sum(np.logaddexp(0, logits) - x * logits) / n + 0.5 * np.sum(mu**2 + var - 1 - logvar) / n
+    return loss, (p - x) / n, mu / n, 0.5 * (var - 1) / n
+
+
+def _variant(change):
+    def answer(logits, x, mu, logvar):
+        loss, dl, dm, dv = _right_vae_loss(logits, x, mu, logvar)
+        return change(loss, dl, dm, dv, logits, x, mu, logvar)
+    return answer
+
+
+_SOLUTION_BITS = ("np.exp(", "logaddexp", "0.5 * (", "(p - x)", "mu / n", "concatenate")
+
+
+def _assert_diagnosis(feedback, hint):
+    assert not feedback.passed and hint in feedback.message, feedback.message
+    assert not any(bit in feedback.message for bit in _SOLUTION_BITS), feedback.message
+
+
+def test_vae_loss_check_passes_the_reference():
+    assert check_vae_loss(_right_vae_loss).passed
+
+
+def _bce(logits, x):
+    return np.logaddexp(0, logits) - x * logits
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (np.mean(np.mean(_bce(lo, x), axis=1))
+                                                         + 0.5 * np.sum(mu**2 + np.exp(lv) - 1 - lv) / len(x),
+                                                         dl, dm, dv)), "mean over the pixels"),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss * len(x), dl, dm, dv)), "summed over the batch"),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (np.sum(_bce(lo, x)) / len(x), dl, dm, dv)),
+     "KL term is missing"),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, (lo - x) / len(x), dm, dv)), "sigmoid"),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, dl, dm, 2 * dv)), "factor 1/2"),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, dl, mu, dv)), "1/N of the batch average"),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, dl, dm, dv + 0.01)), "off by 0.01"),
+    (lambda lo, x, mu, lv: 3.0, "return four things"),
+])
+def test_vae_loss_check_names_the_mistake(wrong, hint):
+    _assert_diagnosis(check_vae_loss(wrong), hint)
+
+
+def _right_step(encoder, decoder, x, eps, mistake=None):
+    k = eps.shape[1]
+    h = encoder.forward(x)
+    mu, logvar = h[:, :k], h[:, k:]
+    z, _ = reparameterize(mu, logvar, eps)
+    loss, _, dlogits, dmu_kl, dlogvar_kl = vae_loss(decoder.forward(z), x, mu, logvar)
+    dz = decoder.backward(dlogits)
+    half = 1.0 if mistake == "no_half" else 0.5
+    dmu, dlogvar = dmu_kl + dz, dlogvar_kl + dz * eps * half * np.exp(0.5 * logvar)
+    if mistake == "no_kl":
+        dmu, dlogvar = dz, dz * eps * half * np.exp(0.5 * logvar)
+    if mistake == "no_recon":
+        dmu, dlogvar = dmu_kl, dlogvar_kl
+    parts = [dlogvar, dmu] if mistake == "swapped" else [dmu, dlogvar]
+    encoder.backward(np.concatenate(parts, axis=1))
+    return loss
+
+
+def test_vae_step_check_passes_the_reference():
+    assert check_vae_step(_right_step).passed
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    ("no_kl", "KL term's own gradient"),
+    ("no_recon", "does not reach the encoder"),
+    ("no_half", "factor 1/2"),
+    ("swapped", "each other's place"),
+])
+def test_vae_step_check_names_the_mistake(mistake, hint):
+    def wrong(encoder, decoder, x, eps):
+        return _right_step(encoder, decoder, x, eps, mistake)
+    _assert_diagnosis(check_vae_step(wrong), hint)
+
+
+def test_vae_step_check_refuses_the_library_backward():
+    def lazy(encoder, decoder, x, eps):
+        return reparameterize_backward  # named in the source: the exercise asks to write it out
+    _assert_diagnosis(check_vae_step(lazy), "without the library's")
+
+
+def test_vae_step_check_sends_back_a_wrong_loss():
+    def wrong(encoder, decoder, x, eps):
+        _right_step(encoder, decoder, x, eps)
+        return 0.0
+    _assert_diagnosis(check_vae_step(wrong), "the loss")
+
+
+def test_exercise_list_names_every_check():
+    assert EXERCISES[3] == "8.4 the VAE loss and its gradients" and len(EXERCISES) == 5
+
+
+# ----------------------------------------------------------------------------- the workbench
+
+
+def test_workbench_vae_step_equals_the_exercise_reference():
+    from course_lib.chapters.ch08_autoencoders_vae.workbench import vae_step
+
+    rng = np.random.default_rng(0)
+    enc, dec = MLP([6, 5, 4], rng=rng), MLP([2, 5, 6], rng=rng)
+    x, eps = rng.uniform(size=(3, 6)), rng.normal(size=(3, 2))
+    out = vae_step(enc, dec, x, eps)
+    grads = {n: g.copy() for n, _, g in enc.named_parameters()}
+    loss = _right_step(enc, dec, x, eps)
+    assert np.isclose(out["loss"], loss)
+    assert all(np.allclose(grads[n], g) for n, _, g in enc.named_parameters())
+
+
+def test_gap_report_finds_a_hole():
+    from course_lib.chapters.ch08_autoencoders_vae.workbench import gap_report
+
+    codes = np.concatenate([np.random.default_rng(0).normal(size=(200, 2)) * 0.1 - 3,
+                            np.random.default_rng(1).normal(size=(200, 2)) * 0.1 + 3])
+    z = np.array([[0.0, 0.0], [3.0, 3.0]])  # one in the hole between the clusters, one inside a cluster
+    images = np.zeros((2, 4))
+    report = gap_report(codes, z, images, np.array([0.5, 1.0]), np.zeros((3, 4)))
+    assert report["in_gap"] == 0.5 and report["confidence"] == 0.75 and report["sure"] == 0.5
+    assert report["distance"] == 0.0
+
+
+def test_nearest_distance_and_path_report():
+    from course_lib.chapters.ch08_autoencoders_vae.workbench import nearest_distance, path_report
+
+    ref = np.eye(4)
+    assert np.allclose(nearest_distance(np.array([[1.0, 0, 0, 0], [0, 0, 0, 0]]), ref), [0.0, 0.5])
+    out = path_report(np.array([[1.0, 0, 0, 0], [0, 0, 0, 0]]), np.array([0.9, 0.4]), ref)
+    assert out == {"min_confidence": 0.4, "max_distance": 0.5}
+    with pytest.raises(ValueError, match="nearest_distance: expected images and reference with the same"):
+        nearest_distance(np.zeros((2, 3)), ref)
+
+
+def test_split_digits_keeps_classes_and_is_disjoint():
+    from course_lib.chapters.ch08_autoencoders_vae.workbench import split_digits
+    from course_lib.data import load_digits
+
+    d = split_digits(load_digits(test_size=0.3, seed=0), val_size=0.2, seed=1)
+    assert len(d["X_train"]) + len(d["X_val"]) == 1258 and len(d["X_test"]) == 539
+    assert set(np.unique(d["y_val"])) == set(range(10))
+    train_rows = {tuple(r) for r in d["X_train"]}
+    assert sum(tuple(r) in train_rows for r in d["X_val"]) < 5  # a few digits are exact duplicates in the data
+
+
+def test_train_autoencoder_records_a_falling_validation_curve():
+    from course_lib.chapters.ch08_autoencoders_vae.workbench import train_autoencoder
+
+    X = torch.rand(64, 8)
+    torch.manual_seed(0)
+    curve = train_autoencoder(tg.Autoencoder([8, 4]), X, epochs=5, X_val=X[:16])
+    assert len(curve) == 5 and curve[-1] < curve[0]
+    with pytest.raises(TypeError, match="train_autoencoder: expected X as a 2-D float tensor"):
+        train_autoencoder(tg.Autoencoder([8, 4]), np.zeros((4, 8)), epochs=1)

@@ -110,6 +110,8 @@ def attention_widget(model, vocab: CharVocab, text: str):
                                                           "character t looks")
         plt.show()
 
-    layer = widgets.Dropdown(options=list(range(1, num_layers + 1)), value=1, description="layer")
-    head = widgets.Dropdown(options=list(range(1, num_heads + 1)), value=1, description="head")
+    layer = widgets.Dropdown(options=list(range(1, num_layers + 1)), value=1, description="layer",
+                             style={"description_width": "initial"})
+    head = widgets.Dropdown(options=list(range(1, num_heads + 1)), value=1, description="head",
+                            style={"description_width": "initial"})
     return widgets.interactive(draw, layer=layer, head=head)

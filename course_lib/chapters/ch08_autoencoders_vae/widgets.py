@@ -119,6 +119,6 @@ def latent_walk_widget(decode_fn, z1: float = 0.0, z2: float = 0.0, limit: float
 
     def slider(value, name):
         return widgets.FloatSlider(value=value, min=-limit, max=limit, step=0.1, description=name,
-                                   continuous_update=False)
+                                   continuous_update=False, style={"description_width": "initial"})
 
     return widgets.interactive(draw, z1=slider(z1, "z1"), z2=slider(z2, "z2"))
