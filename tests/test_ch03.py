@@ -18,7 +18,6 @@ from course_lib.chapters.ch03_backprop.exercises import (
     check_value_training,
 )
 from course_lib.chapters.ch03_backprop.graphs import draw_graph, graph_layout
-from course_lib.chapters.ch03_backprop.stats import clearly_below, difference, mean_std
 from course_lib.chapters.ch03_backprop.widgets import (
     learning_rate_sweep,
     learning_rate_widget,
@@ -440,30 +439,3 @@ def test_value_training_check_wrong_length_and_not_attempted():
 
 def test_exercises_are_listed_in_chapter_order():
     assert [e.split()[0] for e in EXERCISES] == ["3.1", "3.2", "3.3", "3.4", "3.5", "3.6"]
-
-
-# --------------------------------------------------------------------------- stats over seeds
-
-
-def test_difference_and_clearly_below():
-    a, b = [1.0, 1.1, 0.9, 1.0, 1.05], [2.0, 2.1, 1.9, 2.0, 2.05]
-    gap, se = difference(a, b)
-    assert abs(gap - 1.0) < 1e-12 and se > 0 and clearly_below(a, b) and not clearly_below(b, a)
-    assert difference(a, b, paired=True) == pytest.approx((1.0, 0.0))
-    noisy = [1.0, 3.0, 0.5, 2.5, 1.2]
-    assert not clearly_below(a, noisy)  # a higher mean inside the noise is not "clearly" higher
-    assert mean_std([1.0, 3.0]) == pytest.approx((2.0, np.sqrt(2.0)))
-
-
-@pytest.mark.parametrize(
-    "call, exc, message",
-    [
-        (lambda: mean_std([1.0]), ValueError, "at least 2 results"),
-        (lambda: difference([1.0, 2.0], [1.0, 2.0, 3.0], paired=True), ValueError, "one result per shared seed"),
-        (lambda: clearly_below([1.0, np.inf], [1.0, 2.0]), ValueError, "finite a"),
-        (lambda: difference([1.0, 2.0], [1.0, 2.0], paired="yes"), TypeError, "paired to be True or False"),
-    ],
-)
-def test_stats_bad_input_is_explained(call, exc, message):
-    with pytest.raises(exc, match=message):
-        call()

@@ -39,7 +39,6 @@ from course_lib.chapters.ch09_gan.step import gan_step, gan_step_torch, value_of
 from course_lib.chapters.ch09_gan.sweep import (
     VERDICTS,
     run_verdict,
-    separated,
     summarise_runs,
     train_gan_2d_seeds,
 )
@@ -304,7 +303,7 @@ def test_run_verdict_names_the_two_failures_apart():
         run_verdict(9, 0.5)
 
 
-def test_summarise_runs_and_separated_on_constructed_runs():
+def test_summarise_runs_on_constructed_runs():
     centres = ring_centres()
     good = sample_ring(200, seed=1)
     one_mode = centres[0] + 0.01 * np.random.default_rng(2).standard_normal((200, 2))
@@ -312,11 +311,6 @@ def test_summarise_runs_and_separated_on_constructed_runs():
     s = summarise_runs(runs, centres, 0.2)
     assert s["covered"].tolist() == [[1, 8], [8, 1]] and s["verdicts"] == ["converged", "mode collapse"]
     assert s["covered_mean"] == 4.5 and np.isclose(s["covered_std"], np.std([8, 1], ddof=1))
-    diff, se = separated(np.array([8, 8, 7]), np.array([1, 2, 1]))
-    assert np.isclose(diff, 19 / 3) and np.isclose(se, np.sqrt(np.var([8, 8, 7], ddof=1) / 3
-                                                               + np.var([1, 2, 1], ddof=1) / 3))
-    with pytest.raises(ValueError, match="at least 2 runs"):
-        separated(np.array([1.0]), np.array([1.0, 2.0]))
     with pytest.raises(TypeError, match="train_gan_2d_seeds returns"):
         summarise_runs([1, 2], centres, 0.2)
 

@@ -427,12 +427,6 @@ def test_early_stopping_keeps_the_best_validation_weights(target):
     assert record.val_acc == pytest.approx(T.evaluate(model, target.X_val, target.y_val), abs=1e-6)
 
 
-def test_paired_difference_is_the_mean_and_standard_error_of_the_differences():
-    d, se = TR.paired_difference([0.5, 0.6, 0.7], [0.4, 0.4, 0.6])
-    assert d == pytest.approx(0.4 / 3) and se == pytest.approx(np.std([0.1, 0.2, 0.1], ddof=1) / np.sqrt(3))
-    with pytest.raises(ValueError, match="at least 2 paired runs"):
-        TR.paired_difference([0.5], [0.4])
-
 
 # --------------------------------------------------------------------------- figures and the live widget
 

@@ -190,20 +190,3 @@ def summarise_runs(runs: dict, centres: np.ndarray, radius: float, min_count: in
             "verdicts": [run_verdict(int(c), float(n), k) for c, n in zip(covered[:, -1], near[:, -1])],
             "covered_mean": covered[:, -1].mean(), "covered_std": covered[:, -1].std(ddof=ddof),
             "near_mean": near[:, -1].mean(), "near_std": near[:, -1].std(ddof=ddof)}
-
-
-def separated(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(mean(a) - mean(b), its standard error) for two independent sets of runs.
-
-    A difference of more than twice its standard error is the course's test
-    that a comparison is not seed noise.
-
-    Shapes: a (n,), b (m,) with n, m >= 2 -> (float, float).
-    """
-    a = check_array(a, "a", "separated", ndim=1, shape_doc="(n,)", dtype_kind="iuf").astype(np.float64)
-    b = check_array(b, "b", "separated", ndim=1, shape_doc="(m,)", dtype_kind="iuf").astype(np.float64)
-    if len(a) < 2 or len(b) < 2:
-        _fail(ValueError, "separated", "at least 2 runs on each side", f"{len(a)} and {len(b)}",
-              "train more seeds")
-    se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
-    return float(a.mean() - b.mean()), se

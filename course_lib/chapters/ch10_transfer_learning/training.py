@@ -307,26 +307,6 @@ def run_strategy(strategy: str, task, pretrained: nn.Module | None = None, *, co
         return _Run(record.val_acc, evaluate(model, task.X_test, task.y_test), record.best_step)
 
 
-def paired_difference(a, b) -> tuple[float, float]:
-    """Mean of ``a - b`` over paired runs (same seeds) and its standard error.
-
-    A difference of means is called real when it exceeds twice its standard
-    error; pairing by seed removes what both runs share (the labelled cards).
-
-    Shapes: a (S,), b (S,) with S >= 2 -> (mean, standard error).
-    Twin: ``scipy.stats.ttest_rel`` (the t statistic is mean / standard error).
-    """
-    func = "paired_difference"
-    a = check_array(np.asarray(a) if isinstance(a, (list, tuple)) else a, "a", func, ndim=1,
-                    shape_doc="(S,)", dtype_kind="fiu")
-    b = check_array(np.asarray(b) if isinstance(b, (list, tuple)) else b, "b", func, ndim=1,
-                    shape_doc="(S,)", dtype_kind="fiu")
-    check_same_length(a, b, ("a", "b"), func)
-    if a.size < 2:
-        _fail(ValueError, func, "at least 2 paired runs", f"{a.size}", "run more seeds")
-    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size))
-
 
 def _default_device():
     from course_lib.device import get_device
