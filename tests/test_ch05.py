@@ -237,7 +237,8 @@ def test_widget_builds_and_redraws():
     widget = conv_settings_widget(image, kernel_size=3, stride=1, padding=1)
     assert isinstance(widget, ipywidgets.interactive)
     controls = {c.description: c for c in widget.children if hasattr(c, "description")}
-    assert {"kernel", "stride", "padding", "filter"} <= set(controls)
+    assert {"kernel size", "stride", "padding", "filter"} <= set(controls)
+    assert all(c.style.description_width == "initial" for c in controls.values())  # labels in full
     controls["stride"].value = 3
     controls["filter"].value = "box blur"
     widget.update()

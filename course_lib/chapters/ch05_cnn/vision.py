@@ -32,7 +32,7 @@ def load_photo(name: str = "china.jpg", downsample: int = 1) -> np.ndarray:
     china.jpg is 427 x 640 pixels at full size.
 
     Shapes: -> image (H, W).
-    Twin: none (data loading); torchvision.io.read_image(..., ImageReadMode.GRAY) / 255 is the torch way.
+    In torch code: torchvision.io.read_image(..., ImageReadMode.GRAY) / 255.
     """
     func = "load_photo"
     check_choice(name, "name", func, PHOTOS)
@@ -63,7 +63,6 @@ def edge_filter(size: int = 3, direction: str = "vertical") -> np.ndarray:
     to zero, so a flat region gives 0. Scaled so each side sums to +-1.
 
     Shapes: -> kernel (size, size).
-    Twin: none (a fixed weight for torch.nn.functional.conv2d)
     """
     func = "edge_filter"
     size = check_int(size, "size", func, minimum=2)
@@ -83,7 +82,6 @@ def hand_filters() -> dict[str, np.ndarray]:
     in every direction).
 
     Shapes: -> {name: kernel (3, 3)}.
-    Twin: none (fixed weights for torch.nn.functional.conv2d)
     """
     return {
         "identity": np.array([[0.0, 0, 0], [0, 1, 0], [0, 0, 0]]),
@@ -133,7 +131,6 @@ def plot_filters(weight: np.ndarray, ncols: int = 8, size: float = 0.9, title: s
     whatever its scale.
 
     Shapes: weight (F, C, KH, KW) or (F, KH, KW).
-    Twin: none (plotting)
     """
     func = "plot_filters"
     check_array(weight, "weight", func, ndim=(3, 4), shape_doc="(F, C, KH, KW)", dtype_kind="fiu")
@@ -145,7 +142,6 @@ def plot_maps(maps: np.ndarray, ncols: int = 8, size: float = 0.9, title: str | 
     """Draw feature maps of one image (one panel per channel); returns the figure.
 
     Shapes: maps (C, H, W) or (1, C, H, W).
-    Twin: none (plotting)
     """
     func = "plot_maps"
     check_array(maps, "maps", func, ndim=(3, 4), shape_doc="(C, H, W)", dtype_kind="fiu")

@@ -24,7 +24,6 @@ def make_filter(name: str, kernel_size: int) -> np.ndarray:
     """The widget's filter ``name`` at ``kernel_size`` x ``kernel_size`` (edges need at least 2).
 
     Shapes: -> kernel (kernel_size, kernel_size).
-    Twin: none (a fixed weight for torch.nn.functional.conv2d)
     """
     func = "make_filter"
     check_choice(name, "name", func, FILTERS)
@@ -89,7 +88,6 @@ def conv_settings_widget(image, kernel_size: int = 3, stride: int = 1, padding: 
     """Sliders for kernel size, stride and padding (and a filter menu) over ``conv_settings_figure``.
 
     Shapes: image (H, W).
-    Twin: none (an ipywidgets demo)
     """
     with named_errors("conv_settings_widget"):
         conv_settings_figure(image, kernel_size, stride, padding, filter_name)  # validate before building
@@ -99,13 +97,16 @@ def conv_settings_widget(image, kernel_size: int = 3, stride: int = 1, padding: 
         conv_settings_figure(image, kernel_size, stride, padding, filter_name)
         plt.show()
 
+    full = {"description_width": "initial"}
+
     def slider(value, low, high, label):
-        return widgets.IntSlider(value=value, min=low, max=high, description=label, continuous_update=False)
+        return widgets.IntSlider(value=value, min=low, max=high, description=label, continuous_update=False,
+                                 style=full)
 
     return widgets.interactive(
         draw,
-        kernel_size=slider(kernel_size, 2, 11, "kernel"),
+        kernel_size=slider(kernel_size, 2, 11, "kernel size"),
         stride=slider(stride, 1, 6, "stride"),
         padding=slider(padding, 0, 5, "padding"),
-        filter_name=widgets.Dropdown(options=FILTERS, value=filter_name, description="filter"),
+        filter_name=widgets.Dropdown(options=FILTERS, value=filter_name, description="filter", style=full),
     )

@@ -133,3 +133,194 @@ def check_temperature_softmax(func) -> Feedback:
             return failed(name, "probabilities must sum to 1: divide by the sum of the exponentials.")
         return failed(name, "p = exp(z - max z) / sum(exp(z - max z)) with z = logits / temperature.")
     return passed(name, "low temperatures sharpen the distribution, high ones flatten it towards uniform.")
+
+
+# ----------------------------------------------------------------------------- 6.5 and 6.6: backward by hand
+
+
+def _first_difference(name, yours, expected):
+    """Where two arrays differ most, in words (for an answer no known mistake explains)."""
+    yours = np.asarray(yours, dtype=float)
+    gap = np.abs(yours - expected)
+    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(gap)), gap.shape))
+    count = int(np.sum(~np.isclose(yours, expected, rtol=1e-6, atol=1e-8)))
+    return (f"{name}{list(where)} is {yours[where]:.6g} but should be {expected[where]:.6g} "
+            f"(|difference| {gap[where]:.3g}; {count} of {gap.size} elements differ)")
+
+
+def _torch_rnn_grads(x, h0, weight_ih, weight_hh, bias, dh_all):
+    """torch.autograd through torch.nn.RNN (float64): (dx, dh0, dweight_ih, dweight_hh, dbias) for upstream dh_all."""
+    import torch
+
+    d, h = weight_ih.shape[1], weight_ih.shape[0]
+    rnn = torch.nn.RNN(d, h, dtype=torch.float64)
+    with torch.no_grad():
+        for name, value in (("weight_ih_l0", weight_ih), ("weight_hh_l0", weight_hh), ("bias_ih_l0", bias),
+                            ("bias_hh_l0", np.zeros(h))):
+            getattr(rnn, name).copy_(torch.from_numpy(value))
+    x_t, h0_t = torch.tensor(x, requires_grad=True), torch.tensor(h0[None], requires_grad=True)
+    out = rnn(x_t, h0_t)[0]
+    grads = torch.autograd.grad(out, (x_t, h0_t, rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0),
+                                torch.tensor(dh_all))
+    dx, dh0, dw_ih, dw_hh, db = (g.numpy() for g in grads)
+    return out.detach().numpy(), (dx, dh0[0], dw_ih, dw_hh, db)
+
+
+def _step_case():
+    gen = np.random.default_rng(65)
+    n, d, h = 5, 3, 4  # D != H, so a transposed input weight cannot hide
+    x, h_prev = gen.normal(size=(n, d)), gen.normal(size=(n, h))
+    weight_ih, weight_hh, bias = gen.normal(size=(h, d)) * 0.5, gen.normal(size=(h, h)) * 0.5, gen.normal(size=h)
+    dh = gen.normal(size=(n, h))
+    h_next, grads = _torch_rnn_grads(x[None], h_prev, weight_ih, weight_hh, bias, dh[None])
+    dx, dh_prev, dw_ih, dw_hh, db = grads
+    return (dh, x, h_prev, h_next[0], weight_ih, weight_hh), (dx[0], dh_prev, dw_ih, dw_hh, db)
+
+
+_STEP_NAMES = ("dx", "dh_prev", "dweight_ih", "dweight_hh", "dbias")
+
+
+def _unpack(name, result, count, names):
+    """The student's tuple as float arrays, or a Feedback saying what is wrong with it."""
+    if not isinstance(result, tuple | list) or len(result) != count:
+        return None, failed(name, f"return {count} arrays, ({', '.join(names)}), in that order.")
+    try:
+        return [np.asarray(r, dtype=float) for r in result], None
+    except (TypeError, ValueError):
+        return None, failed(name, f"each of ({', '.join(names)}) should be an array of numbers.")
+
+
+def check_rnn_step_backward(func) -> Feedback:
+    """Exercise 6.5: ``func(dh, x, h_prev, h_next, weight_ih, weight_hh)`` -> the five gradients of one step.
+
+    Returns (dx, dh_prev, dweight_ih, dweight_hh, dbias).
+
+    One step h_next = tanh(x W_ih^T + h_prev W_hh^T + b) for a batch of rows;
+    checked against torch.autograd through torch.nn.RNN (float64).
+    """
+    name = "6.5 RNN step backward"
+    where = " (section 2: delta_t)"
+    args, expected = _step_case()
+    dh, x, h_prev, h_next, weight_ih, weight_hh = args
+    result, problem = call_student(name, func, *(a.copy() for a in args))
+    if problem is not None:
+        return problem
+    got, problem = _unpack(name, result, 5, _STEP_NAMES)
+    if problem is not None:
+        return problem
+    for label, yours, exp in zip(_STEP_NAMES, got, expected):
+        if yours.shape != exp.shape and yours.shape == exp.shape[::-1] and label.startswith("dweight"):
+            return failed(name, f"{label} has shape {yours.shape}, the transpose of its weight's {exp.shape}: a "
+                                "weight's gradient has the weight's own shape (rows = hidden units).")
+        if yours.shape != exp.shape:
+            return failed(name, f"{label} should have shape {exp.shape} (the shape of what it is the gradient "
+                                f"of), got {yours.shape}.")
+    if all(close(a, b) for a, b in zip(got, expected)):
+        return passed(name, "all five gradients agree with torch.autograd through nn.RNN.")
+
+    def grads_for(da, weight_hh_used=weight_hh):
+        return (da @ weight_ih, da @ weight_hh_used, da.T @ x, da.T @ h_prev, da.sum(axis=0))
+
+    wrong = {
+        "no tanh": grads_for(dh),
+        "h_prev": grads_for(dh * (1 - h_prev**2)),
+        "1 - h": grads_for(dh * (1 - h_next)),
+    }
+    da = dh * (1 - h_next**2)
+    messages = {
+        "no tanh": "the gradient skipped the tanh: dL/da (the pre-activation) is dL/dh times the tanh's "
+                   f"derivative at this step.{where}",
+        "h_prev": f"the tanh's derivative belongs to THIS step's output, h_next, not to h_prev.{where}",
+        "1 - h": f"that is not the derivative of tanh: compare with the factor in delta_t.{where}",
+    }
+    for key, grads in wrong.items():
+        if sum(close(a, b) for a, b in zip(got, grads)) >= 3:
+            return failed(name, messages[key])
+    if close(got[4] * len(x), expected[4]):
+        return failed(name, "dbias is an average over the batch; the bias was added to every row, so their "
+                            "gradients add up (a sum).")
+    if close(got[1], da @ weight_hh.T):
+        return failed(name, "dh_prev uses W_hh transposed: the forward pass multiplied h_prev by the transpose "
+                            "of W_hh, so the gradient goes back through W_hh itself, untransposed.")
+    for label, yours, exp in zip(_STEP_NAMES, got, expected):
+        if not close(yours, exp):
+            return failed(name, _first_difference(label, yours, exp) + ".")
+    return failed(name, "the gradients differ from torch's.")  # not reached: some element differs above
+
+
+def _sequence_case():
+    gen = np.random.default_rng(66)
+    t_steps, n, d, h = 5, 3, 2, 4
+    x, h0 = gen.normal(size=(t_steps, n, d)), gen.normal(size=(n, h))
+    weight_ih, weight_hh, bias = gen.normal(size=(h, d)) * 0.6, gen.normal(size=(h, h)) * 0.6, gen.normal(size=h)
+    dh_all = gen.normal(size=(t_steps, n, h))
+    h_all, grads = _torch_rnn_grads(x, h0, weight_ih, weight_hh, bias, dh_all)
+    return (dh_all, x, h0, h_all, weight_ih, weight_hh), grads
+
+
+_SEQ_NAMES = ("dx", "dh0", "dweight_ih", "dweight_hh", "dbias")
+
+
+def _bptt(dh_all, x, h0, h_all, weight_ih, weight_hh, carry=True, accumulate=True, shift=True):
+    """BPTT with switches for three classic mistakes (no carry, overwrite, wrong previous state)."""
+    dx = np.zeros_like(x)
+    dw_ih, dw_hh, db = np.zeros_like(weight_ih), np.zeros_like(weight_hh), np.zeros(weight_ih.shape[0])
+    dh_next = np.zeros_like(h0)
+    for t in reversed(range(len(x))):
+        h_prev = (h_all[t - 1] if t > 0 else h0) if shift else h_all[t]
+        da = (dh_all[t] + (dh_next if carry else 0.0)) * (1 - h_all[t] ** 2)
+        dx[t] = da @ weight_ih
+        step = (da.T @ x[t], da.T @ h_prev, da.sum(axis=0))
+        if accumulate:
+            dw_ih, dw_hh, db = dw_ih + step[0], dw_hh + step[1], db + step[2]
+        else:
+            dw_ih, dw_hh, db = step
+        dh_next = da @ weight_hh
+    return dx, dh_next, dw_ih, dw_hh, db
+
+
+def check_bptt(func) -> Feedback:
+    """Exercise 6.6: ``func(dh_all, x, h0, h_all, weight_ih, weight_hh)`` -> the gradients of a whole sequence.
+
+    Returns (dx, dh0, dweight_ih, dweight_hh, dbias).
+
+    Back-propagation through time for a whole sequence, upstream gradients
+    on every step's output; checked against torch.autograd through nn.RNN.
+    """
+    name = "6.6 back-propagation through time"
+    where = " (section 2)"
+    args, expected = _sequence_case()
+    result, problem = call_student(name, func, *(a.copy() for a in args))
+    if problem is not None:
+        return problem
+    got, problem = _unpack(name, result, 5, _SEQ_NAMES)
+    if problem is not None:
+        return problem
+    for label, yours, exp in zip(_SEQ_NAMES, got, expected):
+        if yours.shape != exp.shape:
+            return failed(name, f"{label} should have shape {exp.shape}, got {yours.shape}.")
+    if all(close(a, b) for a, b in zip(got, expected)):
+        return passed(name, "dx, dh0 and the weight gradients agree with torch.autograd through nn.RNN over 5 steps.")
+    variants = {
+        "carry": (_bptt(*args, carry=False), "step t only received the gradient on its own output: the "
+                  "gradient that flows back from step t+1 through h_t (the previous iteration's dh_prev) must "
+                  f"be added to it before the tanh.{where}"),
+        "accumulate": (_bptt(*args, accumulate=False), "the weights are shared by every step, so their "
+                       "gradients are sums over the steps; yours keep only one step's contribution."),
+        "shift": (_bptt(*args, shift=False), "step t's previous state is h_{t-1} (h0 for the first step), "
+                  "not h_t: an off-by-one in the states fed to dweight_hh."),
+    }
+    for wrong, hint in variants.values():
+        if sum(close(a, b) for a, b in zip(got, wrong)) >= 4:
+            return failed(name, hint)
+    if close(got[1], np.zeros_like(expected[1])):
+        return failed(name, "dh0 is zero: the gradient that leaves the first step towards h0 is what the "
+                            "loop carries after its last iteration.")
+    for label, yours, exp in zip(_SEQ_NAMES, got, expected):
+        if not close(yours, exp):
+            return failed(name, _first_difference(label, yours, exp) + ".")
+    return failed(name, "the gradients differ from torch's.")
+
+
+EXERCISES = ("6.1 one RNN step", "6.2 the LSTM cell update", "6.3 counting LSTM parameters",
+             "6.4 softmax with temperature", "6.5 RNN step backward", "6.6 back-propagation through time")

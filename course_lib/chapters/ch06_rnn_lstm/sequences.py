@@ -54,7 +54,6 @@ def adding_problem(n: int, seq_len: int, rng=None):
 
     Shapes: -> x (T, N, 2) float64 (T = seq_len; feature 0 the numbers,
     feature 1 the markers), y (N,) float64.
-    Twin: none (a data generator; use torch.from_numpy(x).float() for torch).
     """
     func = "adding_problem"
     n = check_int(n, "n", func, minimum=1)
@@ -104,7 +103,6 @@ def module_docs(name: str) -> str:
     blank line. Methods are not included.
 
     Shapes: a module name -> str.
-    Twin: none (standard library).
     """
     func = "module_docs"
     if not isinstance(name, str):
@@ -135,7 +133,6 @@ def stdlib_corpus(modules=STDLIB_MODULES) -> str:
     ``is_reference_corpus``). Modules are joined by a blank line.
 
     Shapes: a sequence of module names -> str.
-    Twin: none (standard library).
     """
     func = "stdlib_corpus"
     if isinstance(modules, str) or not hasattr(modules, "__iter__"):
@@ -150,7 +147,6 @@ def is_reference_corpus(text: str) -> bool:
     """True when ``text`` is exactly the corpus this chapter's outputs were saved with.
 
     Shapes: str -> bool.
-    Twin: none.
     """
     if not isinstance(text, str):
         _fail(TypeError, "is_reference_corpus", "the corpus text (str)", type(text).__name__, None)
@@ -168,7 +164,6 @@ class CharVocab:
     ``encode(text)`` gives an int64 array of ids, ``decode(ids)`` the text
     back; ``len(vocab)`` is the number of distinct characters K.
     Shapes: encode: str of length T -> (T,) int64; decode: (T,) ints -> str.
-    Twin: none (the tokenizer; torch models take the same integer ids).
     """
 
     def __init__(self, chars):
@@ -226,7 +221,6 @@ def unigram_entropy_bits(ids, vocab_size: int) -> float:
     every character with its overall frequency): a language model must go
     below it to have learned anything about sequences.
     Shapes: ids (T,) ints in [0, K) -> float.
-    Twin: none.
     """
     func = "unigram_entropy_bits"
     vocab_size = check_int(vocab_size, "vocab_size", func, minimum=1)
@@ -245,7 +239,6 @@ def char_batches(ids, seq_len: int, batch_size: int, rng=None):
     x[t, n] = ids[s_n + t] and y[t, n] = ids[s_n + t + 1] for t < seq_len:
     at every step the target is the character that comes next.
     Shapes: ids (L,) ints -> x (T, N) int64, y (T, N) int64 with T = seq_len, N = batch_size.
-    Twin: none (a data sampler).
     """
     func = "char_batches"
     check_array(ids, "ids", func, ndim=1, shape_doc="(L,)", dtype_kind="iu")
@@ -299,7 +292,6 @@ def sample_text(
     ``softmax_with_temperature(logits, temperature)`` and fed back in.
     Returns the prompt followed by the generated text.
     Shapes: -> str of len(prompt) + length characters.
-    Twin: none (works with any model; wrap a torch model's step the same way).
     """
     func = "sample_text"
     if not callable(step):
@@ -321,3 +313,27 @@ def sample_text(
         out.append(vocab.chars[nxt])
         logits, state = step(np.array([nxt]), state)
     return prompt + "".join(out)
+
+
+def bigram_bits(train_ids, eval_ids, vocab_size: int, alpha: float = 0.1) -> float:
+    """Bits per character of a bigram model on ``eval_ids``: P(next | current) counted on ``train_ids``.
+
+    The counts of every (current, next) pair in the training text, plus
+    ``alpha`` for every pair (add-alpha smoothing, so an unseen pair keeps a
+    small probability), normalised per current character. The baseline a
+    recurrent model must beat to show that it uses more than the last character.
+
+    Shapes: train_ids (L,), eval_ids (M,) ints in [0, K) -> float.
+    """
+    func = "bigram_bits"
+    vocab_size = check_int(vocab_size, "vocab_size", func, minimum=1)
+    alpha = check_float(alpha, "alpha", func, minimum=0.0, strict_min=True)
+    for ids, name in ((train_ids, "train_ids"), (eval_ids, "eval_ids")):
+        check_array(ids, name, func, ndim=1, shape_doc="(L,)", dtype_kind="iu")
+        if ids.size < 2 or ids.min() < 0 or ids.max() >= vocab_size:
+            _fail(ValueError, func, f"{name}: at least 2 ids in [0, {vocab_size})",
+                  f"{ids.size} ids from {ids.min()} to {ids.max()}", None)
+    counts = np.full((vocab_size, vocab_size), alpha)
+    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1.0)
+    log_p = np.log2(counts / counts.sum(axis=1, keepdims=True))
+    return float(-log_p[eval_ids[:-1], eval_ids[1:]].mean())

@@ -7,7 +7,8 @@
 * ``plot_next_char`` draws a character model's next-character distribution
   at a given sampling temperature; ``temperature_widget`` puts it under a
   slider together with text sampled at that temperature (all precomputed,
-  so moving the slider only redraws).
+  so moving the slider only redraws); ``sampling_widget`` samples live from
+  a model at the temperature and seed the sliders set.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from course_lib.chapters.ch06_rnn_lstm.sequences import CharVocab, softmax_with_temperature
+from course_lib.chapters.ch06_rnn_lstm.sequences import CharVocab, sample_text, softmax_with_temperature
 from course_lib.checks import _fail, check_array, check_float, check_int
 
 COLOURS = {"x": "#cfe2f3", "h": "#fce5cd", "y": "#d9ead3"}
@@ -45,7 +46,6 @@ def draw_unrolled(steps: int = 4, ax=None):
     the outputs); gradients flow back along the h arrows (back-propagation
     through time). Returns the Axes.
     Shapes: steps an int from 1 to 8.
-    Twin: none (a drawing).
     """
     steps = check_int(steps, "steps", "draw_unrolled", minimum=1, maximum=8)
     if ax is None:
@@ -96,7 +96,6 @@ def draw_sequence_shapes(axes=None):
 
     Returns the array of Axes (one per shape).
     Shapes: -> 5 Axes.
-    Twin: none (a drawing).
     """
     if axes is None:
         _, axes = plt.subplots(1, len(_SHAPES), figsize=(13, 2.4), gridspec_kw={"width_ratios": [1, 3, 3, 5, 3]})
@@ -135,7 +134,6 @@ def plot_next_char(next_logits, vocab: CharVocab, temperature: float, top: int =
     """Bar chart of the ``top`` most likely next characters at ``temperature``; returns the Axes.
 
     Shapes: next_logits (K,) for a vocabulary of K characters.
-    Twin: none (plotting).
     """
     func = "plot_next_char"
     _check_logits(next_logits, vocab, func)
@@ -162,7 +160,6 @@ def temperature_widget(samples: dict, next_logits, vocab: CharVocab, prompt: str
     with ``course_lib.chapters.ch06_rnn_lstm.sequences.sample_text``); ``next_logits`` are the
     model's logits for the character after ``prompt``.
     Shapes: samples {float: str}, next_logits (K,).
-    Twin: none (an ipywidgets demo).
     """
     func = "temperature_widget"
     if not isinstance(samples, dict) or not samples:
@@ -185,3 +182,47 @@ def temperature_widget(samples: dict, next_logits, vocab: CharVocab, prompt: str
     slider = widgets.SelectionSlider(options=choices, value=default, description="temperature",
                                      continuous_update=False)
     return widgets.interactive(draw, temperature=slider)
+
+
+def sampling_widget(step, vocab: CharVocab, prompt: str, length: int = 200, temperature: float = 1.0, seed: int = 0):
+    """Sliders for the temperature and the sampling seed; every change samples a new text from the model, live.
+
+    ``step(ids, state) -> (logits, state)`` is the model's one-character step
+    (e.g. ``CharLSTM.step``); the figure shows the distribution of the
+    character after ``prompt`` at the chosen temperature, and below it a
+    text of ``length`` characters drawn with ``sample_text`` from that seed.
+    A change costs ``length`` model steps (well under a second for the
+    chapter's model).
+    Shapes: none.
+    """
+    func = "sampling_widget"
+    if not callable(step):
+        _fail(TypeError, func, "step to be a function (ids, state) -> (logits, state)", type(step).__name__,
+              "pass the model's step, e.g. lm.step")
+    if not isinstance(vocab, CharVocab):
+        _fail(TypeError, func, "vocab to be a CharVocab", type(vocab).__name__, None)
+    if not isinstance(prompt, str) or not prompt:
+        _fail(ValueError, func, "a non-empty prompt (str)", repr(prompt), "e.g. prompt='Return the '")
+    length = check_int(length, "length", func, minimum=1, maximum=2000)
+    temperature = check_float(temperature, "temperature", func, minimum=0.1, maximum=3.0)
+    seed = check_int(seed, "seed", func, minimum=0, maximum=99)
+    state, logits = None, None
+    for i in vocab.encode(prompt):
+        logits, state = step(np.array([i]), state)
+    next_logits = np.asarray(logits, dtype=np.float64)[0]
+
+    def draw(temperature, seed):
+        fig, ax = plt.subplots(figsize=(6, 2.8))
+        plot_next_char(next_logits, vocab, temperature, ax=ax)
+        ax.set_title(f"after {prompt!r}, " + ax.get_title(), fontsize=10)
+        plt.show()
+        print(sample_text(step, vocab, prompt, length, temperature=temperature, rng=np.random.default_rng(seed)))
+
+    full = {"description_width": "initial"}
+    return widgets.interactive(
+        draw,
+        temperature=widgets.FloatSlider(value=temperature, min=0.1, max=3.0, step=0.1, description="temperature",
+                                        continuous_update=False, style=full),
+        seed=widgets.IntSlider(value=seed, min=0, max=99, description="sampling seed", continuous_update=False,
+                               style=full),
+    )
