@@ -35,6 +35,16 @@ def mean_std(values) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1))
 
 
+def mean_std_se(values) -> tuple[float, float, float]:
+    """(mean, sample standard deviation, standard error of the mean) of one setting's results over seeds.
+
+    Shapes: values (S,), S >= 2 seeds -> (float, float, float).
+    """
+    arr = _runs(values, "values", "mean_std_se")
+    std = float(arr.std(ddof=1))
+    return float(arr.mean()), std, std / float(np.sqrt(arr.size))
+
+
 def difference(a, b, paired: bool = False) -> tuple[float, float]:
     """(mean(b) - mean(a), standard error of that difference) for two settings' results over seeds.
 

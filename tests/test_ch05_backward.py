@@ -19,7 +19,6 @@ from course_lib.chapters.ch05_cnn.experiment import (
     make_cnn,
     make_mlp,
     make_torch_cnn,
-    mean_and_spread,
     score_runs,
     sobel_family,
     time_conv_layers,
@@ -193,12 +192,6 @@ def test_train_pair_stops_early_on_validation_and_scores():
     cnn, _ = load_pair(run)
     assert np.array_equal(cnn.state_dict()["0.weight"], run["cnn"]["0.weight"])
 
-
-def test_mean_and_spread():
-    mean, std, se = mean_and_spread(np.array([1.0, 2.0, 3.0, 4.0]))
-    assert mean == 2.5 and np.isclose(std, np.std([1, 2, 3, 4], ddof=1)) and np.isclose(se, std / 2)
-    with pytest.raises(ValueError, match="at least 2"):
-        mean_and_spread(np.array([1.0]))
 
 
 def test_edge_similarity_is_one_for_sobel_filters_and_lower_for_random_ones():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course_lib.stats import clearly_below, difference, mean_std
+from course_lib.stats import clearly_below, difference, mean_std, mean_std_se
 
 
 def test_difference_and_clearly_below():
@@ -36,3 +36,10 @@ def test_difference_standard_errors_match_their_formulas():
     assert gap == pytest.approx(19 / 3) and se == pytest.approx(np.sqrt(a.var(ddof=1) / 3 + b.var(ddof=1) / 3))
     gap, se = difference([0.4, 0.4, 0.6], [0.5, 0.6, 0.7], paired=True)  # the spread of per-seed differences
     assert gap == pytest.approx(0.4 / 3) and se == pytest.approx(np.std([0.1, 0.2, 0.1], ddof=1) / np.sqrt(3))
+
+
+def test_mean_std_se():
+    mean, std, se = mean_std_se(np.array([1.0, 2.0, 3.0, 4.0]))
+    assert (mean, std, se) == pytest.approx((2.5, np.std([1, 2, 3, 4], ddof=1), np.std([1, 2, 3, 4], ddof=1) / 2))
+    with pytest.raises(ValueError, match="mean_std_se: expected values as a 1-D list of at least 2 results"):
+        mean_std_se([1.0])

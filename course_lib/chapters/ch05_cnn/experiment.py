@@ -178,18 +178,6 @@ def score_runs(runs: list, test_sets: dict, y: np.ndarray) -> dict:
     return {m: {k: np.array(v) for k, v in per.items()} for m, per in scores.items()}
 
 
-def mean_and_spread(values) -> tuple[float, float, float]:
-    """(mean, standard deviation, standard error of the mean) of a few runs' results.
-
-    Shapes: values (R,) with R >= 2 -> three floats.
-    """
-    values = np.asarray(values, dtype=float) if isinstance(values, list | tuple) else values
-    check_array(values, "values", "mean_and_spread", ndim=1, shape_doc="(R,)", dtype_kind="fiu")
-    if values.size < 2:
-        _fail(ValueError, "mean_and_spread", "at least 2 values", str(values.size), "run more seeds")
-    std = float(values.std(ddof=1))
-    return float(values.mean()), std, std / np.sqrt(values.size)
-
 
 # ----------------------------------------------------------------------------- learned filters
 
