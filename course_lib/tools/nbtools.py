@@ -571,16 +571,22 @@ GOALS = "**Learning goals.**"
 
 
 def chapter_info(path: Path) -> dict:
-    """A chapter's title and learning goals, read from its first markdown cell.
+    """A chapter's title and learning goals, read from the markdown before its first code cell.
 
-    The cell starts ``# Chapter N · Title`` and holds a paragraph starting
+    It starts ``# Chapter N · Title`` and holds a paragraph starting
     ``**Learning goals.**`` followed by a numbered list (items may wrap onto
     indented lines).
     """
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    intro = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
+    intro_cells = []  # the markdown before the first code cell (the saving run may split it into several cells)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            break
+        if cell.cell_type == "markdown":
+            intro_cells.append(cell.source)
+    intro = "\n\n".join(intro_cells)
     heading = re.match(r"# Chapter (\d+) · (.+)", intro)
     if not heading or GOALS not in intro:
         _fail(ValueError, "chapter_info", f"a first cell '# Chapter N · Title' with a '{GOALS}' list",
