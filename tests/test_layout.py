@@ -22,7 +22,8 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "course_lib"
-RUNTIME = {"device", "data", "plots", "progress", "shipped", "checks", "torch_checks", "timing", "stats", "feedback", "bench"}
+RUNTIME = {"device", "data", "plots", "progress", "shipped", "checks", "torch_checks", "timing", "stats", "feedback",
+           "bench"}
 
 
 def imported_modules(source: str) -> set[str]:

@@ -50,7 +50,7 @@ def _code_fence_lines(lines):
             inside.append(True)
             fence = not fence
             continue
-        if not fence and stripped.startswith("$$") and not (len(stripped) > 2 and stripped.endswith("$$")):
+        if not fence and stripped.count("$$") % 2 == 1:  # opens or closes a display (a "$$x$$" line does neither)
             inside.append(True)
             math = not math
             continue

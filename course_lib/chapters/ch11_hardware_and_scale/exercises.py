@@ -215,7 +215,9 @@ def check_count_flops(func) -> Feedback:
         right = _reference_flops(model, x)
         with FlopCounterMode(display=False) as counter:
             model(x)
-        assert sum(right.values()) == counter.get_total_flops()  # the reference agrees with PyTorch's counter
+        if sum(right.values()) != counter.get_total_flops():  # the reference must agree with PyTorch's counter
+            raise RuntimeError(f"{name}: the reference count {sum(right.values())} disagrees with FlopCounterMode's "
+                               f"{counter.get_total_flops()} for this model; please report it")
         missing, extra = sorted(set(right) - set(got)), sorted(set(got) - set(right))
         if missing:
             return failed(name, f"no count for layer(s) {', '.join(missing)}: hook every nn.Linear and "
