@@ -115,6 +115,26 @@ def close(actual, expected, atol: float = 1e-8) -> bool:
     return actual.shape == expected.shape and bool(np.allclose(actual, expected, atol=atol, rtol=0))
 
 
+def where_differs(name: str, yours, expected) -> str:
+    """Where an answer no known mistake explains differs most from the reference, in words.
+
+    E.g. ``"dx[0, 2] is 0.5 but should be 0.25 (|difference| 0.25; 3 of 12 elements differ)"``:
+    the element, both values and how many elements differ, never the formula.
+
+    Shapes: yours and expected of one shape -> str.
+    """
+    _check_text(name, "name", "where_differs")
+    expected = np.asarray(expected, dtype=float)
+    yours = np.asarray(yours, dtype=float)
+    if yours.shape != expected.shape:
+        return f"{name} has shape {yours.shape} but should have shape {expected.shape}"
+    gap = np.abs(yours - expected)
+    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(gap)), gap.shape)) if gap.size else ()
+    count = int(np.sum(~np.isclose(yours, expected, rtol=1e-6, atol=1e-8)))
+    return (f"{name}{list(where)} is {yours[where]:.6g} but should be {expected[where]:.6g} "
+            f"(|difference| {gap[where]:.3g}; {count} of {gap.size} elements differ)")
+
+
 def progress_report(exercises, chapter: str = "this chapter") -> str:
     """One line per exercise of a chapter: correct, not yet, or not checked yet (its check cell has not run).
 

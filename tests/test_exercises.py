@@ -117,3 +117,14 @@ def _exercise_cell(path, name):
 @pytest.mark.parametrize("path, name, check", CHECKS, ids=[name for _, name, _ in CHECKS])
 def test_every_check_belongs_to_one_exercise_of_its_chapter(path, name, check):
     assert "### BEGIN SOLUTION" in _exercise_cell(path, name).source
+
+
+def test_where_differs_names_the_element_and_the_gap_not_the_formula():
+    from course_lib.feedback import where_differs
+
+    expected = np.array([[1.0, 2.0], [3.0, 4.0]])
+    yours = expected.copy()
+    yours[1, 0] = 3.5
+    assert where_differs("dx", yours, expected) == (
+        "dx[1, 0] is 3.5 but should be 3 (|difference| 0.5; 1 of 4 elements differ)")
+    assert where_differs("dW", np.zeros(3), expected) == "dW has shape (3,) but should have shape (2, 2)"

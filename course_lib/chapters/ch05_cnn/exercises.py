@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib.feedback import Feedback, call_student, close, failed, passed, student_value
+from course_lib.feedback import Feedback, call_student, close, failed, passed, student_value, where_differs
 from course_lib.scratch.conv import conv_output_size, correlate2d
 
 # (size, kernel_size, stride, padding): square and odd sizes, strides that do and do not divide evenly
@@ -161,14 +161,6 @@ def _torch_conv_grads(dout, x, weight, bias, stride, padding):
     return tuple(g.numpy() for g in torch.autograd.grad(out, tensors, torch.tensor(dout)))
 
 
-def _first_difference(name, yours, expected):
-    """Where two arrays differ most, in words (for an answer no known mistake explains)."""
-    yours = np.asarray(yours, dtype=float)
-    gap = np.abs(yours - expected)
-    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(gap)), gap.shape))
-    count = int(np.sum(~np.isclose(yours, expected, rtol=1e-6, atol=1e-8)))
-    return (f"{name}{list(where)} is {yours[where]:.6g} but should be {expected[where]:.6g} "
-            f"(|difference| {gap[where]:.3g}; {count} of {gap.size} elements differ)")
 
 
 _CONV_CASES = (  # (N, C, H, W), (F, KH, KW), stride, padding: odd sizes, a non-square kernel, stride > 1
@@ -216,7 +208,7 @@ def check_conv_backward(func) -> Feedback:
             if close(db * dout[:, 0].size, ref[2]):
                 return failed(name, "dbias is an average; every output position and every image used the "
                                     f"bias once, so their gradients add up (a sum, not a mean).{where}")
-            return failed(name, _first_difference("dbias", db, ref[2]) + ". Each filter's bias receives every "
+            return failed(name, where_differs("dbias", db, ref[2]) + ". Each filter's bias receives every "
                                 "dout value of that filter's maps.")
         slow = _conv_backward_loops(dout, x, weight, stride, padding, step=1) if stride > 1 else None
         flipped = _conv_backward_loops(dout, x, weight, stride, padding, flip=True)
@@ -235,7 +227,7 @@ def check_conv_backward(func) -> Feedback:
             if slow is not None and close(got, slow[k]):
                 return failed(name, f"{setting}: {label} puts the window of output (i, j) at (i, j); with "
                                     f"stride {stride} it starts at (i * stride, j * stride).")
-            return failed(name, f"{setting}: " + _first_difference(label, got, exp) + ".")
+            return failed(name, f"{setting}: " + where_differs(label, got, exp) + ".")
     return passed(name, "dx, dweight and dbias agree with torch.autograd on an odd-sized case with a 3x2 kernel, "
                         "stride 2 and padding 1.")
 
@@ -300,7 +292,7 @@ def check_maxpool_backward(func) -> Feedback:
                             "and the row outside every window are handled.")
     variants = _maxpool_backward_variants(dout, x, k)
     if not close(variants["right"], expected):  # the check's own reference must agree with torch
-        return failed(name, _first_difference("dx", dx, expected) + ".")
+        return failed(name, where_differs("dx", dx, expected) + ".")
     if close(dx, variants["average"]):
         return failed(name, f"the gradient is shared equally by the window: that is AVERAGE pooling's backward. "
                             f"Max pooling passed on one value per window.{where}")
@@ -314,7 +306,7 @@ def check_maxpool_backward(func) -> Feedback:
     if close(dx, variants["swapped"]):
         return failed(name, "the gradient lands at the maximum's position with row and column swapped: a "
                             "window flattened row by row stores element (r, c) at r * kernel_size + c.")
-    return failed(name, _first_difference("dx", dx, expected) + ".")
+    return failed(name, where_differs("dx", dx, expected) + ".")
 
 
 EXERCISES = ("5.1 2-D correlation", "5.2 edge filter", "5.3 parameters of a conv layer", "5.4 output size",

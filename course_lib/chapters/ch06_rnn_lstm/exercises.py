@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib.feedback import Feedback, call_student, close, failed, passed
+from course_lib.feedback import Feedback, call_student, close, failed, passed, where_differs
 from course_lib.scratch.layers import sigmoid
 
 
@@ -138,14 +138,6 @@ def check_temperature_softmax(func) -> Feedback:
 # ----------------------------------------------------------------------------- 6.5 and 6.6: backward by hand
 
 
-def _first_difference(name, yours, expected):
-    """Where two arrays differ most, in words (for an answer no known mistake explains)."""
-    yours = np.asarray(yours, dtype=float)
-    gap = np.abs(yours - expected)
-    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(gap)), gap.shape))
-    count = int(np.sum(~np.isclose(yours, expected, rtol=1e-6, atol=1e-8)))
-    return (f"{name}{list(where)} is {yours[where]:.6g} but should be {expected[where]:.6g} "
-            f"(|difference| {gap[where]:.3g}; {count} of {gap.size} elements differ)")
 
 
 def _torch_rnn_grads(x, h0, weight_ih, weight_hh, bias, dh_all):
@@ -244,7 +236,7 @@ def check_rnn_step_backward(func) -> Feedback:
                             "of W_hh, so the gradient goes back through W_hh itself, untransposed.")
     for label, yours, exp in zip(_STEP_NAMES, got, expected):
         if not close(yours, exp):
-            return failed(name, _first_difference(label, yours, exp) + ".")
+            return failed(name, where_differs(label, yours, exp) + ".")
     return failed(name, "the gradients differ from torch's.")  # not reached: some element differs above
 
 
@@ -318,7 +310,7 @@ def check_bptt(func) -> Feedback:
                             "loop carries after its last iteration.")
     for label, yours, exp in zip(_SEQ_NAMES, got, expected):
         if not close(yours, exp):
-            return failed(name, _first_difference(label, yours, exp) + ".")
+            return failed(name, where_differs(label, yours, exp) + ".")
     return failed(name, "the gradients differ from torch's.")
 
 

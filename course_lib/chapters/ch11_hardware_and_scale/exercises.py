@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from course_lib.chapters.ch11_hardware_and_scale.flops import flop_counts
 from course_lib.feedback import Feedback, call_student, failed, passed
 
 
@@ -133,25 +134,6 @@ def _flop_models():
     return [(cnn, torch.zeros(5, 1, 8, 8)), (strided, torch.zeros(2, 3, 11, 9)), (tokens, torch.zeros(3, 4, 12))]
 
 
-def _reference_flops(model, x) -> dict:
-    """What the exercise asks for, computed from each layer's module attributes and real output shape."""
-    counts, handles = {}, []
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(
-                lambda mod, i, out, name=name: counts.__setitem__(name, 2 * out.numel() * mod.in_features)))
-        elif isinstance(m, nn.Conv2d):
-            handles.append(m.register_forward_hook(
-                lambda mod, i, out, name=name: counts.__setitem__(
-                    name, 2 * out.numel() * mod.in_channels // mod.groups * mod.kernel_size[0] * mod.kernel_size[1])))
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return counts
-
 
 def _shapes(model, x) -> dict:
     """{layer name: (input shape, output shape)} for every Linear and Conv2d of ``model`` on ``x``."""
@@ -212,7 +194,7 @@ def check_count_flops(func) -> Feedback:
                                 "keep every handle and call handle.remove() (a try/finally is safest).")
         if not isinstance(got, dict):
             return failed(name, f"return a dict {{layer name: flops}}, got {type(got).__name__}.")
-        right = _reference_flops(model, x)
+        right = flop_counts(model, x)  # the reference of the chapter (flops.py)
         with FlopCounterMode(display=False) as counter:
             model(x)
         if sum(right.values()) != counter.get_total_flops():  # the reference must agree with PyTorch's counter
