@@ -39,6 +39,8 @@ import course_lib
 # Build tools: not course material.
 SKIPPED_MODULES = {
     "course_lib.tools.nbtools": "build tool (runs notebooks), not course material",
+    "course_lib.tools.editions": "build tool (student edition and slides), not course material",
+    "course_lib.tools.course_map": "build tool (course map and front door), not course material",
     "course_lib.tools.presenting": "build tool (prepares notebooks for the saving run and slides), not course material",
     "course_lib.tools.setup_env": "build tool (make setup, standard library only), not course material",
     "course_lib.tools.slides": "vendored slide assets",

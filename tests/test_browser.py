@@ -190,7 +190,7 @@ def test_exported_slides_work_offline(tmp_path):
         _missing("Chromium is not installed: apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
-    from course_lib.tools.nbtools import export_slides
+    from course_lib.tools.editions import export_slides
 
     html = export_slides(ROOT / "notebooks" / "01_perceptron.ipynb", tmp_path / "slides")
     RESULTS.mkdir(exist_ok=True)

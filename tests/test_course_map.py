@@ -5,14 +5,14 @@ import json
 import nbformat
 import pytest
 
-from course_lib.tools import nbtools
+from course_lib.tools import course_map
 
-NOTEBOOKS = nbtools.list_notebooks()
+NOTEBOOKS = course_map.list_notebooks()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_chapter_states_its_goals(path):
-    info = nbtools.chapter_info(path)
+    info = course_map.chapter_info(path)
     assert info["number"] == int(path.name[:2]) and info["title"]
     assert len(info["goals"]) >= 5
     assert all(goal[0].islower() and goal.endswith((";", ".")) for goal in info["goals"])  # one sentence, split
@@ -26,28 +26,28 @@ def test_wrapped_goals_are_joined_and_a_missing_list_is_explained(tmp_path):
     path = tmp_path / "03_something.ipynb"
     nbformat.write(nb, path)
     goals = ["do one thing;", "do a second thing that wraps onto a second line."]
-    assert nbtools.chapter_info(path) == {"number": 3, "title": "Something", "goals": goals}
+    assert course_map.chapter_info(path) == {"number": 3, "title": "Something", "goals": goals}
     nb.cells[0].source = "# Chapter 3 · Something\n\nNo goals here."
     nbformat.write(nb, path)
     with pytest.raises(ValueError, match="Learning goals.*got 03_something.ipynb without one; see CONTRIBUTING.md"):
-        nbtools.chapter_info(path)
+        course_map.chapter_info(path)
 
 
 def test_the_map_needs_a_time_for_every_chapter():
-    times = json.loads(nbtools.TIMES_FILE.read_text())
+    times = json.loads(course_map.TIMES_FILE.read_text())
     del times["notebooks"][NOTEBOOKS[0].name]
     with pytest.raises(ValueError, match=f"none for \\['{NOTEBOOKS[0].name}'\\].*map --measure"):
-        nbtools.render_course_map(times)
+        course_map.render_course_map(times)
 
 
 def test_course_map_is_up_to_date():
-    times = json.loads(nbtools.TIMES_FILE.read_text())
-    assert nbtools.MAP_FILE.read_text() == nbtools.render_course_map(times), (
+    times = json.loads(course_map.TIMES_FILE.read_text())
+    assert course_map.MAP_FILE.read_text() == course_map.render_course_map(times), (
         "docs/course_map.md is stale: run `python -m course_lib.tools.nbtools map`")
 
 
 def test_measured_times_fit_the_budget_and_shipped_results_save_time():
-    times = json.loads(nbtools.TIMES_FILE.read_text())["notebooks"]
+    times = json.loads(course_map.TIMES_FILE.read_text())["notebooks"]
     assert set(times) == {p.name for p in NOTEBOOKS}
     for path in NOTEBOOKS:
         t = times[path.name]

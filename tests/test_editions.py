@@ -11,19 +11,17 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from course_lib.data import read_sums
-from course_lib.tools.nbtools import (
-    NOTEBOOK_DIR,
+from course_lib.tools.editions import (
     PLACEHOLDER,
     SLIDES_DIR,
     TURN,
     add_nbgrader_metadata,
-    apply_notebook_env,
     check_slide_assets,
     export_slides,
-    list_notebooks,
     strip_solutions,
     student_notebook,
 )
+from course_lib.tools.nbtools import NOTEBOOK_DIR, apply_notebook_env, list_notebooks
 
 NOTEBOOKS = list_notebooks()
 

@@ -8,19 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.tools.nbtools import (
-    FRONT_DOOR,
-    HOSTED_INSTALL,
-    NOTEBOOK_DIR,
-    STUDENT_RECORD,
-    TIMES_FILE,
-    chapter_info,
-    front_door_notebook,
-    list_notebooks,
-    prepare_chapter,
-    run_notebook,
-    write_student_edition,
-)
+from course_lib.tools.course_map import HOSTED_INSTALL, TIMES_FILE, chapter_info, front_door_notebook
+from course_lib.tools.editions import STUDENT_RECORD, prepare_chapter, write_student_edition
+from course_lib.tools.nbtools import FRONT_DOOR, NOTEBOOK_DIR, list_notebooks, run_notebook
 from course_lib.tools.presenting import NAV_KEY
 
 ROOT = Path(__file__).resolve().parent.parent

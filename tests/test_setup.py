@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from course_lib.tools import setup_env
-from course_lib.tools.nbtools import HOSTED_INSTALL
+from course_lib.tools.course_map import HOSTED_INSTALL
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLING = {"pip", "setuptools", "wheel"}  # the venv's own installer, not the course's environment

@@ -5,13 +5,8 @@ import re
 import nbformat
 import pytest
 
-from course_lib.tools.nbtools import (
-    export_slides,
-    list_notebooks,
-    prepare_chapter,
-    slides_notebook,
-    write_slides_index,
-)
+from course_lib.tools.editions import export_slides, prepare_chapter, slides_notebook, write_slides_index
+from course_lib.tools.nbtools import list_notebooks
 from course_lib.tools.presenting import (
     MAX_SLIDE,
     WIDGET_HINT,
