@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from course_lib.chapters.ch10_transfer_learning import exercises as E
+from course_lib.chapters.ch10_transfer_learning import tasks as TK
 from course_lib.chapters.ch10_transfer_learning import training as TR
 from course_lib.chapters.ch10_transfer_learning import transfer as T
 from course_lib.chapters.ch10_transfer_learning.exercises import (
@@ -26,7 +27,7 @@ from course_lib.tools import checkpoint
 
 @pytest.fixture(scope="module")
 def task():
-    return T.load_task("similar")
+    return TK.load_task("similar")
 
 
 def _batch(n=6, seed=0):
@@ -165,13 +166,13 @@ def test_train_checks_its_arguments():
 
 @pytest.fixture(scope="module")
 def target():
-    return T.load_target("similar", seed=3)
+    return TK.load_target("similar", seed=3)
 
 
 def test_training_is_deterministic_and_learns(task, target):
     runs = [TR.run_strategy("scratch", target, count=10, max_steps=40, seed=1, device="cpu") for _ in range(2)]
     assert runs[0] == runs[1] and 1 <= runs[0].steps <= 40
-    idx = T.few_labels(task.y_train, 10, seed=0)
+    idx = TK.few_labels(task.y_train, 10, seed=0)
     losses = TR.train(T.make_cnn(5), task.X_train[idx], task.y_train[idx], steps=40, device="cpu")
     assert losses[-1] < 0.5 * losses[0]
 
@@ -181,37 +182,37 @@ def test_training_is_deterministic_and_learns(task, target):
 
 def test_tasks_have_the_documented_shapes_and_labels():
     for name, classes in [("source", 5), ("similar", 5), ("different", 4)]:
-        split = T.load_task(name)
+        split = TK.load_task(name)
         assert split.X_train.shape[1:] == (1, 16, 16) and split.X_test.shape[1:] == (1, 16, 16)
         assert set(np.unique(split.y_train)) == set(range(classes)) == set(np.unique(split.y_test))
         assert 0.0 <= split.X_train.min() and split.X_train.max() <= 1.0
-    source = T.load_task("source", copies=3)
-    assert len(source.y_train) == 3 * len(T.load_task("source").y_train)
+    source = TK.load_task("source", copies=3)
+    assert len(source.y_train) == 3 * len(TK.load_task("source").y_train)
     with pytest.raises(ValueError, match="name to be one of"):
-        T.load_task("mnist")
+        TK.load_task("mnist")
 
 
 def test_shapes_and_cards_are_deterministic_and_keep_every_pixel():
-    X, y = T.make_shapes(5, seed=1)
-    X2, y2 = T.make_shapes(5, seed=1)
+    X, y = TK.make_shapes(5, seed=1)
+    X2, y2 = TK.make_shapes(5, seed=1)
     assert X.shape == (20, 1, 8, 8) and np.array_equal(X, X2) and np.array_equal(y, y2)
     assert np.bincount(y).tolist() == [5, 5, 5, 5] and X.max() <= 1.0 and (X.sum(axis=(1, 2, 3)) > 1).all()
-    cards = T.place_on_card(X, seed=2)
+    cards = TK.place_on_card(X, seed=2)
     assert cards.shape == (20, 1, 16, 16)
     np.testing.assert_allclose(cards.sum(axis=(1, 2, 3)), X.sum(axis=(1, 2, 3)))
     with pytest.raises(ValueError, match=r"X of shape \(N, 1, 8, 8\)"):
-        T.place_on_card(cards)
+        TK.place_on_card(cards)
 
 
 def test_few_labels_picks_per_class():
     y = np.repeat(np.arange(3), 4)
-    idx = T.few_labels(y, 2, seed=0)
+    idx = TK.few_labels(y, 2, seed=0)
     assert np.bincount(y[idx]).tolist() == [2, 2, 2]
-    assert np.array_equal(T.few_labels(y, "all"), np.arange(12))
+    assert np.array_equal(TK.few_labels(y, "all"), np.arange(12))
     with pytest.raises(ValueError, match="per_class <= 4"):
-        T.few_labels(y, 5)
+        TK.few_labels(y, 5)
     with pytest.raises(TypeError, match="per_class to be an int"):
-        T.few_labels(y, 2.5)
+        TK.few_labels(y, 2.5)
 
 
 # --------------------------------------------------------------------------- the checkpoint
@@ -222,7 +223,7 @@ def test_the_shipped_checkpoint_loads_is_small_and_knows_its_digits():
     assert path.stat().st_size < 1_000_000
     assert read_sums()[T.CHECKPOINT] == sha256(path)
     model = T.load_pretrained()
-    source = T.load_task("source")
+    source = TK.load_task("source")
     assert T.evaluate(model, source.X_test, source.y_test) > 0.9
 
 
@@ -404,7 +405,7 @@ def test_phase_optimiser_check_names_the_mistake(wrong, hint):
 
 def test_targets_split_three_ways_without_overlap():
     for name, classes in [("similar", 5), ("different", 4)]:
-        t = T.load_target(name, seed=2)
+        t = TK.load_target(name, seed=2)
         sizes = [len(t.y_train), len(t.y_val), len(t.y_test)]
         assert all(n > 0 for n in sizes) and t.X_val.shape[1:] == (1, 16, 16)
         for y in (t.y_train, t.y_val, t.y_test):
@@ -412,15 +413,15 @@ def test_targets_split_three_ways_without_overlap():
         cards = np.concatenate([t.X_train, t.X_val, t.X_test]).reshape(sum(sizes), -1)
         assert len(np.unique(cards, axis=0)) == sum(sizes)  # no card is in two splits
         assert [c.shape[0] for c in t.centred] == sizes
-    a, b = T.load_target("similar", seed=0), T.load_target("similar", seed=1)
+    a, b = TK.load_target("similar", seed=0), TK.load_target("similar", seed=1)
     assert not np.array_equal(a.y_test, b.y_test)  # the base seed moves the split
     with pytest.raises(ValueError, match="name to be one of"):
-        T.load_target("source")
+        TK.load_target("source")
 
 
 def test_early_stopping_keeps_the_best_validation_weights(target):
     model = T.make_cnn(5, seed=0)
-    idx = T.few_labels(target.y_train, 5, seed=0)
+    idx = TK.few_labels(target.y_train, 5, seed=0)
     record = TR.train_early_stopping(model, target.X_train[idx], target.y_train[idx], target.X_val,
                                      target.y_val, max_steps=200, eval_every=10, patience=2, device="cpu")
     assert record.best_step <= record.steps <= 200 and record.best_step % 10 == 0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from course_lib.chapters.ch10_transfer_learning.tasks import load_task
 from course_lib.chapters.ch10_transfer_learning.training import SOURCE_STEPS, rebuild
-from course_lib.chapters.ch10_transfer_learning.transfer import CHECKPOINT, evaluate, load_pretrained, load_task
+from course_lib.chapters.ch10_transfer_learning.transfer import CHECKPOINT, evaluate, load_pretrained
 from course_lib.checks import check_argv
 from course_lib.data import DATA_DIR
 

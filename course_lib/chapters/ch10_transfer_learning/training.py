@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_lib.chapters.ch10_transfer_learning.tasks import few_labels, load_task, make_shapes, place_on_card
 from course_lib.chapters.ch10_transfer_learning.transfer import (
     CHECKPOINT,
     FEATURE_STAGES,
@@ -39,9 +40,7 @@ from course_lib.chapters.ch10_transfer_learning.transfer import (
     _num_outputs,
     evaluate,
     features,
-    few_labels,
     freeze,
-    load_task,
     make_cnn,
     new_head,
     param_groups,
@@ -457,7 +456,6 @@ def shapes_ceiling(task, per_class: int = 500, seed: int = 0, device="cpu") -> d
 
     Shapes: task a ``load_target("different")`` split -> {"labels_per_class", "val_acc", "test_acc", "steps"}.
     """
-    from course_lib.chapters.ch10_transfer_learning.transfer import make_shapes, place_on_card
 
     func = "shapes_ceiling"
     if getattr(task, "class_names", None) != ("circle", "square", "triangle", "cross"):
