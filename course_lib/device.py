@@ -107,8 +107,6 @@ def base_seed() -> int:
 
 def seed_for(k: int) -> int:
     """The seed to use where the notebook writes ``k``: ``k`` itself unless ``COURSE_SEED`` asks for another base.
-
-    Shapes: none. Twin: none (a seed).
     """
     k = check_int(k, "k", "seed_for", minimum=0, maximum=SEED_STRIDE - 1)
     return k + base_seed() * SEED_STRIDE
@@ -213,8 +211,6 @@ def twin_dtype(device):
     float64 makes a twin agree with the NumPy code to about 1e-12, so a
     comparison shows bugs, not rounding. Timings of a GPU use float32
     (``course_lib.timing.compare_devices``).
-
-    Shapes: none. Twin: none (a policy).
     """
     torch = _torch()
     if isinstance(device, str):

@@ -140,8 +140,6 @@ def progress_report(exercises, chapter: str = "this chapter") -> str:
 
     ``exercises`` lists the exercise names in the order the chapter asks
     them (each chapter's ``EXERCISES``). Prints the report and returns it.
-
-    Shapes: none. Twin: none.
     """
     if isinstance(exercises, str) or not isinstance(exercises, list | tuple) or not all(
             isinstance(e, str) for e in exercises):

@@ -90,7 +90,6 @@ def run(key: str, compute, data_dir: Path = DATA_DIR):
     ``torch.save``/``torch.load``; see the module's docstring.
 
     Shapes: as returned by compute.
-    Twin: none.
     """
     _check_key(key)
     if not callable(compute):

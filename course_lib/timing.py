@@ -58,7 +58,6 @@ def compare_devices(numpy_step: Callable[[], object], torch_step_on: Callable, r
     when the step is small). ``device`` defaults to ``get_device()``; on a
     machine without a GPU the third line says so.
 
-    Shapes: none. Twin: none (a measurement).
     Returns ``{"numpy": s, "torch_cpu": s, "torch_gpu": s or None}`` (median seconds).
     """
     func = "compare_devices"

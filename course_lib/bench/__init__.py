@@ -64,7 +64,6 @@ class Workload:
     matrix products, or None where not counted.
 
     Shapes: as described in ``size``.
-    Twin: none (benchmark plumbing).
     """
 
     task: str

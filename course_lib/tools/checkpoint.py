@@ -13,8 +13,6 @@ from course_lib.data import DATA_DIR
 
 def main(argv=None) -> int:
     """``python -m course_lib.tools.checkpoint --rebuild [--data-dir D] [--steps N]``: rebuild the source checkpoint.
-
-    Shapes: none. Twin: none (a command line).
     """
     argv = check_argv(argv, "main")
     parser = argparse.ArgumentParser(prog="python -m course_lib.tools.checkpoint",

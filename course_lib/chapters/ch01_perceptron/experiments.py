@@ -59,7 +59,6 @@ def pocket_perceptron(X: np.ndarray, y: np.ndarray, epochs: int = 20, lr: float 
     (so the first of equally good weights stays). The zero start is scored too.
 
     Shapes: X (N, D), y (N,) in {0, 1} -> w (D,), b scalar, accuracy float.
-    Twin: none in torch: a loop around TorchPerceptron.update would be the same code.
     """
     func = "pocket_perceptron"
     X = check_array(X, "X", func, ndim=2, shape_doc="(N, D)")

@@ -115,7 +115,6 @@ class TinyGPT(nn.Module):
     """A character-level decoder-only transformer: embeddings, causal blocks, a final norm, a head.
 
     Shapes: ids (T, N) int64 with T <= context -> logits (T * N, K).
-    Twin: none (a torch model built from ``Block``).
     """
 
     def __init__(self, vocab_size: int, embed_dim: int = 32, num_layers: int = 2, num_heads: int = 2,
@@ -196,7 +195,6 @@ def split_corpus(ids, block: int = 1000):
     """Cut the ids into blocks of ``block`` characters: 8 in 10 train, the 9th validation, the 10th test.
 
     Shapes: ids (L,) -> train, val, test 1-D int arrays.
-    Twin: none.
     """
     check_array(ids, "ids", "split_corpus", ndim=1, shape_doc="(L,)", dtype_kind="iu")
     which = (np.arange(ids.size) // block) % 10
@@ -209,7 +207,6 @@ def bits_per_char(model: nn.Module, ids, length: int = 48) -> float:
     Every character except each column's first is predicted from the ones
     before it in its column; the mean cross-entropy is converted to bits.
     Shapes: ids (L,) ints -> float.
-    Twin: none.
     """
     func = "bits_per_char"
     _check_model(func, model)
@@ -233,7 +230,6 @@ def train_char_model(model: nn.Module, train_ids, val_ids, steps: int, lr: float
     Returns {"state", "log" (list of (step, train bpc, validation bpc)), "best_step"}; time it with
     ``seconds_per_step``.
     Shapes: train_ids, val_ids (L,) ints -> a dict of plain data.
-    Twin: none.
     """
     func = "train_char_model"
     _check_model(func, model)
@@ -265,7 +261,6 @@ def seconds_per_step(model: nn.Module, train_ids, lr: float, steps: int = 30, se
     """CPU seconds (this process) per training step of ``train_char_model``, timed on a copy of ``model``.
 
     Shapes: -> float.
-    Twin: none (a measurement).
     """
     import copy
 
@@ -284,7 +279,6 @@ def char_lr_sweep(train_ids, val_ids, vocab_size: int, lrs=None) -> dict:
     """How ``CHAR_LR_SWEEP`` was measured: each model at each learning rate, best validation bpc.
 
     Shapes: -> {"gpt": {lr: bpc}, "lstm": {lr: bpc}}.
-    Twin: none.
     """
     _check_ids("char_lr_sweep", train_ids, "train_ids")
     _check_ids("char_lr_sweep", val_ids, "val_ids")

@@ -57,7 +57,6 @@ def reversal_batch(n: int, length: int, rng=None):
     The decoder's input at step t is the true output of step t - 1, with
     ``BOS`` at step 0 (teacher forcing).
     Shapes: -> src (L, N), tgt_in (L, N), tgt (L, N), all int64 in [0, 10] (BOS = 10 only in tgt_in).
-    Twin: none (a data generator).
     """
     func = "reversal_batch"
     n = check_int(n, "n", func, minimum=1)
@@ -102,7 +101,6 @@ def count_parameters(model: nn.Module) -> int:
     """The number of trainable numbers in a torch model.
 
     Shapes: a module -> int.
-    Twin: none.
     """
     _check_model("count_parameters", model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -117,7 +115,6 @@ class Seq2Seq(nn.Module):
     """An LSTM encoder and an LSTM decoder, optionally with attention over the encoder states.
 
     Shapes: src (S, N), tgt_in (T, N) int64 -> logits (T, N, 10).
-    Twin: none (a torch model; the LSTMs are chapter 6's torch.nn.LSTM).
     """
 
     def __init__(self, hidden_size: int = 64, embedding_dim: int = 16, attention: bool = False):
@@ -185,7 +182,6 @@ def accuracy_by_length(model: Seq2Seq, lengths, n: int = 500, seed: int = 0, dev
 
     Every length gets ``n`` fresh strings from ``np.random.default_rng(seed + length)``.
     Shapes: -> {"digit": (len(lengths),), "sequence": (len(lengths),)} float arrays.
-    Twin: none.
     """
     func = "accuracy_by_length"
     _check_model(func, model, Seq2Seq, "a Seq2Seq")
@@ -218,7 +214,6 @@ def train_seq2seq(attention: bool, seed: int, steps: int = 250, max_length: int 
     Returns {"state", "val_curve" (list of (step, accuracy)), "best_step"}: nothing that depends on the
     clock, so that recording the run twice gives the same bytes (``course_lib.shipped``).
     Shapes: -> a dict of plain data.
-    Twin: none.
     """
     func = "train_seq2seq"
     if not isinstance(attention, bool):
@@ -254,7 +249,6 @@ def seq2seq_lr_sweep(lrs=(2e-3, 5e-3, 1e-2), seed: int = 0) -> dict:
     """How ``SEQ2SEQ_LR_SWEEP`` was measured: each model at each learning rate, best validation accuracy.
 
     Shapes: -> {"plain": {lr: accuracy}, "attention": {lr: accuracy}}.
-    Twin: none.
     """
     func = "seq2seq_lr_sweep"
     if isinstance(lrs, (str, bytes)) or not hasattr(lrs, "__iter__"):
@@ -276,7 +270,6 @@ def attention_memory_bytes(length: int, embed_dim: int = 32, batch: int = 1) -> 
     """Peak bytes NumPy allocates in one scratch causal attention forward (tracemalloc).
 
     Shapes: -> int.
-    Twin: none (a measurement).
     """
     from course_lib.scratch.attention import scaled_dot_product_attention_forward
 
@@ -290,7 +283,6 @@ def lstm_memory_bytes(length: int, embed_dim: int = 32, batch: int = 1) -> int:
     """Peak bytes NumPy allocates in one scratch LSTM forward over ``length`` steps (tracemalloc).
 
     Shapes: -> int.
-    Twin: none (a measurement).
     """
     from course_lib.scratch.recurrent import lstm_forward
 
@@ -325,7 +317,6 @@ def cost_functions(length: int, embed_dim: int = 32, batch: int = 8, device="cpu
     Both read the same (T, N, E) float32 input on ``device``, forward only,
     without gradients; time them with ``course_lib.timing.time_call``.
     Shapes: -> (attention_fn, lstm_fn).
-    Twin: none (benchmark plumbing).
     """
     from course_lib.chapters.ch07_attention_transformers.charlm import (
         CausalSelfAttention,  # charlm builds on this module's checks
@@ -352,7 +343,6 @@ def time_by_length(lengths, device="cpu", repeats: int = 5) -> dict:
     """Median seconds of one forward pass of ``cost_functions``' attention and LSTM at each length.
 
     Shapes: lengths (K,) ints -> {"attention": (K,), "LSTM": (K,)} float arrays of seconds.
-    Twin: none (a measurement, with course_lib.timing.time_call).
     """
     from course_lib.timing import time_call
 

@@ -29,7 +29,6 @@ def plot_attention(weights, queries, keys, ax=None, title: str = ""):
     """One attention matrix as an image: row t is how query t spreads its attention over the keys.
 
     Shapes: weights (L, S) with rows summing to 1; queries L labels, keys S labels.
-    Twin: none (plotting).
     """
     func = "plot_attention"
     check_array(weights, "weights", func, ndim=2, shape_doc="(L, S)", dtype_kind="f")
@@ -52,7 +51,6 @@ def gpt_attention(model, vocab: CharVocab, text: str) -> np.ndarray:
     """Every attention weight of a TinyGPT reading ``text`` (computed now, no gradients).
 
     Shapes: text of T characters -> weights (layers, heads, T, T) float64.
-    Twin: none (runs the torch model).
     """
     func = "gpt_attention"
     if not hasattr(model, "blocks") or not hasattr(model, "context"):
@@ -73,7 +71,6 @@ def plot_all_heads(weights, text: str, size: float = 3.2):
     """The static figure: one attention matrix per layer (rows) and head (columns).
 
     Shapes: weights (layers, heads, T, T), text of T characters.
-    Twin: none (plotting).
     """
     check_array(weights, "weights", "plot_all_heads", ndim=4, shape_doc="(layers, heads, T, T)", dtype_kind="f")
     layers, heads = weights.shape[:2]
@@ -92,7 +89,6 @@ def attention_widget(model, vocab: CharVocab, text: str):
     Every redraw runs the model on the text (``gpt_attention``), so after
     training further, or on another text, the widget shows the new weights.
     Shapes: text of T <= model.context characters.
-    Twin: none (an ipywidgets demo).
     """
     func = "attention_widget"
     if not hasattr(model, "blocks") or not hasattr(model, "context"):

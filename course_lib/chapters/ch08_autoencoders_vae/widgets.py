@@ -47,7 +47,6 @@ def latent_grid(decode_fn, n: int = 15, limit: float = 2.5, gap: int = 1) -> np.
     which matplotlib's imshow leaves blank.
 
     Shapes: decode_fn (M, 2) -> (M, S, S) or (M, S*S); returns (n*(S+gap)+gap, n*(S+gap)+gap).
-    Twin: none (a plotting helper).
     """
     func = "latent_grid"
     if not callable(decode_fn):
@@ -78,7 +77,6 @@ def latent_walk_widget(decode_fn, z1: float = 0.0, z2: float = 0.0, limit: float
     cluster the slider point sits in.
 
     Shapes: decode_fn (N, 2) -> (N, S, S); points (M, 2); labels (M,).
-    Twin: none (a teaching demo).
     """
     if not callable(decode_fn):
         _fail(TypeError, _FUNC, "decode_fn to be a function (N, 2) array -> images", type(decode_fn).__name__,

@@ -84,7 +84,7 @@ def gan_step_torch(gen: nn.Module, disc: nn.Module, opt_g, opt_d, x_real: torch.
     """One alternating GAN step in PyTorch, as ``gan_step``: returns (d_loss, g_loss) as floats.
 
     Shapes: x_real (N, D), z_d (M, L), z_g (M, L) -> (float, float).
-    Twin of: gan_step.
+    Twin: gan_step.
     """
     func = "gan_step_torch"
     for net, name in ((gen, "gen"), (disc, "disc")):

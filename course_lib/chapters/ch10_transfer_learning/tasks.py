@@ -42,7 +42,6 @@ def make_shapes(n_per_class: int = 100, seed: int = 0) -> tuple[np.ndarray, np.n
     of every 4x4 block, the way scikit-learn's digits were made.
 
     Shapes: -> X (4 * n_per_class, 1, 8, 8) float64, y (4 * n_per_class,) int64 in 0..3 (``SHAPE_NAMES``).
-    Twin: none.
     """
     n = check_int(n_per_class, "n_per_class", "make_shapes", minimum=1)
     rng = np.random.default_rng(check_int(seed, "seed", "make_shapes", minimum=0))
@@ -84,7 +83,6 @@ def place_on_card(X: np.ndarray, seed: int = 0, size: int = CARD) -> np.ndarray:
     """Paste every 8x8 image at a random position on a blank ``size`` x ``size`` card.
 
     Shapes: X (N, 1, 8, 8) -> (N, 1, size, size) float64.
-    Twin: none.
     """
     func = "place_on_card"
     check_array(X, "X", func, ndim=4, shape_doc="(N, 1, 8, 8)")
@@ -114,7 +112,6 @@ def load_task(name: str, copies: int = 1, seed: int = 0):
     the positions.
 
     Shapes: X_* (N, 1, 16, 16) float64, y_* (N,) int64 in 0..4 (0..3 for "different").
-    Twin: none.
     """
     from course_lib.data import Split
 
@@ -164,7 +161,6 @@ def load_target(name: str, seed: int = 0, val_fraction: float = 0.2) -> _Task:
     not offered here: its split belongs to the shipped checkpoint (``load_task``).
 
     Shapes: X_* (N, 1, 16, 16) float64, y_* (N,) int64 in 0..4 (0..3 for "different").
-    Twin: none.
     """
     func = "load_target"
     check_choice(name, "name", func, TASKS[1:])
@@ -193,7 +189,6 @@ def few_labels(y: np.ndarray, per_class, seed: int = 0) -> np.ndarray:
     """Indices of ``per_class`` randomly chosen examples of every class (all of them for ``"all"``).
 
     Shapes: y (N,) -> sorted int64 indices, (K * per_class,).
-    Twin: none.
     """
     func = "few_labels"
     check_array(y, "y", func, ndim=1, shape_doc="(N,)", dtype_kind="iu")

@@ -191,7 +191,6 @@ def prepare(strategy: str, num_classes: int, pretrained: nn.Module | None = None
     for ``train(model, ..., lr=lr, stage_lrs=stage_lrs)``.
 
     Shapes: -> a model for (N, 1, 16, 16) images and ``num_classes`` classes, and a dict {stage: lr}.
-    Twin: none.
     """
     func = "prepare"
     check_choice(strategy, "strategy", func, STRATEGIES)
@@ -222,7 +221,6 @@ def frozen_prefix(model: nn.Module) -> list[str]:
     """Names of the leading stages whose parameters are all frozen (they act as a fixed feature extractor).
 
     Shapes: model -> list of stage names, in order.
-    Twin: none.
     """
     names = []
     for name, child in _check_module(model, "frozen_prefix").named_children():
@@ -276,7 +274,6 @@ def run_strategy(strategy: str, task, pretrained: nn.Module | None = None, *, co
     (``train_cached``'s idea). Returns validation and test accuracy.
 
     Shapes: task.X_train (N, 1, 16, 16), task.y_train (N,) -> record with val_acc, test_acc, steps.
-    Twin: none.
     """
     func = "run_strategy"
     check_choice(strategy, "strategy", func, STRATEGIES)
@@ -371,7 +368,6 @@ def train_source(steps: int = SOURCE_STEPS, seed: int = SOURCE_SEED) -> DigitCNN
     Deterministic: the same call gives the same weights on the same machine.
 
     Shapes: -> DigitCNN(5) on the CPU.
-    Twin: none.
     """
     steps = check_int(steps, "steps", "train_source", minimum=1)
     source = load_task("source", copies=SOURCE_COPIES)
@@ -392,7 +388,6 @@ def rebuild(data_dir=DATA_DIR, steps: int = SOURCE_STEPS, seed: int = SOURCE_SEE
     Other lines of ``SHA256SUMS`` are kept. Returns the checkpoint's path.
 
     Shapes: -> Path.
-    Twin: none.
     """
     func = "rebuild"
     if not isinstance(data_dir, (str, Path)):

@@ -73,7 +73,6 @@ class DigitCNN(nn.Module):
     their own learning rate, or tapped for features.
 
     Shapes: x (N, 1, 16, 16) -> conv1 (N, 8, 8, 8) -> conv2 (N, 16, 4, 4) -> fc (N, 32) -> head (N, K).
-    Twin: none (a torch model; ``course_lib.scratch`` has the conv and linear layers it is made of).
     """
 
     def __init__(self, num_classes: int = 5):
@@ -99,7 +98,6 @@ def make_cnn(num_classes: int = 5, seed: int = 0) -> DigitCNN:
     The global torch generator is left untouched (initialisation runs in a fork of it).
 
     Shapes: -> a model for (N, 1, 16, 16) images and ``num_classes`` classes.
-    Twin: none.
     """
     num_classes = check_int(num_classes, "num_classes", "make_cnn", minimum=2)
     seed = check_int(seed, "seed", "make_cnn", minimum=0)
@@ -330,7 +328,6 @@ def load_pretrained(path=None) -> DigitCNN:
     changed or unreadable file raises ValueError saying how to rebuild it.
 
     Shapes: -> a model on the CPU for (N, 1, 16, 16) images, 5 classes.
-    Twin: none.
     """
     func = "load_pretrained"
     if path is None:

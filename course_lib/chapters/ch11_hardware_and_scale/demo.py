@@ -51,7 +51,6 @@ class DemoResult:
     multi-process part (process start-up included).
 
     Shapes: weights as in the model's state_dict, e.g. "0.weight" (K, D).
-    Twin: none.
     """
 
     world_size: int

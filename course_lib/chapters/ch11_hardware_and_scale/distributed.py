@@ -92,7 +92,6 @@ def make_problem(n_samples: int = N_SAMPLES, in_features: int = IN_FEATURES, see
     """A fixed regression problem: ``y = sin(x @ w) + noise``, float64.
 
     Shapes: x (N, D), y (N, 1).
-    Twin: none (data generated with NumPy from a fixed seed).
     """
     n_samples = check_int(n_samples, "n_samples", "make_problem", minimum=1)
     in_features = check_int(in_features, "in_features", "make_problem", minimum=1)

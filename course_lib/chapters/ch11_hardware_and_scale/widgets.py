@@ -28,7 +28,6 @@ def matmul_intensity(n: int, bytes_per_element: int = 4) -> float:
     possible, so this is the highest intensity the product can have.
 
     Shapes: A (n, n), B (n, n) -> C (n, n).
-    Twin: none (a formula).
     """
     n = check_int(n, "n", "matmul_intensity", minimum=1)
     bytes_per_element = check_int(bytes_per_element, "bytes_per_element", "matmul_intensity", minimum=1)
@@ -69,7 +68,6 @@ def plot_roofline(sizes, gflops, peak: float, bandwidth: float, n: int | None = 
     ``n`` (one of ``sizes``) is highlighted. Returns the figure.
 
     Shapes: sizes (S,), each gflops curve (S,).
-    Twin: none (a teaching plot).
     """
     func = "plot_roofline"
     sizes, curves, peak, bandwidth = _check_measurements(sizes, gflops, peak, bandwidth, func)
@@ -118,7 +116,6 @@ def roofline_widget(sizes, gflops, peak: float, bandwidth: float, n: int | None 
     The measurements are passed in (nothing is timed here).
 
     Shapes: sizes (S,), each gflops curve (S,).
-    Twin: none (a teaching demo).
     """
     sizes, curves, peak, bandwidth = _check_measurements(sizes, gflops, peak, bandwidth, _FUNC)
     if n is None:
