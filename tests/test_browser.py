@@ -1,6 +1,8 @@
-"""Chapter 1 in a real browser: JupyterLab on 127.0.0.1, Chromium driven by
-Playwright, every cell run, the ipywidgets slider rendered and responding,
-figures drawn. A screenshot is saved to test-results/.
+"""The course in a real browser: JupyterLab on 127.0.0.1, Chromium driven by
+Playwright. Chapter 1 with every cell run, its slider rendered and responding,
+figures drawn; the exported slides offline; the presenting profile; and the
+student edition, where an exercise answers a wrong and a right answer and a
+widget retrains. Screenshots are saved to test-results/.
 
 Needs Debian's ``chromium`` (``.ci/run`` installs it). Without it the test is
 skipped, unless ``COURSE_REQUIRE_BROWSER=1`` (set by CI) makes that a failure.
@@ -33,18 +35,36 @@ def _missing(reason):
     pytest.skip(reason)
 
 
+def _copy_chapter_1(served):
+    # Serve a copy: JupyterLab autosaves, and the course's stored outputs must not change.
+    shutil.copy(ROOT / "notebooks" / "01_perceptron.ipynb", served / "01_perceptron.ipynb")
+
+
+def _student_edition(served):
+    """What `make lab` opens: chapters 1 and 2 with their solutions taken out."""
+    from course_lib.tools.editions import write_student_edition
+
+    write_student_edition(served, [ROOT / "notebooks" / name for name in ("01_perceptron.ipynb", "02_mlp.ipynb")],
+                          front=False)
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    yield from _serve(tmp_path_factory, present=False)
+    yield from _serve(tmp_path_factory, present=False, populate=_copy_chapter_1)
 
 
 @pytest.fixture(scope="module")
 def presenting_lab(tmp_path_factory):
     """JupyterLab as `make present` starts it: the course's presenting settings, no test-only settings."""
-    yield from _serve(tmp_path_factory, present=True)
+    yield from _serve(tmp_path_factory, present=True, populate=_copy_chapter_1)
 
 
-def _serve(tmp_path_factory, present):
+@pytest.fixture(scope="module")
+def student_lab(tmp_path_factory):
+    yield from _serve(tmp_path_factory, present=False, populate=_student_edition)
+
+
+def _serve(tmp_path_factory, present, populate):
     if CHROMIUM is None:
         _missing("Chromium is not installed: apt-get install chromium")
     try:
@@ -56,9 +76,8 @@ def _serve(tmp_path_factory, present):
         port = s.getsockname()[1]
     token = secrets.token_hex(16)
     home = tmp_path_factory.mktemp("home")
-    # Serve a copy: JupyterLab autosaves, and the course's stored outputs must not change.
     served = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "notebooks" / "01_perceptron.ipynb", served / "01_perceptron.ipynb")
+    populate(served)
     # User settings of this lab only: no "get notified about Jupyter news?" toast over the screenshot.
     settings = home / "settings"
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
@@ -112,27 +131,14 @@ def _serve(tmp_path_factory, present):
 
 
 def test_chapter_1_runs_and_its_widget_responds(lab):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     base, token, home = lab
     RESULTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,  # chromium flags: quiet, no GPU
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = _launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{base}/lab/tree/01_perceptron.ipynb?token={token}")
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_visible(timeout=60_000)
-
+        _open(page, base, token, "01_perceptron.ipynb")
         try:
             _run_all_and_move_the_slider(page)
         except Exception:
@@ -145,8 +151,31 @@ def test_chapter_1_runs_and_its_widget_responds(lab):
         browser.close()
 
 
-def _run_all_and_move_the_slider(page):
-    """Run every cell from the menu, wait for the figures and the slider, move it."""
+def _launch(p):
+    return p.chromium.launch(
+        executable_path=CHROMIUM,  # chromium flags: quiet, no GPU
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
+
+
+def _open(page, base, token, name):
+    """Open one notebook in JupyterLab (``reset``: no tab restored from an earlier test) and wait for its kernel."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_visible(timeout=60_000)
+
+
+def _run_all(page):
+    """Run every cell from the Run menu (retried: a click that lands while the page settles can be lost)."""
     from playwright.sync_api import expect
 
     first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
@@ -161,6 +190,12 @@ def _run_all_and_move_the_slider(page):
             if attempt == 2:
                 raise
 
+
+def _run_all_and_move_the_slider(page):
+    """Run every cell from the menu, wait for the figures and the slider, move it."""
+    from playwright.sync_api import expect
+
+    _run_all(page)
     slider = page.locator(".widget-slider").first
     slider.wait_for(state="visible", timeout=240_000)
     widget_image = page.locator(".jupyter-widgets .jp-OutputArea-output img").first
@@ -233,16 +268,15 @@ def test_presenting_chapter_1_keeps_its_widgets_big_fonts_and_scrolls(presenting
     """`make present`: JupyterLab itself with the course's presenting settings (RISE 0.43.1 cannot load
     ipywidgets on JupyterLab 4.6, see docs/presenting.md). At 1280x720: text 22 px, code 20 px, no news
     popup, the slider redraws its figure, and a section taller than the screen scrolls."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     base, token, home = presenting_lab
     RESULTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = _launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.goto(f"{base}/lab/tree/01_perceptron.ipynb?token={token}")
+        _open(page, base, token, "01_perceptron.ipynb")
         page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownCell p", timeout=60_000)
-        expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first).to_be_visible(timeout=60_000)
         try:
             sizes = page.evaluate("""() => [
                 getComputedStyle(document.querySelector('.jp-MarkdownCell .jp-RenderedHTMLCommon p')).fontSize,
@@ -262,3 +296,90 @@ def test_presenting_chapter_1_keeps_its_widgets_big_fonts_and_scrolls(presenting
             print("JupyterLab log:\n" + (home / "lab.log").read_text()[-3000:])
             raise
         browser.close()
+
+
+def _student_page(student_lab, name, body, screenshot):
+    """Open ``name`` of the student edition in Chromium and run ``body(page, expect)``; screenshots."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, home = student_lab
+    RESULTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            _open(page, base, token, name)
+            _run_all(page)
+            body(page, expect)
+            page.screenshot(path=str(RESULTS / screenshot))
+            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            assert errors.count() == 0, f"error output in {name}: {errors.all_inner_texts()[:3]}"
+        except Exception:
+            page.screenshot(path=str(RESULTS / f"student-failure-{name}.png"))
+            print("JupyterLab log:\n" + (home / "lab.log").read_text()[-3000:])
+            raise
+        browser.close()
+
+
+def test_student_edition_exercise_answers_a_wrong_and_a_right_answer(student_lab):
+    """The student edition, as `make lab` opens it: Run All reaches the end of chapter 1 with every
+    exercise "not attempted yet"; exercise 1.1 answered without its bias shows the hint that names the
+    missing bias, answered right shows "correct"."""
+
+    def body(page, expect):
+        report = page.locator(".jp-OutputArea-output", has_text="Exercises of chapter 1:")
+        expect(report).to_contain_text("0 of 6 correct", timeout=240_000)
+        answer = page.locator(".jp-CodeCell", has_text="def weighted_sum").first
+        check = page.locator(".jp-CodeCell", has_text="check_weighted_sum(weighted_sum)").first
+        feedback = check.locator(".jp-OutputArea-output")
+        expect(feedback).to_contain_text("[1.1 weighted sum] not yet: not attempted yet")
+        _answer(page, answer, "return X @ w")  # the bias forgotten
+        expect(feedback).to_contain_text("not yet: close: the sums are right but the bias b is missing",
+                                         timeout=30_000)
+        check.scroll_into_view_if_needed()
+        page.screenshot(path=str(RESULTS / "student-chapter1-hint.png"))
+        _answer(page, answer, "return X @ w + b")
+        expect(feedback).to_contain_text("[1.1 weighted sum] correct", timeout=30_000)
+        check.scroll_into_view_if_needed()
+
+    _student_page(student_lab, "01_perceptron.ipynb", body, "student-chapter1-exercise.png")
+
+
+def test_student_edition_widget_retrains_and_redraws(student_lab):
+    """Chapter 2's student edition runs to its end; a new width in the width widget retrains the network
+    and redraws the figure."""
+
+    def body(page, expect):
+        report = page.locator(".jp-OutputArea-output", has_text="Exercises of chapter 2:")
+        expect(report).to_contain_text("0 of 5 correct", timeout=240_000)
+        widget = page.locator(".widget-interact", has_text="hidden units").first
+        figure = widget.locator(".jp-OutputArea-output img").first
+        figure.wait_for(state="visible", timeout=60_000)
+        before = figure.get_attribute("src")
+        readout = widget.locator(".widget-hslider", has_text="hidden units").locator(".widget-readout")
+        readout.scroll_into_view_if_needed()
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("16")
+        started = time.perf_counter()
+        page.keyboard.press("Enter")
+        expect(figure).not_to_have_attribute("src", before, timeout=30_000)
+        seconds = time.perf_counter() - started
+        print(f"chapter 2's width widget: retrained and redrawn {seconds:.2f} s after the change")
+        assert seconds < 2.0, f"a change should retrain within about 2 s on a 2-core CPU; it took {seconds:.1f} s"
+        expect(readout).to_have_text("16")
+        widget.scroll_into_view_if_needed()
+
+    _student_page(student_lab, "02_mlp.ipynb", body, "student-chapter2-widget.png")
+
+
+def _answer(page, cell, line):
+    """Replace the last line of an exercise cell (keeping its indentation) by ``line``, then run the cell
+    and the check cell after it."""
+    cell.scroll_into_view_if_needed()
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Shift+Home")  # CodeMirror: back to the end of the indentation
+    page.keyboard.type(line)
+    page.keyboard.press("Shift+Enter")  # runs the exercise cell, selects the check cell
+    page.keyboard.press("Shift+Enter")
