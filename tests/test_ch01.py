@@ -17,11 +17,18 @@ from course_lib.chapters.ch01_perceptron.experiments import (
 from course_lib.data import blobs_separator, make_blobs
 from course_lib.scratch.perceptron import perceptron_forward, train_perceptron
 
-SOLUTION_BITS = ("@", "np.maximum", "2 * y", "2.0 * y", "w.copy()", "np.where", "x @ w")
+SOLUTION_BITS = ("@", "np.maximum", "2 * y", "2.0 * y", "2y - 1", "w.copy()", "np.where", "x @ w", "y - y_hat",
+                 "w[0]*x[0]", "lr *", "divide by N")
 
 
 def _no_solution(message):
     assert not any(bit in message for bit in SOLUTION_BITS), message
+
+
+def _names(fb, words, section):
+    """The hint names the mistake (words), points to its section and holds no solution code."""
+    assert not fb.passed and words in fb.message and f"section {section}" in fb.message, fb.message
+    _no_solution(fb.message)
 
 
 # --------------------------------------------------------------------------- 1.1 no loop
@@ -57,10 +64,59 @@ def test_weighted_sum_refuses_python_loops(func):
 
 
 def test_weighted_sum_names_value_mistakes():
-    assert "bias b is missing" in ex.check_weighted_sum(lambda X, w, b: X @ w).message
-    assert "subtracted" in ex.check_weighted_sum(lambda X, w, b: X @ w - b).message
-    fb = ex.check_weighted_sum(lambda X, w, b: X @ w + 2 * b)
-    assert "row " in fb.message and "off by +0.7" in fb.message
+    _names(ex.check_weighted_sum(lambda X, w, b: X @ w), "bias b is missing", 1)
+    _names(ex.check_weighted_sum(lambda X, w, b: X @ w - b), "subtracted", 1)
+    fb = ex.check_weighted_sum(lambda X, w, b: X @ w + 2 * b)  # unrecognised: which element, by how much
+    _names(fb, "|difference| 0.7; 5 of 5 elements differ", 1)
+    assert fb.message.startswith("z[") and "but should be" in fb.message
+    assert "as numbers" in ex.check_weighted_sum(lambda X, w, b: np.array(["a"] * 5)).message
+
+
+# --------------------------------------------------------------------------- 1.2 gates
+
+
+@pytest.mark.parametrize(
+    "w, b, gate, words",
+    [
+        ([-1, -1], 0.5, "OR", "opposite of OR"),  # NOR: the 1-outputs on the wrong side
+        ([1, 1], -1.0, "AND", "(0, 1) lies exactly on the line"),  # step(0) = 1: off by one at the boundary
+        ([1, 1], 5.0, "NAND", "answers 1 for all four inputs"),
+        ([1, 1], -1.5, "OR", "wrong for inputs [(0, 1), (1, 0)]"),  # unrecognised: which inputs
+    ],
+)
+def test_gate_check_names_typical_mistakes(w, b, gate, words):
+    _names(ex.check_gate(w, b, gate), words, 2 if "exactly" not in words else 1)
+
+
+# --------------------------------------------------------------------------- 1.3 update
+
+
+def _rule(x, y, w, b, lr, sign=1.0, rate=True, bias=True, move=True):
+    y_hat = 1 if x @ w + b >= 0 else 0
+    step = sign * (lr if rate else 1.0) * (y - y_hat) * move
+    return w + step * x, b + step * bias
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(move=False), "w and b did not move"),
+        (dict(bias=False), "the bias must move"),
+        (dict(sign=-1.0), "on a missed 1, w must turn towards x"),
+        (dict(rate=False), "ignores the learning rate lr = 0.5"),
+    ],
+)
+def test_update_check_names_typical_mistakes(kwargs, words):
+    _names(ex.check_update(lambda *a: _rule(*a, **kwargs)), words, 3)
+
+
+def test_update_check_locates_unrecognised_updates():
+    assert ex.check_update(_rule).passed
+    _names(ex.check_update(lambda x, y, w, b, lr: (w + lr * x, b + lr)), "on a false 1, w must turn away", 3)
+    fb = ex.check_update(lambda x, y, w, b, lr: (_rule(x, y, w, b, lr)[0] + [0.0, 0.25], _rule(x, y, w, b, lr)[1]))
+    _names(fb, "w[1] is 1.25 but should be 1 (|difference| 0.25", 3)
+    fb = ex.check_update(lambda x, y, w, b, lr: (_rule(x, y, w, b, lr)[0], _rule(x, y, w, b, lr)[1] + 0.25))
+    _names(fb, "b is 0.25 but should be 0", 3)
 
 
 def test_gate_placeholder_is_not_attempted():
@@ -104,9 +160,7 @@ def _mistake(i):
 )
 def test_criterion_check_names_typical_mistakes(index, words):
     values = _mistake(index)
-    fb = ex.check_criterion(lambda X, y, w, b: values)
-    assert not fb.passed and words in fb.message and "section" in fb.message
-    _no_solution(fb.message)
+    _names(ex.check_criterion(lambda X, y, w, b: values), words, "3's perceptron criterion")
 
 
 def test_criterion_check_explains_unrecognised_answers():
@@ -115,10 +169,12 @@ def test_criterion_check_explains_unrecognised_answers():
     dw_off = dw.copy()
     dw_off[2] += 0.5
     fb = ex.check_criterion(lambda X_, y_, w_, b_: (perceptron_criterion(X_, y_, w_, b_)[0], dw_off, db))
-    assert not fb.passed and "dw[2]" in fb.message and "numeric gradient" in fb.message
-    fb = ex.check_criterion(lambda *a: (loss + 1.0, dw, db))
-    assert "loss is off by +1" in fb.message
-    assert "shape (3,)" in ex.check_criterion(lambda *a: (loss, np.zeros(8), db)).message
+    _names(fb, "numeric gradient", 3)
+    assert "dw[2]" in fb.message
+    _names(ex.check_criterion(lambda *a: (loss + 1.0, dw, db)), "loss is off by +1", 3)
+    _names(ex.check_criterion(lambda *a: (loss, np.zeros(8), db)), "shape (3,)", 3)
+    fb = ex.check_criterion(lambda X_, y_, w_, b_: (perceptron_criterion(X_, y_, w_, b_)[0], dw, db + 0.5))
+    _names(fb, "db is off by +0.5", 3)
     assert "triple" in ex.check_criterion(lambda *a: 3.0).message
 
 
@@ -145,7 +201,7 @@ def test_pocket_check_names_typical_mistakes():
     alias = ex.check_pocket(aliased)
     assert not alias.passed and "store a copy" in alias.message
     for fb in (last, epoch, ties, alias):
-        _no_solution(fb.message)
+        _names(fb, "", 6)
 
 
 def test_pocket_check_catches_inconsistent_accuracy_and_in_place_changes():
@@ -153,7 +209,14 @@ def test_pocket_check_catches_inconsistent_accuracy_and_in_place_changes():
         w, b, acc = pocket_perceptron(X, y, e, lr)
         return w, b, acc - 0.1
 
-    assert "is not that of the weights" in ex.check_pocket(wrong_acc).message
+    _names(ex.check_pocket(wrong_acc), "is not that of the weights", 6)
+
+    def zero_weights(X, y, e, lr):
+        return np.zeros(2), 0.0, float(np.mean(perceptron_forward(X, np.zeros(2), 0.0) == y))
+
+    fb = ex.check_pocket(zero_weights)  # unrecognised: the accuracies and where w differs
+    _names(fb, "the pocket's best", 6)
+    assert "w[" in fb.message and "but should be" in fb.message
 
     def shuffles_in_place(X, y, e, lr):
         X[:] = X[::-1]

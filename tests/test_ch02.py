@@ -24,6 +24,16 @@ def _not_attempted(*args):
     raise NotImplementedError
 
 
+SOLUTION_BITS = ("@", "np.", "W2 W1", "W2 b1", "max(x, 0)", "x > 0", "x >= 0", "d_in * d_out", "out_features",
+                 "divide by N")
+
+
+def _names(fb, words, section):
+    """The hint names the mistake (words), points to its section and holds no solution code."""
+    assert not fb.passed and words in fb.message and f"section {section}" in fb.message, fb.message
+    assert not any(bit in fb.message for bit in SOLUTION_BITS), fb.message
+
+
 # --------------------------------------------------------------------------- 2.1 collapse
 
 
@@ -35,17 +45,24 @@ def test_collapse_check_passes_the_right_answer():
 @pytest.mark.parametrize(
     "wrong, hint",
     [
-        (lambda W1, b1, W2, b2: (W1.T @ W2.T, W2 @ b1 + b2), "W2 @ W1"),  # transposed product, shape (3, 2)
-        (lambda W1, b1, W2, b2: (W2 @ W1, b2), "W2 @ b1"),  # forgot that b1 passes through W2
+        (lambda W1, b1, W2, b2: (W1.T @ W2.T, W2 @ b1 + b2), "W is transposed"),  # shape (3, 2)
+        (lambda W1, b1, W2, b2: (W1.T @ W2.T @ np.ones((2, 1)), W2 @ b1 + b2), "shape (2, 3); got (3, 1)"),
+        (lambda W1, b1, W2, b2: (W2 @ W1, b2), "the first bias also passes through"),  # b1 forgotten
+        (lambda W1, b1, W2, b2: (W2 @ W1, W2 @ b1), "bias b2 is missing"),
         (lambda W1, b1, W2, b2: (W2 @ W1, b2[:1]), "shape (2,)"),
-        (lambda W1, b1, W2, b2: (W2 @ W1 + 1, W2 @ b1 + b2), "multiply it out"),
+        (lambda W1, b1, W2, b2: (W2 @ W1 + 1, W2 @ b1 + b2), "multiply the two layers out"),
         (lambda W1, b1, W2, b2: (W2 @ W1, W2 @ b1 - b2), "collect what does not touch x"),
-        (lambda W1, b1, W2, b2: W2 @ W1, "return the pair"),
     ],
 )
 def test_collapse_check_hints(wrong, hint):
-    fb = check_collapse(wrong)
-    assert not fb.passed and hint in fb.message
+    _names(check_collapse(wrong), hint, 1)
+
+
+def test_collapse_check_locates_an_unrecognised_answer_and_explains_the_form():
+    fb = check_collapse(lambda W1, b1, W2, b2: (W2 @ W1 + np.eye(2, 3), W2 @ b1 + b2))
+    assert "W[0, 0] is" in fb.message and "|difference| 1; 2 of 6 elements differ" in fb.message
+    assert "return the pair" in check_collapse(lambda W1, b1, W2, b2: W2 @ W1).message
+    assert "arrays of numbers" in check_collapse(lambda W1, b1, W2, b2: ("W", b2)).message
 
 
 def test_collapse_check_handles_placeholders_and_crashes():
@@ -65,18 +82,22 @@ def test_relu_check_passes_the_right_answer():
     [
         (np.abs, lambda d, x: np.where(x > 0, d, 0.0), "absolute value"),
         (lambda x: np.minimum(x, 0.0), lambda d, x: np.where(x > 0, d, 0.0), "keeps the negative part"),
-        (lambda x: np.maximum(x, 1.0), lambda d, x: np.where(x > 0, d, 0.0), "max(x, 0) elementwise"),
-        (lambda x: np.maximum(x, 0.0), lambda d, x: (x > 0).astype(float), "upstream gradient dout"),
+        (lambda x: np.maximum(x, 1.0), lambda d, x: np.where(x > 0, d, 0.0), "relu(x)[0, 0] is 1 but should be 0"),
+        (lambda x: np.maximum(x, 0.0), lambda d, x: (x > 0).astype(float), "upstream gradient dout is missing"),
         (lambda x: np.maximum(x, 0.0), lambda d, x: np.where(x >= 0, d, 0.0), "exactly x = 0"),
         (lambda x: np.maximum(x, 0.0), lambda d, x: d, "block the gradient"),
         (lambda x: np.maximum(x, 0.0), lambda d, x: np.where(x < 0, d, 0.0), "wrong side"),
-        (lambda x: np.maximum(x, 0.0), lambda d, x: 2 * d, "passes unchanged"),
+        (lambda x: np.maximum(x, 0.0), lambda d, x: 2 * d, "ReLU's slope"),
     ],
 )
 def test_relu_check_hints(forward, backward, hint):
-    fb = check_relu(forward, backward)
-    assert not fb.passed and hint in fb.message
-    assert "np." not in fb.message  # hints name the mistake, never the code
+    _names(check_relu(forward, backward), hint, 2)  # hints name the mistake, never the code
+
+
+def test_relu_check_locates_an_unrecognised_backward():
+    fb = check_relu(lambda x: np.maximum(x, 0.0), lambda d, x: 2 * d)
+    assert "dx[1, 4] is 20 but should be 0" in fb.message and "10 of 10 elements differ" in fb.message
+    assert "array of numbers" in check_relu(lambda x: ["a"] * 5, _not_attempted).message
 
 
 def test_relu_check_handles_placeholders():
@@ -100,10 +121,9 @@ def test_xor_check_accepts_any_correct_network():
 
 
 def test_xor_check_hints():
-    wrong_output = check_xor_weights([[1, 1], [-1, -1]], [-0.5, 1.5], [1, 1], -0.5)
-    assert not wrong_output.passed and "which can work" in wrong_output.message
-    identity_hidden = check_xor_weights([[1, 0], [0, 1]], [-0.5, -0.5], [1, 1], -1.5)
-    assert not identity_hidden.passed and "not linearly separable" in identity_hidden.message
+    _names(check_xor_weights([[1, 1], [-1, -1]], [-0.5, 1.5], [1, 1], -0.5), "which can work", 3)
+    _names(check_xor_weights([[1, 0], [0, 1]], [-0.5, -0.5], [1, 1], -1.5), "not linearly separable", 3)
+    _names(check_xor_weights([[1, -1], [1, -1]], [-0.5, 1.5], [1, 1], -1.5), "W1 is transposed", 1)
     assert "(2, 2)" in check_xor_weights([[1, 1]], [-0.5, 1.5], [1, 1], -1.5).message
     assert "2x2" in check_xor_weights([["a", 1], [1, 1]], [0, 0], [1, 1], 0).message
     assert "finite" in check_xor_weights([[np.nan, 1], [1, 1]], [0, 0], [1, 1], 0).message
@@ -121,12 +141,12 @@ def test_count_check_passes_and_agrees_with_the_library():
 
 
 def test_count_check_hints():
-    no_bias = check_count_parameters(lambda s: sum(a * b for a, b in zip(s[:-1], s[1:])))
-    assert not no_bias.passed and "bias" in no_bias.message
-    input_bias = check_count_parameters(lambda s: sum(a * b + a for a, b in zip(s[:-1], s[1:])))
-    assert not input_bias.passed and "per *output* unit" in input_bias.message
+    _names(check_count_parameters(lambda s: sum(a * b for a, b in zip(s[:-1], s[1:]))), "biases are missing", 1)
+    _names(check_count_parameters(lambda s: sum(a * b + a for a, b in zip(s[:-1], s[1:]))), "per *output* unit", 1)
+    _names(check_count_parameters(lambda s: sum(a * b + b for a, b in zip(s[:-2], s[1:-1]))), "one layer is left out",
+           1)  # off by one: the last layer is not counted
     other = check_count_parameters(lambda s: 7)
-    assert not other.passed and "expected" in other.message and "got 7" in other.message
+    _names(other, "expected 9610, got 7", 1)
     assert "not attempted yet" in check_count_parameters(_not_attempted).message
 
 
@@ -158,20 +178,21 @@ def test_two_layer_check_passes_the_reference():
                                           (3, "bias gradients are averaged")])
 def test_two_layer_check_names_typical_mistakes(index, words):
     answer = ex._mlp_mistakes(*ex._mlp_case())[index][1]
-    fb = check_two_layer(lambda *a: answer)
-    assert not fb.passed and words in fb.message and "np." not in fb.message and "@" not in fb.message
+    _names(check_two_layer(lambda *a: answer), words, 2 if index == 1 else 5)
 
 
 def test_two_layer_check_names_a_transposed_gradient_and_locates_other_errors():
     loss, grads = two_layer_forward_backward(*ex._mlp_case())
-    fb = check_two_layer(lambda *a: (loss, {**grads, "W1": grads["W1"].T}))
-    assert not fb.passed and "transpose" in fb.message
+    _names(check_two_layer(lambda *a: (loss, {**grads, "W1": grads["W1"].T})), "transpose", 1)
+    _names(check_two_layer(lambda *a: (loss, {**grads, "b1": grads["b1"][:3]})), "batch axis only", 5)
     off = grads["b1"].copy()
     off[3] += 0.25
     fb = check_two_layer(lambda *a: (loss, {**grads, "b1": off}))
-    assert "db1[3] is off by +0.25" in fb.message and "1 of 5 entries" in fb.message
+    _names(fb, "(|difference| 0.25; 1 of 5 elements differ)", 5)
+    assert fb.message.startswith("db1[3] is")
     assert "pair (loss, grads)" in check_two_layer(lambda *a: (loss, [1, 2])).message
-    assert "loss is off by" in check_two_layer(lambda *a: (loss + 0.5, grads)).message
+    _names(check_two_layer(lambda *a: (loss + 0.5, grads)), "loss is off by +0.5", 5)
+    _names(check_two_layer(lambda *a: (loss * 6, grads)), "loss is summed over the batch", 5)
 
 
 def test_xor_check_placeholders_are_not_attempted():

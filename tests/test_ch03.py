@@ -33,6 +33,21 @@ def _not_attempted(*args):
     raise NotImplementedError
 
 
+_CODE_FRAGMENTS = ("@", ".T", "np.", ".sum(", "axis=", "dout *", "p.data -=", "p.grad = 0", "return ", "1 - tanh",
+                   "2 (a - y)", "(y - a)", "s (1 - s)", "out * (1 - out)", "local_grads=", "math.cos", "children=(",
+                   "z1 > 0", "z1 <= 0", "divide by N", "minus labels", "dz/dw = x")
+
+
+def _no_code(message):
+    return not any(fragment in message for fragment in _CODE_FRAGMENTS)
+
+
+def _names(fb, words, section):
+    """The hint names the mistake (words), points to its section and holds no solution code."""
+    assert not fb.passed and words in fb.message and f"section {section}" in fb.message, fb.message
+    assert _no_code(fb.message), fb.message
+
+
 # --------------------------------------------------------------------------- exercise 3.1
 
 
@@ -55,11 +70,20 @@ def test_chain_rule_check_accepts_the_chain_rule_and_a_numeric_answer():
     "wrong, hint",
     [
         (lambda w, x, b, y: (2 * (math.tanh(w * x + b) - y) * x, 2 * (math.tanh(w * x + b) - y)),
-         "tanh step"),
+         "skipped the tanh step: its local derivative da/dz is missing"),
         (lambda w, x, b, y: tuple(-g for g in _chain_right(w, x, b, y)), "sign is flipped"),
+        (lambda w, x, b, y: (_chain_right(w, x, b, y)[1], _chain_right(w, x, b, y)[1]), "missing the last factor"),
+        (lambda w, x, b, y: (1.0, 2.0), "dL/dw is 1 but should be"),
+    ],
+)
+def test_chain_rule_check_names_the_mistake_and_section_2(wrong, hint):
+    _names(check_chain_rule(wrong), hint, 2)
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
         (lambda w, x, b, y: _chain_right(w, x, b, y)[::-1], "swapped"),
-        (lambda w, x, b, y: (_chain_right(w, x, b, y)[1], _chain_right(w, x, b, y)[1]), "dz/dw = x"),
-        (lambda w, x, b, y: (1.0, 2.0), "local derivatives"),
         (lambda w, x, b, y: 3.0, "return the pair"),
         (_not_attempted, "not attempted yet"),
         (lambda w, x, b, y: 1 / 0, "ZeroDivisionError"),
@@ -120,12 +144,21 @@ class _Placeholder(Value):
 @pytest.mark.parametrize(
     "cls, hint",
     [
-        (_MinusCos, "+cos"),
-        (_SinGrad, "not sin(x)"),
-        (_NoChildren, "children=(self,)"),
-        (_Float, "must return a Value"),
+        (_MinusCos, "sign is flipped"),
+        (_SinGrad, "repeats the forward value"),
+        (_NoChildren, "without self among its children"),
         (_WrongValue, "expected sin(0.7)"),
-        (_NoGrad, "local_grads=(math.cos"),
+        (_NoGrad, "x.grad is 1.64422 but should be 2.17961"),
+    ],
+)
+def test_sin_check_names_the_mistake_and_section_3(cls, hint):
+    _names(check_sin_op(cls), hint, 3)
+
+
+@pytest.mark.parametrize(
+    "cls, hint",
+    [
+        (_Float, "must return a Value"),
         (_Placeholder, "not attempted yet"),
         (Value, "add a method sin"),
         (3, "subclass of Value"),
@@ -147,11 +180,28 @@ def test_linear_backward_check_accepts_the_right_formulas():
     "wrong, hint",
     [
         (lambda dout, x, W: (dout @ W, x.T @ dout, dout.sum(axis=0)), "dW must have the shape (3, 4)"),
+        (lambda dout, x, W: (dout @ W, x.T @ dout, dout.sum(axis=0)), "got (4, 3), its transpose"),
         (lambda dout, x, W: (dout @ W, dout.T @ x, dout.sum()), "db must have the shape (3,)"),
         (lambda dout, x, W: (dout, dout.T @ x, dout.sum(axis=0)), "dx must have the shape (5, 4)"),
-        (lambda dout, x, W: (dout @ W, dout.T @ x, dout.mean(axis=0)), "sum over the batch, not a mean"),
-        (lambda dout, x, W: (2 * dout @ W, dout.T @ x, dout.sum(axis=0)), "dx differ"),
+        (lambda dout, x, W: (dout @ W, dout.T @ x, dout.mean(axis=0)), "db is a sum over the batch, not a mean"),
+        (lambda dout, x, W: (dout @ W, dout.T @ x / 5, dout.sum(axis=0)), "dW is a sum over the batch, not a mean"),
+        (lambda dout, x, W: (2 * dout @ W, dout.T @ x, dout.sum(axis=0)), "but should be"),
+    ],
+)
+def test_linear_backward_check_names_the_mistake_and_section_4(wrong, hint):
+    _names(check_linear_backward(wrong), hint, 4)
+
+
+def test_linear_backward_check_locates_an_unrecognised_answer():
+    fb = check_linear_backward(lambda dout, x, W: (2 * dout @ W, dout.T @ x, dout.sum(axis=0)))
+    assert fb.message.startswith("dx[") and "20 of 20 elements differ" in fb.message
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
         (lambda dout, x, W: (dout @ W, dout.T @ x), "triple"),
+        (lambda dout, x, W: (dout @ W, dout.T @ x, ["a", "b", "c"]), "db should be an array of numbers"),
         (_not_attempted, "not attempted yet"),
     ],
 )
@@ -172,17 +222,23 @@ def test_sigmoid_backward_check():
 @pytest.mark.parametrize(
     "wrong, hint",
     [
-        (lambda dout, out: out * (1 - out), "multiply by the upstream dout"),
-        (lambda dout, out: dout * out, "both factors"),
-        (lambda dout, out: dout * (1 / (1 + np.exp(-out))) * (1 - 1 / (1 + np.exp(-out))), "already sigmoid"),
+        (lambda dout, out: out * (1 - out), "upstream gradient dout is missing"),
+        (lambda dout, out: dout * out, "two factors and one is missing"),
+        (lambda dout, out: dout * (1 - out), "two factors and one is missing"),
+        (lambda dout, out: dout * (1 / (1 + np.exp(-out))) * (1 - 1 / (1 + np.exp(-out))), "applied twice"),
         (lambda dout, out: dout.sum(), "x's shape"),
-        (lambda dout, out: -dout * out * (1 - out), "differs from the numeric gradient by up to"),
-        (_not_attempted, "not attempted yet"),
+        (lambda dout, out: -dout * out * (1 - out), "but should be"),
     ],
 )
-def test_sigmoid_backward_check_hints(wrong, hint):
-    feedback = check_sigmoid_backward(wrong)
-    assert not feedback.passed and hint in feedback.message
+def test_sigmoid_backward_check_names_the_mistake_and_section_4(wrong, hint):
+    _names(check_sigmoid_backward(wrong), hint, 4)
+
+
+def test_sigmoid_backward_check_locates_an_unrecognised_answer_and_placeholders():
+    fb = check_sigmoid_backward(lambda dout, out: -dout * out * (1 - out))
+    assert fb.message.startswith("dx[") and "12 of 12 elements differ" in fb.message
+    assert "array of numbers" in check_sigmoid_backward(lambda dout, out: np.full(out.shape, "a")).message
+    assert "not attempted yet" in check_sigmoid_backward(_not_attempted).message
 
 
 # --------------------------------------------------------------------------- graphs
@@ -308,12 +364,6 @@ def test_widget_bad_input_is_explained(call, exc, message):
 
 # --------------------------------------------------------------------------- no solution code in hints
 
-_CODE_FRAGMENTS = ("@", ".T", "np.", ".sum(", "axis=", "dout *", "p.data -=", "p.grad = 0", "return ")
-
-
-def _no_code(message):
-    return not any(fragment in message for fragment in _CODE_FRAGMENTS)
-
 
 def test_linear_and_sigmoid_hints_show_no_solution_code():
     for wrong in (lambda dout, x, W: (dout @ W, x.T @ dout, dout.sum(axis=0)),
@@ -336,6 +386,8 @@ def _mlp_grads(X, y, W1, b1, W2, b2, mistake=None):
     dlogits = (p - np.eye(W2.shape[0])[y]) / (1 if mistake == "sum" else n)
     if mistake == "no label":
         dlogits = p / n
+    if mistake == "wrong sign":
+        dlogits = -dlogits
     dW2, db2 = dlogits.T @ h, dlogits.sum(axis=0)
     if mistake == "transposed":
         dW2 = h.T @ dlogits
@@ -360,16 +412,16 @@ def test_mlp_check_passes_the_reference():
     [
         ("sum", "the loss is the *mean* over the batch"),
         ("no label", "misses the label term"),
+        ("wrong sign", "dlogits has the wrong sign"),
         ("transposed", "transposed"),
         ("mean db2", "db2 is a sum over the batch, not a mean"),
         ("no relu", "you skipped the ReLU's local derivative"),
-        ("relu output", "not the output itself"),
-        ("other", "dW1 is the first gradient that differs from torch.autograd: element"),
+        ("relu output", "the ReLU's output itself, not by its local derivative"),
+        ("other", "dW1 is the first gradient that differs from torch.autograd: dW1["),
     ],
 )
 def test_mlp_check_names_the_first_wrong_tensor_and_the_mistake(mistake, hint):
-    fb = check_mlp_backward(lambda *args: _mlp_grads(*args, mistake=mistake))
-    assert not fb.passed and hint in fb.message and _no_code(fb.message)
+    _names(check_mlp_backward(lambda *args: _mlp_grads(*args, mistake=mistake)), hint, 4)
 
 
 def test_mlp_check_explains_a_missing_key_and_a_non_dict():
@@ -419,17 +471,23 @@ def test_value_training_check_passes_the_reference_and_zero_grad():
 
 
 @pytest.mark.parametrize(
-    "kwargs, hint",
+    "kwargs, hint, section",
     [
-        (dict(zero=False), "reset every parameter's grad to 0 before each backward"),
-        (dict(sign=-1.0), "step *against* the gradient"),
-        (dict(late=True), "one step late"),
-        (dict(rebind=True), "the parameters never changed"),
+        (dict(zero=False), "reset every parameter's grad to 0 before each backward", 3),
+        (dict(sign=-1.0), "step *against* the gradient", 5),
+        (dict(late=True), "one step late", 3),
+        (dict(rebind=True), "the parameters never changed", 3),
     ],
 )
-def test_value_training_check_names_the_mistake(kwargs, hint):
-    fb = check_value_training(lambda *a: _loop(*a, **kwargs))
-    assert not fb.passed and hint in fb.message and _no_code(fb.message)
+def test_value_training_check_names_the_mistake(kwargs, hint, section):
+    _names(check_value_training(lambda *a: _loop(*a, **kwargs)), hint, section)
+
+
+def test_value_training_check_locates_an_unrecognised_loop():
+    fb = check_value_training(lambda *a: _loop(*a)[:-1] + [0.0])
+    _names(fb, "the recorded losses are not", 3)
+    fb = check_value_training(lambda params, loss_fn, lr, steps: _loop(params, loss_fn, lr / 2, steps))
+    _names(fb, "step 2 gives loss", 5)
 
 
 def test_value_training_check_wrong_length_and_not_attempted():

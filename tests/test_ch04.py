@@ -20,6 +20,20 @@ def _placeholder(*args):
     raise NotImplementedError("Your turn")
 
 
+# pieces of the solutions' code (and of the formulas the old hints gave away) that no hint may contain
+_CODE_FRAGMENTS = ("np.", ".sum(", ".mean(", "axis=", "dout *", "* gamma", "inv_std", "x_hat *", "sqrt(",
+                   "fan_in + fan_out", "beta1**", "beta2**", "(1 - beta", "lr *", "m_hat /", "/ (1 - p)",
+                   "* (1 - p)", "x * mask")
+
+
+def _assert_hint(fb, hint, section):
+    """A "not yet" that names the mistake (``hint``), points to ``section`` (None: a form complaint) and
+    contains no solution code."""
+    assert not fb.passed and hint in fb.message, fb.message
+    assert section is None or section in fb.message, fb.message
+    assert not any(fragment in fb.message for fragment in _CODE_FRAGMENTS), fb.message
+
+
 # ----------------------------------------------------------------------------- 4.1 Xavier
 
 
@@ -28,19 +42,18 @@ def test_xavier_check_passes_a_right_answer():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda fi, fo: 2.0 / (fi + fo), "square root"),
-        (lambda fi, fo: np.sqrt(6.0 / (fi + fo)), "uniform"),
-        (lambda fi, fo: np.sqrt(2.0 / fi), "He's std"),
-        (lambda fi, fo: np.sqrt(1.0 / fi), "also uses fan_out"),
-        (lambda fi, fo: 0.01, "expected"),
-        (lambda fi, fo: "a string", "return one number"),
+        (lambda fi, fo: 2.0 / (fi + fo), "that is the variance", "section 1"),
+        (lambda fi, fo: np.sqrt(6.0 / (fi + fo)), "Xavier's *uniform* version", "section 1"),
+        (lambda fi, fo: np.sqrt(2.0 / fi), "He's std", "section 1"),
+        (lambda fi, fo: np.sqrt(1.0 / fi), "also uses fan_out", "section 1"),
+        (lambda fi, fo: 0.01, "expected a std of", "section 1"),
+        (lambda fi, fo: "a string", "return one number", None),
     ],
 )
-def test_xavier_check_hints(wrong, hint):
-    fb = check_xavier_std(wrong)
-    assert not fb.passed and hint in fb.message
+def test_xavier_check_hints(wrong, hint, section):
+    _assert_hint(check_xavier_std(wrong), hint, section)
 
 
 def test_xavier_check_not_attempted_and_crash():
@@ -63,6 +76,17 @@ def _adam_momentum_sum(param, grad, m, v, t, lr, beta1, beta2, eps):
     return new_p, beta1 * m + grad, new_v  # momentum's sum instead of Adam's average
 
 
+def _adam_scaled(which, factor):
+    """Adam with one of its three results scaled: an answer no known mistake explains."""
+
+    def step(*args):
+        result = list(_adam(*args))
+        result[which] = result[which] * factor
+        return tuple(result)
+
+    return step
+
+
 def test_adam_check_passes_a_right_answer():
     assert check_adam_step(_adam).passed
 
@@ -79,20 +103,28 @@ def test_adam_check_agrees_with_the_library_optimiser():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda *a: _adam(*a, bias_correction=False), "correct their bias"),
-        (lambda *a: _adam(*a, sign=-1.0), "against the gradient"),
-        (lambda *a: _adam(*a, square=False), "*squared* gradient"),
-        (lambda p, g, m, v, *rest: (p, g, v), "moving *average*"),
-        (_adam_momentum_sum, "moving *average*"),
-        (lambda p, g, m, v, *rest: _adam(p, g, m, v, *rest)[:2], "return the three arrays"),
-        (lambda p, g, m, v, t, lr, *rest: _adam(p, g, m, v, t, 2 * lr, *rest), "parameter is not"),
+        (lambda *a: _adam(*a, bias_correction=False), "skips the bias correction", "section 2"),
+        (lambda *a: _adam(*a, sign=-1.0), "goes uphill", "section 2"),
+        (lambda *a: _adam(*a, square=False), "*squared* gradient", "section 2"),
+        (lambda p, g, m, v, *rest: (p, g, v), "moving *average*", "section 2"),
+        (_adam_momentum_sum, "not momentum's running sum", "section 2"),
+        (lambda p, g, m, v, *rest: (_adam(p, g, m, v, *rest)[0], m, _adam(p, g, m, v, *rest)[2]),
+         "m came back unchanged", "section 2"),
+        (lambda p, g, m, v, *rest: _adam(p, g, m, v, *rest)[:2], "return the three arrays", None),
+        (lambda p, g, m, v, t, lr, *rest: _adam(p, g, m, v, t, 2 * lr, *rest), "parameter is not", "section 2"),
     ],
 )
-def test_adam_check_hints(wrong, hint):
-    fb = check_adam_step(wrong)
-    assert not fb.passed and hint in fb.message
+def test_adam_check_hints(wrong, hint, section):
+    _assert_hint(check_adam_step(wrong), hint, section)
+
+
+@pytest.mark.parametrize("which, name", [(0, "param["), (1, "m["), (2, "v[")])
+def test_adam_check_points_at_the_element_of_an_unknown_mistake(which, name):
+    fb = check_adam_step(_adam_scaled(which, 1.5))
+    _assert_hint(fb, name, "section 2")
+    assert "but should be" in fb.message and "|difference|" in fb.message
 
 
 def test_adam_check_not_attempted():
@@ -108,18 +140,22 @@ def test_dropout_check_passes_right_answers():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda x, p, mask: x * mask, "scaled by 1 / (1 - p)"),
-        (lambda x, p, mask: x * mask * (1 - p), "do not multiply"),
-        (lambda x, p, mask: x * ~mask / (1 - p), "*kept*"),
-        (lambda x, p, mask: (x * mask / (1 - p)).ravel(), "shape"),
-        (lambda x, p, mask: x / (1 - p), "differs from inverted dropout by up to"),
+        (lambda x, p, mask: x * mask, "did not rescale the kept ones", "section 3"),
+        (lambda x, p, mask: x * mask * (1 - p), "by the keep probability", "section 3"),
+        (lambda x, p, mask: x * ~mask / (1 - p), "you zeroed the kept units", "section 3"),
+        (lambda x, p, mask: (x * mask / (1 - p)).ravel(), "shape", None),
+        (lambda x, p, mask: x / (1 - p), "but should be 0", "section 3"),
     ],
 )
-def test_dropout_check_hints(wrong, hint):
-    fb = check_dropout_forward(wrong)
-    assert not fb.passed and hint in fb.message
+def test_dropout_check_hints(wrong, hint, section):
+    _assert_hint(check_dropout_forward(wrong), hint, section)
+
+
+def test_dropout_check_names_the_element_of_an_unknown_mistake():
+    fb = check_dropout_forward(lambda x, p, mask: x / (1 - p))
+    assert "with p=0.5 out[" in fb.message and "|difference|" in fb.message
 
 
 def test_dropout_check_not_attempted():
@@ -206,8 +242,6 @@ def test_widget_explains_a_bad_training_result(history, message):
 
 # ----------------------------------------------------------------------------- 4.4 batch-norm backward
 
-_CODE_FRAGMENTS = ("np.", ".sum(", ".mean(", "axis=", "dout *", "* gamma", "inv_std", "x_hat *")
-
 
 def _bn(dout, x, gamma, eps, ddof=0, mean_path=True, var_path=True, dbeta_mean=False, dgamma_x=False):
     n = len(x)
@@ -243,24 +277,27 @@ def test_batchnorm_check_passes_the_reference_and_the_papers_staged_form():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda *a: _bn(*a, mean_path=False, var_path=False), "treated the batch mean and variance as constants"),
-        (lambda *a: _bn(*a, var_path=False), "not the one through the variance"),
-        (lambda *a: _bn(*a, mean_path=False), "not the one through the mean"),
-        (lambda *a: _bn(*a, ddof=1), "unbiased variance"),
-        (lambda *a: _bn(*a, dbeta_mean=True), "dbeta is a sum over the batch, not a mean"),
-        (lambda *a: _bn(*a, dgamma_x=True), "*normalised* input"),
-        (lambda d, x, g, e: (_bn(d, x, g, e)[0], (d * x).sum(axis=1), d.sum(axis=1)), "reducing over the batch axis"),
-        (lambda d, x, g, e: (2 * _bn(d, x, g, e)[0], *_bn(d, x, g, e)[1:]), "most at element"),
-        (lambda d, x, g, e: _bn(d, x, g, e)[:2], "three gradients"),
-        (_placeholder, "not attempted yet"),
+        (lambda *a: _bn(*a, mean_path=False, var_path=False), "treated the batch mean and variance as constants",
+         "section 4"),
+        (lambda *a: _bn(*a, var_path=False), "not the one through the variance", "section 4"),
+        (lambda *a: _bn(*a, mean_path=False), "not the one through the mean", "section 4"),
+        (lambda *a: _bn(*a, ddof=1), "unbiased variance", "section 4"),
+        (lambda *a: _bn(*a, dbeta_mean=True), "dbeta is a sum over the batch, not a mean", "section 4"),
+        (lambda *a: _bn(*a, dgamma_x=True), "*normalised* input", "section 4"),
+        (lambda d, x, g, e: (_bn(d, x, g, e)[0], (d * x).sum(axis=1), d.sum(axis=1)), "reducing over the batch axis",
+         "section 4"),
+        (lambda d, x, g, e: (2 * _bn(d, x, g, e)[0], *_bn(d, x, g, e)[1:]), "dx is not: dx[", "section 4"),
+        (lambda d, x, g, e: (_bn(d, x, g, e)[0], 2 * _bn(d, x, g, e)[1], _bn(d, x, g, e)[2]), "dgamma[",
+         "section 4"),
+        (lambda d, x, g, e: (*_bn(d, x, g, e)[:2], 2 * _bn(d, x, g, e)[2]), "dbeta[", "section 4"),
+        (lambda d, x, g, e: _bn(d, x, g, e)[:2], "three gradients", None),
+        (_placeholder, "not attempted yet", None),
     ],
 )
-def test_batchnorm_check_names_the_mistake_without_the_solution(wrong, hint):
-    fb = check_batchnorm_backward(wrong)
-    assert not fb.passed and hint in fb.message
-    assert not any(fragment in fb.message for fragment in _CODE_FRAGMENTS), fb.message
+def test_batchnorm_check_names_the_mistake_without_the_solution(wrong, hint, section):
+    _assert_hint(check_batchnorm_backward(wrong), hint, section)
 
 
 def test_exercise_hints_of_4_1_to_4_3_show_no_solution_code():

@@ -31,6 +31,19 @@ def _not_attempted(*args):
     raise NotImplementedError
 
 
+# pieces of the solutions' code (and of the formulas the old hints gave away) that no hint may contain
+_CODE_FRAGMENTS = ("np.", "//", "2*padding", "2 * padding", "* stride", "kernel_size)", "+ 1", "C*K*K", "* kernel",
+                   "image[", "kernel[", "i + a", "- KH", "range(")
+
+
+def _assert_hint(feedback, hint, section):
+    """A "not yet" that names the mistake (``hint``), points to ``section`` (None: a form complaint) and
+    contains no solution code."""
+    assert not feedback.passed and hint in feedback.message, (hint, feedback.message)
+    assert section is None or section in feedback.message, (section, feedback.message)
+    assert not any(fragment in feedback.message for fragment in _CODE_FRAGMENTS), feedback.message
+
+
 # --------------------------------------------------------------------------- vision helpers
 
 
@@ -126,17 +139,17 @@ def test_plot_helpers_draw_one_panel_per_filter_or_map():
 def test_output_size_check():
     assert check_output_size(lambda n, k, s, p: (n + 2 * p - k) // s + 1).passed
     cases = [
-        (lambda n, k, s, p: (n + p - k) // s + 1, "BOTH sides"),
-        (lambda n, k, s, p: (n + 2 * p - k) // s, "+ 1"),
-        (lambda n, k, s, p: (n + 2 * p - k) / s + 1, "floor division"),
-        (lambda n, k, s, p: n - k + 1, "the formula is"),
-        (lambda n, k, s, p: "28", "expected"),
-        (_not_attempted, "not attempted yet"),
-        (lambda n, k, s, p: 1 / 0, "ZeroDivisionError"),
+        (lambda n, k, s, p: (n + p - k) // s + 1, "counted the padding once", "section 4"),
+        (lambda n, k, s, p: (n + 2 * p - k) // s, "not the first window", "section 4"),
+        (lambda n, k, s, p: (n + 2 * p - k) / s + 1, "not a whole number", "section 4"),
+        (lambda n, k, s, p: n - k + 1, "expected 7, got 5, 2 too few", "section 4"),
+        (lambda n, k, s, p: "28", "expected 7, got 28", "section 4"),
+        (lambda n, k, s, p: [28], "return an int", None),
+        (_not_attempted, "not attempted yet", None),
+        (lambda n, k, s, p: 1 / 0, "ZeroDivisionError", None),
     ]
-    for func, hint in cases:
-        feedback = check_output_size(func)
-        assert not feedback.passed and hint in feedback.message, (hint, feedback.message)
+    for func, hint, section in cases:
+        _assert_hint(check_output_size(func), hint, section)
 
 
 def test_output_size_check_agrees_with_the_library_on_its_cases():
@@ -153,15 +166,16 @@ def test_conv_parameters_check():
     torch_count = sum(p.numel() for p in torch.nn.Conv2d(3, 30, 5).parameters())
     assert torch_count == 30 * (3 * 25 + 1)
     cases = [
-        (lambda c, f, k: f * c * k * k, "bias"),
-        (lambda c, f, k: f * (k * k + 1), "every input channel"),
-        (lambda c, f, k: c * k * k + 1, "one filter"),
-        (lambda c, f, k: 7, "expected"),
-        (_not_attempted, "not attempted yet"),
+        (lambda c, f, k: f * c * k * k, "the biases are missing", "section 3"),
+        (lambda c, f, k: f * (k * k + 1), "every input channel", "section 3"),
+        (lambda c, f, k: f * k * k, "every input channel", "section 3"),
+        (lambda c, f, k: c * k * k + 1, "count of one filter", "section 3"),
+        (lambda c, f, k: 7, "expected 380, got 7, 373 too few", "section 3"),
+        (lambda c, f, k: np.array([1, 2]), "return one number", None),
+        (_not_attempted, "not attempted yet", None),
     ]
-    for func, hint in cases:
-        feedback = check_conv_parameters(func)
-        assert not feedback.passed and hint in feedback.message, (hint, feedback.message)
+    for func, hint, section in cases:
+        _assert_hint(check_conv_parameters(func), hint, section)
 
 
 def _loops(image, kernel):
@@ -176,32 +190,44 @@ def _loops(image, kernel):
 def test_correlate_check():
     assert check_correlate(_loops).passed
     cases = [
-        (lambda im, k: _loops(im, k[::-1, ::-1]), "flipped the kernel"),
-        (lambda im, k: correlate2d(im, k, padding="same") if k.shape[0] % 2 else np.zeros(im.shape), "output is"),
-        (lambda im, k: _loops(im, k) + 1.0, "should be the sum"),
-        (_not_attempted, "not attempted yet"),
-        (lambda im, k: im @ k, "ValueError"),
+        (lambda im, k: _loops(im, k[::-1, ::-1]), "flipped the kernel", "section 1"),
+        (lambda im, k: correlate2d(im, k, padding="same") if k.shape[0] % 2 else np.zeros(im.shape),
+         "as with padding 'same'", "section 1"),
+        (lambda im, k: _loops(im, k)[:-1, :-1], "one short on each axis", "section 1"),
+        (lambda im, k: _loops(im, k)[:, :3], "the output is 5x5", "section 1"),
+        (lambda im, k: _loops(im, k) + 1.0, "but should be", "section 1"),
+        (lambda im, k: "out", "array of numbers", None),
+        (_not_attempted, "not attempted yet", None),
+        (lambda im, k: im @ k, "ValueError", None),
     ]
-    for func, hint in cases:
-        feedback = check_correlate(func)
-        assert not feedback.passed and hint in feedback.message, (hint, feedback.message)
+    for func, hint, section in cases:
+        _assert_hint(check_correlate(func), hint, section)
+
+
+def test_correlate_check_names_the_element_of_an_unknown_mistake():
+    def one_wrong(image, kernel):
+        out = _loops(image, kernel)
+        out[3, 1] += 0.5
+        return out
+
+    feedback = check_correlate(one_wrong)
+    assert "out[3, 1]" in feedback.message and "|difference| 0.5; 1 of 25" in feedback.message
 
 
 def test_edge_filter_check():
     assert check_edge_filter(np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])).passed  # Sobel x
     assert check_edge_filter(edge_filter(3)).passed
     cases = [
-        (np.array([[1, 0, -1]] * 3), "sign is flipped"),
-        (np.ones((3, 3)), "flat region"),
-        (np.zeros((3, 3)), "no response"),
-        (np.array([[-2, -2, 0], [-2, 0, 2], [0, 2, 2]]), "horizontal"),  # Sobel x + Sobel y: a diagonal detector
-        (np.array([[-1, 1], [-1, 1]]), "shape (3, 3)"),
-        (np.array([[np.nan, 0, 1]] * 3), "nan"),
-        ("edge", "3x3 array"),
+        (np.array([[1, 0, -1]] * 3), "sign is flipped", "section 2"),
+        (np.ones((3, 3)), "a flat region gives 4.5, not 0", "section 2"),
+        (np.zeros((3, 3)), "no response", "section 2"),
+        (np.array([[-2, -2, 0], [-2, 0, 2], [0, 2, 2]]), "also answers horizontal edges", "section 2"),  # a diagonal
+        (np.array([[-1, 1], [-1, 1]]), "shape (3, 3)", None),
+        (np.array([[np.nan, 0, 1]] * 3), "nan", None),
+        ("edge", "3x3 array", None),
     ]
-    for kernel, hint in cases:
-        feedback = check_edge_filter(kernel)
-        assert not feedback.passed and hint in feedback.message, (hint, feedback.message)
+    for kernel, hint, section in cases:
+        _assert_hint(check_edge_filter(kernel), hint, section)
 
 
 # --------------------------------------------------------------------------- widget

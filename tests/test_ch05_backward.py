@@ -28,7 +28,8 @@ from course_lib.chapters.ch05_cnn.vision import shift_every_image
 from course_lib.scratch.pool import avgpool2d_backward, avgpool2d_forward
 from course_lib.twins.compare import copy_weights
 
-SOLUTION_CODE = ("np.", "einsum", "axis=", "return ", "dout.sum", "argmax(", "zeros_like", "for i in")
+SOLUTION_CODE = ("np.", "einsum", "axis=", "return ", "dout.sum", "argmax(", "zeros_like", "for i in", "* stride",
+                 "i * ", "* kernel_size", "weight[", "(a, b)")
 
 
 def _no_solution_code(message):
@@ -68,8 +69,8 @@ def test_conv_backward_reference_passes():
 
 @pytest.mark.parametrize("mistake, hint", [
     ({"bias_mean": True}, "a sum, not a mean"),
-    ({"step": 1}, "(i * stride, j * stride)"),
-    ({"flip": True}, "turned by 180 degrees"),
+    ({"step": 1}, "ignores the stride"),
+    ({"flip": True}, "dx uses the kernel turned by 180 degrees"),
     ({"w_scale": 0.5}, "divided by the batch size"),
     ({"keep_pad": True}, "PADDED input's shape"),
     ({"bias_per_image": True}, "sum over the batch as well"),
@@ -77,6 +78,17 @@ def test_conv_backward_reference_passes():
 def test_conv_backward_names_the_mistake(mistake, hint):
     feedback = check_conv_backward(lambda *args: _conv_backward(*args, **mistake))
     assert not feedback.passed and hint in feedback.message, feedback.message
+    assert "section 5" in feedback.message, feedback.message
+    assert _no_solution_code(feedback.message), feedback.message
+
+
+def test_conv_backward_names_a_turned_dweight():
+    def turned(*args):
+        dx, dw, db = _conv_backward(*args)
+        return dx, dw[:, :, ::-1, ::-1], db
+
+    feedback = check_conv_backward(turned)
+    assert "dweight is turned by 180 degrees" in feedback.message and "section 5" in feedback.message
     assert _no_solution_code(feedback.message), feedback.message
 
 
@@ -89,11 +101,14 @@ def test_conv_backward_points_at_the_element_for_an_unknown_mistake():
 
     feedback = check_conv_backward(off_by_a_bit)
     assert not feedback.passed and "dweight[1, 2, 0, 1]" in feedback.message and "0.25" in feedback.message
+    assert "section 5" in feedback.message
 
 
 def test_conv_backward_wants_three_arrays():
     feedback = check_conv_backward(lambda *args: _conv_backward(*args)[:2])
     assert not feedback.passed and "(dx, dweight, dbias)" in feedback.message
+    feedback = check_conv_backward(lambda *args: ("dx", "dweight", "dbias"))
+    assert not feedback.passed and "three arrays of numbers" in feedback.message
 
 
 # --------------------------------------------------------------------------- 5.6 max-pool backward
@@ -126,6 +141,7 @@ def test_maxpool_backward_reference_passes():
 def test_maxpool_backward_names_the_mistake(variant, hint):
     feedback = check_maxpool_backward(lambda d, x, k: _maxpool_backward_variants(d, x, k)[variant])
     assert not feedback.passed and hint in feedback.message, feedback.message
+    assert "section 7" in feedback.message, feedback.message
     assert _no_solution_code(feedback.message), feedback.message
 
 
@@ -135,7 +151,7 @@ def test_maxpool_backward_library_average_pool_is_recognised_and_shapes_are_chec
     feedback = check_maxpool_backward(lambda d, x, k: _maxpool_backward(d, x, k)[:, :, :6])
     assert not feedback.passed and "input's shape" in feedback.message
     feedback = check_maxpool_backward(lambda d, x, k: _maxpool_backward(d, x, k) * 1.5)
-    assert not feedback.passed and "should be" in feedback.message
+    assert not feedback.passed and "should be" in feedback.message and "section 7" in feedback.message
 
 
 def test_the_variants_agree_with_torch_where_they_should():

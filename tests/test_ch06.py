@@ -42,6 +42,20 @@ def _sigmoid(a):
     return 1.0 / (1.0 + np.exp(-a))
 
 
+# pieces of the notebook's solutions (and of their formulas) that no hint may show
+SOLUTION_CODE = ("@ h_prev", "W_hh @", "W_xh @", "np.", "tanh(W", "f * c_prev", "i * g", "o * tanh", "tanh(c)",
+                 "logits / temperature", "/ temperature", "exp(z", "max z", "4 * h", "(d + h)")
+
+
+def _assert_hint(feedback, hint, section):
+    """The check names the mistake, points to the section that explains it and shows no solution code."""
+    assert not feedback.passed and hint in feedback.message, feedback.message
+    if section is not None:
+        pointer = section if isinstance(section, str) else f"section {section}"
+        assert pointer in feedback.message, feedback.message
+    assert not any(piece in feedback.message for piece in SOLUTION_CODE), feedback.message
+
+
 # --------------------------------------------------------------------------- the adding problem
 
 
@@ -239,22 +253,31 @@ def test_rnn_step_check_accepts_the_recurrence_and_the_library():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda x, h, Wx, Wh, b: Wh @ h + Wx @ x + b, "non-linearity"),
-        (lambda x, h, Wx, Wh, b: np.tanh(Wx @ x + b), "h_prev is missing"),
-        (lambda x, h, Wx, Wh, b: np.tanh(Wh @ h + Wx @ x), "bias"),
-        (lambda x, h, Wx, Wh, b: _sigmoid(Wh @ h + Wx @ x + b), "tanh, not the sigmoid"),
-        (lambda x, h, Wx, Wh, b: np.tanh(Wh.T @ h + Wx @ x + b), "transposed"),
-        (lambda x, h, Wx, Wh, b: np.tanh(Wh @ h + Wx @ x + b)[None], "shape"),
-        (lambda x, h, Wx, Wh, b: np.tanh(2 * (Wh @ h + Wx @ x + b)), "two matrix-vector products"),
-        (_not_attempted, "not attempted yet"),
-        (lambda x, h, Wx, Wh, b: x @ Wh, "raised ValueError"),
+        (lambda x, h, Wx, Wh, b: Wh @ h + Wx @ x + b, "non-linearity is missing", 1),
+        (lambda x, h, Wx, Wh, b: np.tanh(Wx @ x + b), "h_prev is missing", 1),
+        (lambda x, h, Wx, Wh, b: np.tanh(Wh @ h + Wx @ x), "bias b is missing", 1),
+        (lambda x, h, Wx, Wh, b: _sigmoid(Wh @ h + Wx @ x + b), "tanh, not the sigmoid", 1),
+        (lambda x, h, Wx, Wh, b: np.tanh(Wh.T @ h + Wx @ x + b), "W_hh is transposed", 1),
+        (lambda x, h, Wx, Wh, b: np.tanh(Wh @ h + Wx @ x + b)[None], "shape", None),
+        (lambda x, h, Wx, Wh, b: np.tanh(2 * (Wh @ h + Wx @ x + b)), "no common mistake matches", 1),
+        (_not_attempted, "not attempted yet", None),
+        (lambda x, h, Wx, Wh, b: x @ Wh, "raised ValueError", None),
     ],
 )
-def test_rnn_step_check_hints(wrong, hint):
-    feedback = check_rnn_step(wrong)
-    assert not feedback.passed and hint in feedback.message
+def test_rnn_step_check_hints(wrong, hint, section):
+    _assert_hint(check_rnn_step(wrong), hint, section)
+
+
+def test_rnn_step_check_says_where_an_unknown_answer_differs():
+    def off(x, h, Wx, Wh, b):
+        out = _rnn_right(x, h, Wx, Wh, b)
+        out[1] += 0.5
+        return out
+
+    message = check_rnn_step(off).message
+    assert "h[1] is " in message and "(|difference| 0.5; 1 of 4 elements differ)" in message, message
 
 
 # --------------------------------------------------------------------------- exercise 6.2
@@ -270,21 +293,32 @@ def test_lstm_cell_check_accepts_the_slides_equations():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda c, i, f, o, g: _cell_right(c, i, f, o, g)[::-1], "swapped"),
-        (lambda c, i, f, o, g: _cell_right(c, f, i, o, g), "forget gate multiplies the old cell"),
-        (lambda c, i, f, o, g: (f * c + i * g, o * (f * c + i * g)), "h squashes it first"),
-        (lambda c, i, f, o, g: (f * c + i * g, np.tanh(o * (f * c + i * g))), "tanh goes on c"),
-        (lambda c, i, f, o, g: (f * c + i * g, o + np.tanh(f * c + i * g)), "c is right"),
-        (lambda c, i, f, o, g: (c + i * g, o * np.tanh(c + i * g)), "all elementwise"),
-        (lambda c, i, f, o, g: f * c + i * g, "return the pair"),
-        (_not_attempted, "not attempted yet"),
+        (lambda c, i, f, o, g: _cell_right(c, i, f, o, g)[::-1], "swapped", None),
+        (lambda c, i, f, o, g: _cell_right(c, f, i, o, g), "forget and input gates are swapped", 4),
+        (lambda c, i, f, o, g: (c + i * g, o * np.tanh(c + i * g)), "forget gate is missing", 4),
+        (lambda c, i, f, o, g: (f * c + i * g, o * (f * c + i * g)), "h is missing the tanh", 4),
+        (lambda c, i, f, o, g: (f * c + i * g, np.tanh(o * (f * c + i * g))), "in the wrong order", 4),
+        (lambda c, i, f, o, g: (f * c + i * g, o + np.tanh(f * c + i * g)), "c is right; h[", 4),
+        (lambda c, i, f, o, g: (f * c + 2 * i * g, o * np.tanh(f * c + 2 * i * g)), "no common mistake matches", 4),
+        (lambda c, i, f, o, g: (f * c + i * g, "h"), "h should be an array of numbers", 4),
+        (lambda c, i, f, o, g: f * c + i * g, "return the pair", None),
+        (_not_attempted, "not attempted yet", None),
     ],
 )
-def test_lstm_cell_check_hints(wrong, hint):
-    feedback = check_lstm_cell(wrong)
-    assert not feedback.passed and hint in feedback.message
+def test_lstm_cell_check_hints(wrong, hint, section):
+    _assert_hint(check_lstm_cell(wrong), hint, section)
+
+
+def test_lstm_cell_check_says_where_an_unknown_cell_differs():
+    def off(c_prev, i, f, o, g):
+        c = f * c_prev + i * g
+        c[1, 3] += 0.25
+        return c, o * np.tanh(c)
+
+    message = check_lstm_cell(off).message
+    assert "c[1, 3] is " in message and "(|difference| 0.25; 1 of 10 elements differ)" in message, message
 
 
 # --------------------------------------------------------------------------- exercise 6.3
@@ -299,22 +333,21 @@ def test_lstm_params_check_agrees_with_torch():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda d, h: 4 * h * (d + h) + 4 * h, "two bias vectors"),
-        (lambda d, h: 4 * h * (d + h), "slides' W"),
-        (lambda d, h: h * (d + h) + 2 * h, "vanilla RNN"),
-        (lambda d, h: 3 * h * (d + h) + 6 * h, "GRU"),
-        (lambda d, h: 4 * d * h + 8 * h, "H squared"),
-        (lambda d, h: 7, "expected"),
-        (lambda d, h: 2560.5, "whole number"),
-        (lambda d, h: "many", "one integer"),
-        (_not_attempted, "not attempted yet"),
+        (lambda d, h: 4 * h * (d + h) + 4 * h, "one bias is missing", 1),
+        (lambda d, h: 4 * h * (d + h), "slides' W", "sections 1 and 4"),
+        (lambda d, h: h * (d + h) + 2 * h, "vanilla RNN", 4),
+        (lambda d, h: 3 * h * (d + h) + 6 * h, "GRU", "sections 4 and 5"),
+        (lambda d, h: 4 * d * h + 8 * h, "H squared", 4),
+        (lambda d, h: 7, "your count 7 should be 2560 (off by -2553)", 4),
+        (lambda d, h: 2560.5, "whole number", None),
+        (lambda d, h: "many", "one integer", None),
+        (_not_attempted, "not attempted yet", None),
     ],
 )
-def test_lstm_params_check_hints(wrong, hint):
-    feedback = check_lstm_params(wrong)
-    assert not feedback.passed and hint in feedback.message
+def test_lstm_params_check_hints(wrong, hint, section):
+    _assert_hint(check_lstm_params(wrong), hint, section)
 
 
 # --------------------------------------------------------------------------- exercise 6.4
@@ -337,20 +370,19 @@ def _naive(logits, temperature):
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (_naive, "overflowed"),
-        (lambda z, t: _softmax_right(z * t * t, t), "not multiply"),
-        (lambda z, t: _softmax_right(z, 1.0), "temperature is ignored"),
-        (lambda z, t: np.exp(z / t - (z / t).max()), "sum to 1"),
-        (lambda z, t: np.ones_like(z) / z.size, "p = exp"),
-        (lambda z, t: _softmax_right(z, t)[:2], "one probability per logit"),
-        (_not_attempted, "not attempted yet"),
+        (_naive, "overflowed", 8),
+        (lambda z, t: _softmax_right(z * t * t, t), "multiplies the logits instead of dividing", 8),
+        (lambda z, t: _softmax_right(z, 1.0), "temperature is ignored", 8),
+        (lambda z, t: np.exp(z / t - (z / t).max()), "do not sum to 1", 8),
+        (lambda z, t: np.ones_like(z) / z.size, "p[0] is 0.25 but should be", 8),
+        (lambda z, t: _softmax_right(z, t)[:2], "one probability per logit", None),
+        (_not_attempted, "not attempted yet", None),
     ],
 )
-def test_temperature_softmax_check_hints(wrong, hint):
-    feedback = check_temperature_softmax(wrong)
-    assert not feedback.passed and hint in feedback.message
+def test_temperature_softmax_check_hints(wrong, hint, section):
+    _assert_hint(check_temperature_softmax(wrong), hint, section)
 
 
 # --------------------------------------------------------------------------- figures and widget

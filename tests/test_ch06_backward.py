@@ -78,6 +78,7 @@ def test_step_backward_reference_and_library_pass():
 def test_step_backward_names_the_mistake(mistake, hint):
     feedback = check_rnn_step_backward(lambda *a: _step_backward(*a, mistake=mistake))
     assert not feedback.passed and hint in feedback.message, feedback.message
+    assert "(section 2: delta_t)" in feedback.message, feedback.message
     assert _no_solution_code(feedback.message), feedback.message
 
 
@@ -89,6 +90,7 @@ def test_step_backward_reports_an_unknown_difference_and_a_wrong_tuple():
 
     feedback = check_rnn_step_backward(off)
     assert not feedback.passed and "dweight_hh[" in feedback.message and "0.5" in feedback.message
+    assert "no common mistake matches" in feedback.message and "section 2" in feedback.message
     feedback = check_rnn_step_backward(lambda *a: _step_backward(*a)[:4])
     assert not feedback.passed and "return 5 arrays" in feedback.message
 
@@ -108,6 +110,7 @@ def test_bptt_reference_passes():
 def test_bptt_names_the_mistake(switch, hint):
     feedback = check_bptt(lambda *a: _bptt(*a, **switch))
     assert not feedback.passed and hint in feedback.message, feedback.message
+    assert "(section 2)" in feedback.message, feedback.message
     assert _no_solution_code(feedback.message), feedback.message
 
 
@@ -117,7 +120,7 @@ def test_bptt_zero_dh0_and_unknown_differences():
         return (dx, np.zeros_like(dh0), *rest)
 
     feedback = check_bptt(no_dh0)
-    assert not feedback.passed and "dh0 is zero" in feedback.message
+    assert not feedback.passed and "dh0 is zero" in feedback.message and "(section 2)" in feedback.message
 
     def off(*args):
         dx, *rest = _bptt(*args)
@@ -126,7 +129,8 @@ def test_bptt_zero_dh0_and_unknown_differences():
         return (dx, *rest)
 
     feedback = check_bptt(off)
-    assert not feedback.passed and "dx[2, 1, 0]" in feedback.message
+    assert not feedback.passed and "dx[2, 1, 0]" in feedback.message and "(|difference| 1;" in feedback.message
+    assert "section 2" in feedback.message and _no_solution_code(feedback.message), feedback.message
 
 
 def test_exercise_list():

@@ -197,7 +197,7 @@ def test_attention_forward_check_names_the_mistake():
         "wrong axis": lambda Q, K, V: _softmax(Q @ K.T / d(Q), axis=0) @ V,
         "K is not transposed": lambda Q, K, V: _softmax(Q @ K / d(Q)) @ V,
         "softmax is missing": lambda Q, K, V: (Q @ K.T / d(Q)) @ V,
-        "where 0.7500 is expected (off by 0.01)": lambda Q, K, V: _attention(Q, K, V) + 0.01,
+        "(|difference| 0.01; 8 of 8 elements differ)": lambda Q, K, V: _attention(Q, K, V) + 0.01,
         "not attempted yet": _not_attempted,
     }
     for words, func in cases.items():
@@ -245,7 +245,7 @@ def test_causal_self_attention_check_names_the_mistake():
         "merged along the wrong axis": lambda x, a, b, h: _mha(x, a, b, h, merge="wrong"),
         "out_proj_weight, is missing": lambda x, a, b, h: _mha(x, a, b, h, out=False),
         "out_proj_weight is used untransposed": lambda x, a, b, h: _mha(x, a, b.T, h),
-        "off by 0.01": lambda x, a, b, h: _mha(x, a, b, h) + 0.01,
+        "(|difference| 0.01; 30 of 30 elements differ)": lambda x, a, b, h: _mha(x, a, b, h) + 0.01,
         "Check each shape": lambda x, a, b, h: x @ a,
     }
     with np.errstate(all="ignore"):
@@ -281,6 +281,29 @@ def test_attention_backward_check_names_the_mistake():
         feedback = check_attention_backward(func)
         assert not feedback.passed and words in feedback.message, (words, feedback)
         assert not any(code in feedback.message for code in _SOLUTION_CODE), feedback.message
+
+
+def test_unrecognised_answers_get_the_element_the_gap_and_the_section():
+    """No common mistake matches: the hint says where the answer differs most and by how much (the course's
+    where_differs), points to the section of the exercise, and hands out no solution code."""
+    cases = [
+        (check_attention_forward, lambda Q, K, V: _attention(Q, K, V) + 0.01, "out[0, 1] is 0.759975 but should be "
+         "0.749975 (|difference| 0.01; 8 of 8 elements differ)", "(section 1)"),
+        (check_attention_forward, lambda Q, K, V: _attention(Q, K, V) * np.nan, "not a finite number", "(section 1)"),
+        (check_causal_self_attention, lambda x, a, b, h: _mha(x, a, b, h) + 0.01, "out[0, 2] is -0.112393 but should "
+         "be -0.122393 (|difference| 0.01; 30 of 30 elements differ)", "(sections 4 and 5)"),
+        (check_attention_backward, lambda *a: (*_backward(*a)[:2], 0.5 * _backward(*a)[2]), "dV[1, 1] is 0.37915 "
+         "but should be 0.7583 (|difference| 0.379; 8 of 8 elements differ)", "(section 6)"),
+        (check_attention_backward, lambda *a: (1.1 * _backward(*a)[0], *_backward(*a)[1:]), "dQ[", "(section 6)"),
+        (check_attention_backward, lambda *a: (_backward(*a)[0], 1.1 * _backward(*a)[1], _backward(*a)[2]),
+         "dK[2, 3] is -0.311104 but should be -0.282822 (|difference| 0.0283; 16 of 16 elements differ)",
+         "(section 6)"),
+    ]
+    with np.errstate(all="ignore"):
+        for check, func, words, section in cases:
+            feedback = check(func)
+            assert not feedback.passed and words in feedback.message and section in feedback.message, feedback
+            assert not any(code in feedback.message for code in _SOLUTION_CODE), feedback.message
 
 
 # --------------------------------------------------------------------------- figures and widget

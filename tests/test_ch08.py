@@ -297,24 +297,35 @@ def _placeholder(*args):
     raise NotImplementedError("Your turn")
 
 
+# pieces of the notebook's solutions that no hint of 8.1-8.3 may show
+_WARMUP_CODE = ("np.", "0.5 * (", "mu**2", "sigma**2", "logvar / 2", "0.5 * logvar", "mu + ", "std * eps",
+                "/ code_size", "input size /")
+
+
+def _assert_warmup_hint(fb, hint, section):
+    assert not fb.passed and hint in fb.message, fb.message
+    if section is not None:
+        assert f"section {section}" in fb.message, fb.message
+    assert not any(bit in fb.message for bit in _WARMUP_CODE), fb.message
+
+
 def test_kl_check_passes_a_right_answer():
     assert check_kl_1d(lambda mu, sigma: 0.5 * (mu**2 + sigma**2 - 1) - np.log(sigma)).passed
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda mu, s: 0.5 * (mu**2 + s**2 - 1) - 2 * np.log(s), "log sigma^2 = 2 log sigma"),
-        (lambda mu, s: 0.5 * (mu**2 + s - 1) - np.log(s), "the variance is sigma squared"),
-        (lambda mu, s: 0.5 * (mu**2 + s**2 - 1), "left out the -log(sigma)"),
-        (lambda mu, s: np.log(s) - 0.5 * (mu**2 + s**2 - 1), "sign is flipped"),
-        (lambda mu, s: mu**2, "differs from the right one"),
-        (lambda mu, s: "zero", "return one number"),
+        (lambda mu, s: 0.5 * (mu**2 + s**2 - 1) - 2 * np.log(s), "the log term is doubled", 4.2),
+        (lambda mu, s: 0.5 * (mu**2 + s - 1) - np.log(s), "the variance is sigma squared", 4.2),
+        (lambda mu, s: 0.5 * (mu**2 + s**2 - 1), "left out the -log(sigma)", 4.2),
+        (lambda mu, s: np.log(s) - 0.5 * (mu**2 + s**2 - 1), "sign is flipped", 4.2),
+        (lambda mu, s: mu**2, "differs from the right one", 4.2),
+        (lambda mu, s: "zero", "return one number", None),
     ],
 )
-def test_kl_check_hints(wrong, hint):
-    fb = check_kl_1d(wrong)
-    assert not fb.passed and hint in fb.message
+def test_kl_check_hints(wrong, hint, section):
+    _assert_warmup_hint(check_kl_1d(wrong), hint, section)
 
 
 def test_reparameterize_check_passes_right_answers():
@@ -323,19 +334,29 @@ def test_reparameterize_check_passes_right_answers():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda mu, lv, eps: mu + np.exp(lv) * eps, "exp(logvar) is the variance"),
-        (lambda mu, lv, eps: mu + lv * eps, "logvar is the log of the variance"),
-        (lambda mu, lv, eps: np.exp(0.5 * lv) * eps, "shift the scaled noise"),
-        (lambda mu, lv, eps: mu + np.sqrt(np.abs(lv)) * eps, "undo it with exp"),
-        (lambda mu, lv, eps: mu, "no common mistake matches"),
-        (lambda mu, lv, eps: mu[0], "z has mu's shape"),
+        (lambda mu, lv, eps: mu + np.exp(lv) * eps, "exp(logvar) is the variance", 4.1),
+        (lambda mu, lv, eps: mu + lv * eps, "logvar is the log of the variance", 4.1),
+        (lambda mu, lv, eps: np.exp(0.5 * lv) * eps, "the mean mu is missing", 4.1),
+        (lambda mu, lv, eps: mu + np.sqrt(np.abs(lv)) * eps, "undo it with exp", 4.1),
+        (lambda mu, lv, eps: mu, "no common mistake matches", 4.1),
+        (lambda mu, lv, eps: np.full(mu.shape, "z"), "z should be an array of numbers", None),
+        (lambda mu, lv, eps: mu[0], "z has mu's shape", None),
     ],
 )
-def test_reparameterize_check_hints(wrong, hint):
-    fb = check_reparameterize(wrong)
-    assert not fb.passed and hint in fb.message
+def test_reparameterize_check_hints(wrong, hint, section):
+    _assert_warmup_hint(check_reparameterize(wrong), hint, section)
+
+
+def test_reparameterize_check_says_where_an_unknown_answer_differs():
+    def off(mu, lv, eps):
+        z = mu + np.exp(0.5 * lv) * eps
+        z[2, 1] += 0.5
+        return z
+
+    fb = check_reparameterize(off)
+    assert "z[2, 1] is " in fb.message and "(|difference| 0.5; 1 of 8 elements differ)" in fb.message, fb.message
 
 
 def test_compression_check_passes_a_right_answer():
@@ -343,18 +364,17 @@ def test_compression_check_passes_a_right_answer():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda shape, code: code / np.prod(shape), "other way round"),
-        (lambda shape, code: shape[0] / code, "count every number"),
-        (lambda shape, code: int(np.prod(shape)) // code, "floor division"),
-        (lambda shape, code: 8.0, "expected"),
-        (lambda shape, code: None, "return one number"),
+        (lambda shape, code: code / np.prod(shape), "other way round", 1),
+        (lambda shape, code: shape[0] / code, "only the first dimension", 1),
+        (lambda shape, code: int(np.prod(shape)) // code, "floor division", 1),
+        (lambda shape, code: 8.0, "your ratio 8 should be 24.5", 1),
+        (lambda shape, code: None, "return one number", None),
     ],
 )
-def test_compression_check_hints(wrong, hint):
-    fb = check_compression_ratio(wrong)
-    assert not fb.passed and hint in fb.message
+def test_compression_check_hints(wrong, hint, section):
+    _assert_warmup_hint(check_compression_ratio(wrong), hint, section)
 
 
 @pytest.mark.parametrize("check", [check_kl_1d, check_reparameterize, check_compression_ratio, check_vae_loss,
@@ -468,8 +488,10 @@ def _variant(change):
 _SOLUTION_BITS = ("np.exp(", "logaddexp", "0.5 * (", "(p - x)", "mu / n", "concatenate")
 
 
-def _assert_diagnosis(feedback, hint):
+def _assert_diagnosis(feedback, hint, section=None):
     assert not feedback.passed and hint in feedback.message, feedback.message
+    if section is not None:
+        assert f"section {section}" in feedback.message, feedback.message
     assert not any(bit in feedback.message for bit in _SOLUTION_BITS), feedback.message
 
 
@@ -481,21 +503,27 @@ def _bce(logits, x):
     return np.logaddexp(0, logits) - x * logits
 
 
-@pytest.mark.parametrize("wrong, hint", [
+@pytest.mark.parametrize("wrong, hint, section", [
     (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (np.mean(np.mean(_bce(lo, x), axis=1))
                                                          + 0.5 * np.sum(mu**2 + np.exp(lv) - 1 - lv) / len(x),
-                                                         dl, dm, dv)), "mean over the pixels"),
-    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss * len(x), dl, dm, dv)), "summed over the batch"),
+                                                         dl, dm, dv)), "mean over the pixels", 4),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss * len(x), dl, dm, dv)), "summed over the batch", 4),
     (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (np.sum(_bce(lo, x)) / len(x), dl, dm, dv)),
-     "KL term is missing"),
-    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, (lo - x) / len(x), dm, dv)), "sigmoid"),
-    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, dl, dm, 2 * dv)), "factor 1/2"),
-    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, dl, mu, dv)), "1/N of the batch average"),
-    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, dl, dm, dv + 0.01)), "off by 0.01"),
-    (lambda lo, x, mu, lv: 3.0, "return four things"),
+     "KL term is missing", 4),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, (lo - x) / len(x), dm, dv)), "sigmoid", 4),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, dl * len(x), dm, dv)), "wrong scale", 4),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, dl, dm, 2 * dv)), "factor 1/2", 4.2),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, dl, mu, dv)), "dmu is missing the 1/N", 4.2),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, dl, 2 * dm, dv)), "dmu is twice too large", 4.2),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, dl, dm, dv * len(x))), "1/N of the batch average",
+     4.2),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss, dl, dm, dv + 0.01)),
+     "] is -0.041979 but should be -0.051979 (|difference| 0.01; 10 of 10 elements differ)", 4),
+    (_variant(lambda loss, dl, dm, dv, lo, x, mu, lv: (loss + 0.5, dl, dm, dv)), "(|difference| 0.5)", 4),
+    (lambda lo, x, mu, lv: 3.0, "return four things", None),
 ])
-def test_vae_loss_check_names_the_mistake(wrong, hint):
-    _assert_diagnosis(check_vae_loss(wrong), hint)
+def test_vae_loss_check_names_the_mistake(wrong, hint, section):
+    _assert_diagnosis(check_vae_loss(wrong), hint, section)
 
 
 def _right_step(encoder, decoder, x, eps, mistake=None):
@@ -506,9 +534,11 @@ def _right_step(encoder, decoder, x, eps, mistake=None):
     loss, _, dlogits, dmu_kl, dlogvar_kl = vae_loss(decoder.forward(z), x, mu, logvar)
     dz = decoder.backward(dlogits)
     half = 1.0 if mistake == "no_half" else 0.5
-    dmu, dlogvar = dmu_kl + dz, dlogvar_kl + dz * eps * half * np.exp(0.5 * logvar)
+    noise = 1.0 if mistake == "no_eps" else eps
+    sigma = 1.0 if mistake == "no_sigma" else np.exp(0.5 * logvar)
+    dmu, dlogvar = dmu_kl + dz, dlogvar_kl + dz * noise * half * sigma
     if mistake == "no_kl":
-        dmu, dlogvar = dz, dz * eps * half * np.exp(0.5 * logvar)
+        dmu, dlogvar = dz, dz * noise * half * sigma
     if mistake == "no_recon":
         dmu, dlogvar = dmu_kl, dlogvar_kl
     parts = [dlogvar, dmu] if mistake == "swapped" else [dmu, dlogvar]
@@ -520,16 +550,28 @@ def test_vae_step_check_passes_the_reference():
     assert check_vae_step(_right_step).passed
 
 
-@pytest.mark.parametrize("mistake, hint", [
-    ("no_kl", "KL term's own gradient"),
-    ("no_recon", "does not reach the encoder"),
-    ("no_half", "factor 1/2"),
-    ("swapped", "each other's place"),
+@pytest.mark.parametrize("mistake, hint, section", [
+    ("no_kl", "KL term's own gradient", 4.3),
+    ("no_recon", "does not reach the encoder", 4.1),
+    ("no_half", "factor 1/2", 4.1),
+    ("no_eps", "misses the noise eps", 4.1),
+    ("no_sigma", "misses sigma itself", 4.1),
+    ("swapped", "each other's place", 4.3),
 ])
-def test_vae_step_check_names_the_mistake(mistake, hint):
+def test_vae_step_check_names_the_mistake(mistake, hint, section):
     def wrong(encoder, decoder, x, eps):
         return _right_step(encoder, decoder, x, eps, mistake)
-    _assert_diagnosis(check_vae_step(wrong), hint)
+    _assert_diagnosis(check_vae_step(wrong), hint, section)
+
+
+def test_vae_step_check_says_where_an_unknown_gradient_differs():
+    def off(encoder, decoder, x, eps):
+        loss = _right_step(encoder, decoder, x, eps)
+        [(_, _, grad), *_] = encoder.named_parameters()
+        grad[1, 2] += 0.5
+        return loss
+
+    _assert_diagnosis(check_vae_step(off), "the encoder's 0.weight gradient[1, 2] is ", 4)
 
 
 def test_vae_step_check_refuses_the_library_backward():
@@ -542,7 +584,7 @@ def test_vae_step_check_sends_back_a_wrong_loss():
     def wrong(encoder, decoder, x, eps):
         _right_step(encoder, decoder, x, eps)
         return 0.0
-    _assert_diagnosis(check_vae_step(wrong), "the loss")
+    _assert_diagnosis(check_vae_step(wrong), "the loss is 0 but should be", 4)
 
 
 def test_exercise_list_names_every_check():

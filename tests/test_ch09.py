@@ -400,16 +400,25 @@ def test_exercise_names():
                          "9.4 alternating GAN step")
 
 
+# pieces of the notebook's solutions to 9.1 and 9.2 that no hint may show
+VALUE_SOLUTION_CODE = ("p_data / (", "(p_data + p_g)", "p_data * np.log", "np.sum(", "log(d)")
+
+
 def test_optimal_discriminator_check():
     assert check_optimal_discriminator(lambda p, q: p / (p + q)).passed
-    for wrong, hint in [
-        (lambda p, q: q / (p + q), "1 - D*"),
-        (lambda p, q: p / q, "probability"),
-        (lambda p, q: np.full_like(p, 0.5), "derivative"),
-        (lambda p, q: p[:2], "one value per point"),
+    for wrong, hint, section in [
+        (lambda p, q: q / (p + q), "1 - D*", 1),
+        (lambda p, q: p / q, "probability", 1),
+        (lambda p, q: p, "p_data alone", 1),
+        (lambda p, q: np.full_like(p, 0.5), "derivative", 1),
+        (lambda p, q: np.full_like(p, 0.5), "D*[3] is 0.5 but should be", 1),
+        (lambda p, q: np.where(p > 0, "a", "b"), "return numbers", None),
+        (lambda p, q: p[:2], "one value per point", None),
     ]:
         fb = check_optimal_discriminator(wrong)
         assert not fb.passed and hint in fb.message, fb.message
+        assert section is None or f"section {section}" in fb.message, fb.message
+        assert not any(code in fb.message for code in VALUE_SOLUTION_CODE), fb.message
 
 
 def _value(p, q):
@@ -419,15 +428,19 @@ def _value(p, q):
 
 def test_value_at_optimum_check():
     assert check_value_at_optimum(_value).passed
-    for wrong, hint in [
-        (lambda p, q: -np.log(4), "only when p_g = p_data"),
-        (lambda p, q: -_value(p, q), "sign"),
-        (lambda p, q: _value(p, q) / len(p), "weights by the probabilities"),
-        (lambda p, q: np.sum(p * np.log(p / (p + q))), "should be"),
-        (lambda p, q: "a string", "one number"),
+    for wrong, hint, section in [
+        (lambda p, q: -np.log(4), "only when p_g = p_data", 1),
+        (lambda p, q: -_value(p, q), "sign is flipped", 1),
+        (lambda p, q: _value(p, q) / len(p), "mean over the points", 1),
+        (lambda p, q: np.sum(p * np.log(p / (p + q))), "but should be", 1),
+        (lambda p, q: np.sum(p * np.log(p / (p + q))), "no common mistake matches", 1),
+        (lambda p, q: _value(p, q) if not np.allclose(p, q) else 0.0, "-log 4", 1),
+        (lambda p, q: "a string", "one number", None),
     ]:
         fb = check_value_at_optimum(wrong)
         assert not fb.passed and hint in fb.message, fb.message
+        assert section is None or f"section {section}" in fb.message, fb.message
+        assert not any(code in fb.message for code in VALUE_SOLUTION_CODE), fb.message
     assert "ZeroDivisionError" in check_value_at_optimum(lambda p, q: 1 / 0).message
 
 
@@ -438,22 +451,29 @@ def _sig(x):
 NONSAT_SOLUTION_CODE = ("np.log1p", "np.maximum(-", "np.exp(-np.abs", "(sig - 1.0)", "sigmoid(x) - 1")
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda f: (np.mean(np.log(1 + np.exp(-f))), (_sig(f) - 1) / f.size), "does not fit in a float"),
-    (lambda f: (generator_loss(f)[0], _sig(np.clip(f, -50, 50)) - 1), "N times too large"),
-    (lambda f: (generator_loss(f)[0], -generator_loss(f)[1]), "the sign"),
-    (lambda f: generator_loss(f, kind="minimax"), "minimax term"),
-    (lambda f: (generator_loss(f)[0] * f.size, generator_loss(f)[1]), "mean over the batch"),
-    (lambda f: (-generator_loss(f)[0], generator_loss(f)[1]), "at least 0"),
-    (lambda f: (generator_loss(f)[0], generator_loss(f)[1] * 1.01), "not the derivative of your loss"),
-    (lambda f: (generator_loss(f)[0], generator_loss(f)[1][:2]), "one gradient per logit"),
-    (lambda f: generator_loss(f)[1], "return two things"),
-    (lambda f: (np.maximum(-f, 0).mean(), (_sig(np.clip(f, -50, 50)) - 1) / f.size), "loss should be"),
-    (lambda f: (generator_loss(f)[0], np.where(f < -100, np.nan, generator_loss(f)[1])), "inf or nan"),
+def _minimax_gradient(f):
+    return generator_loss(f)[0], generator_loss(f, kind="minimax")[1]
+
+
+@pytest.mark.parametrize("wrong, hint, section", [
+    (lambda f: (np.mean(np.log(1 + np.exp(-f))), (_sig(f) - 1) / f.size), "does not fit in a float", 1),
+    (lambda f: (generator_loss(f)[0], _sig(np.clip(f, -50, 50)) - 1), "N times too large", 1),
+    (lambda f: (generator_loss(f)[0], -generator_loss(f)[1]), "the sign is flipped", 1),
+    (lambda f: generator_loss(f, kind="minimax"), "minimax term", 1),
+    (_minimax_gradient, "minimax loss's gradient", 1),
+    (lambda f: (generator_loss(f)[0] * f.size, generator_loss(f)[1]), "mean over the batch", 1),
+    (lambda f: (-generator_loss(f)[0], generator_loss(f)[1]), "at least 0", 1),
+    (lambda f: (generator_loss(f)[0], generator_loss(f)[1] * 1.01), "not the derivative of your loss", 1),
+    (lambda f: (generator_loss(f)[0], generator_loss(f)[1][:2]), "one gradient per logit", None),
+    (lambda f: generator_loss(f)[1], "return two things", None),
+    (lambda f: (np.maximum(-f, 0).mean(), (_sig(np.clip(f, -50, 50)) - 1) / f.size), "but should be 2.71662", 1),
+    (lambda f: (generator_loss(f)[0], np.where(f < -100, np.nan, generator_loss(f)[1])), "inf or nan", 1),
+    (lambda f: (generator_loss(f)[0] if f.max() < 100 else 0.0, generator_loss(f)[1]), "rounded away", 1),
 ])
-def test_nonsaturating_loss_check_names_each_mistake(wrong, hint):
+def test_nonsaturating_loss_check_names_each_mistake(wrong, hint, section):
     fb = check_nonsaturating_loss(wrong)
     assert not fb.passed and hint in fb.message, fb.message
+    assert section is None or f"section {section}" in fb.message, fb.message
     assert not any(code in fb.message for code in NONSAT_SOLUTION_CODE), fb.message
 
 
@@ -506,6 +526,9 @@ def test_gan_step_check_reference_passes_and_other_answers_get_numbers():
     assert "return (d_loss, g_loss)" in check_gan_step(lambda *a: (gan_step(*a), None)[1]).message
     fb = check_gan_step(half_lr_generator)  # unrecognised: names the element and the difference
     assert not fb.passed and "PyTorch twin's step gives" in fb.message and "|difference|" in fb.message
+    assert "after your step, gen " in fb.message and "but should be" in fb.message, fb.message
+    assert "generator's update is off (section 5" in fb.message, fb.message
+    assert "section 5" in check_gan_step(swapped_losses).message
     assert "ZeroDivisionError" in check_gan_step(lambda *a: 1 / 0).message
 
 

@@ -286,24 +286,37 @@ def _not_attempted(*args):
     raise NotImplementedError
 
 
+# pieces of the solutions' code: no hint may contain one
+_SOLUTION_CODE = ("p.numel() for", "if p.requires_grad", "captured.append", "register_forward_hook(lambda",
+                  '"probe" if', "lr / 10", "lr / 100", "param_groups(", "freeze(stage)")
+
+
+def _assert_hint(feedback, hint, section):
+    """A wrong answer's feedback names the mistake (hint), points to its section (None: a form complaint or "not
+    attempted yet" needs none) and hands out no solution code."""
+    assert not feedback.passed and hint in feedback.message, feedback
+    assert section is None or section in feedback.message, feedback
+    assert not any(code in feedback.message for code in _SOLUTION_CODE), feedback
+
+
 def test_count_trainable_check():
     assert check_count_trainable(lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)).passed
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda m: sum(p.numel() for p in m.parameters()), "counted frozen parameters too"),
-        (lambda m: sum(p.numel() for p in m.parameters() if not p.requires_grad), "frozen* parameters"),
-        (lambda m: sum(1 for p in m.parameters() if p.requires_grad), "p.numel()"),
-        (lambda m: "many", "one whole number"),
-        (lambda m: 7, "expected"),
-        (_not_attempted, "not attempted yet"),
+        (lambda m: sum(p.numel() for p in m.parameters()), "counted frozen parameters too", "section 4, freezing"),
+        (lambda m: sum(p.numel() for p in m.parameters() if not p.requires_grad), "frozen* parameters",
+         "section 4, freezing"),
+        (lambda m: sum(1 for p in m.parameters() if p.requires_grad), "counted parameter tensors", "section 4"),
+        (lambda m: "many", "one whole number", None),
+        (lambda m: 7, "expected 9637 trainable numbers for a DigitCNN, got 7 (off by -9630)", "section 4"),
+        (_not_attempted, "not attempted yet", None),
     ],
 )
-def test_count_trainable_check_hints(wrong, hint):
-    feedback = check_count_trainable(wrong)
-    assert not feedback.passed and hint in feedback.message
+def test_count_trainable_check_hints(wrong, hint, section):
+    _assert_hint(check_count_trainable(wrong), hint, section)
 
 
 def _hooked(model, x, stage, remove=True, what="output"):
@@ -322,19 +335,30 @@ def test_stage_output_check():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda m, x, s: _hooked(m, x, s, remove=False), "handle.remove()"),
-        (lambda m, x, s: _hooked(m, x, s, what="input"), "not its input"),
-        (lambda m, x, s: _hooked(m, x, s, what="final"), "final output"),
-        (lambda m, x, s: 2 * _hooked(m, x, s) + 1, "values of stage"),
-        (lambda m, x, s: _hooked(m, x, s).detach().numpy().tolist(), "captured tensor"),
-        (_not_attempted, "not attempted yet"),
+        (lambda m, x, s: _hooked(m, x, s, remove=False), "handle.remove()", "section 4, reading features"),
+        (lambda m, x, s: _hooked(m, x, s, what="input"), "not its input", "section 4, reading features"),
+        (lambda m, x, s: _hooked(m, x, s, what="final"), "final output", "section 4, reading features"),
+        (lambda m, x, s: 2 * _hooked(m, x, s) + 1, "values of stage 'conv1' differ: conv1 output[",
+         "section 4, reading features"),
+        (lambda m, x, s: _hooked(m, x, s).detach().numpy().tolist(), "captured tensor", None),
+        (_not_attempted, "not attempted yet", None),
     ],
 )
-def test_stage_output_check_hints(wrong, hint):
-    feedback = check_stage_output(wrong)
-    assert not feedback.passed and hint in feedback.message
+def test_stage_output_check_hints(wrong, hint, section):
+    _assert_hint(check_stage_output(wrong), hint, section)
+
+
+def test_stage_output_check_says_which_element_differs_and_by_how_much():
+    def one_off(m, x, s):
+        out = _hooked(m, x, s).clone()
+        out.view(-1)[7] += 0.5
+        return out
+
+    feedback = check_stage_output(one_off)
+    assert "conv1 output[0, 7] is" in feedback.message and "(|difference| 0.5; 1 of 1536 elements differ)" in \
+        feedback.message, feedback
 
 
 def test_advice_check():
@@ -342,18 +366,18 @@ def test_advice_check():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda little, similar: "probe", "quite a lot of data and a very similar"),
+        (lambda little, similar: "probe", "quite a lot of data and a very similar", "section 4"),
         (lambda little, similar: "probe" if little else T.SLIDES_ADVICE[(little, similar)],
-         "very little data and a very different"),
-        (lambda little, similar: "linear classifier", "answer with one of"),
-        (_not_attempted, "not attempted yet"),
+         "very little data and a very different", "section 4"),
+        (lambda little, similar: T.SLIDES_ADVICE[(similar, little)], "rows and columns are swapped", "section 4"),
+        (lambda little, similar: "linear classifier", "answer with one of", None),
+        (_not_attempted, "not attempted yet", None),
     ],
 )
-def test_advice_check_hints(wrong, hint):
-    feedback = check_advice(wrong)
-    assert not feedback.passed and hint in feedback.message
+def test_advice_check_hints(wrong, hint, section):
+    _assert_hint(check_advice(wrong), hint, section)
 
 
 # --------------------------------------------------------------------------- 10.4 freeze, then unfreeze
@@ -382,22 +406,22 @@ def test_phase_optimiser_check_passes_the_reference_and_a_param_groups_answer():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (_phase(unfreeze_all=False), "still frozen"),
-        (_phase({"fc": 1.0, "conv1": 1.0, "conv2": 1.0}), "same rate"),
-        (_phase({"head": 0.01, "fc": 0.1, "conv1": 1.0, "conv2": 1.0}), "wrong way round"),
-        (_phase({"fc": 0.1, "conv2": 0.1, "conv1": 0.01}), "different factor"),
-        (_phase(phase1_everything=True), "holds frozen parameters"),
-        (_phase(optimiser=torch.optim.SGD), "torch.optim.Adam"),
-        (lambda m, phase, lr: torch.optim.Adam(m.parameters(), lr=lr), "only the head learns"),
-        (_not_attempted, "not attempted yet"),
+        (_phase(unfreeze_all=False), "still frozen", "section 4, freezing"),
+        (_phase({"fc": 1.0, "conv1": 1.0, "conv2": 1.0}), "same rate", "section 6"),
+        (_phase({"head": 0.01, "fc": 0.1, "conv1": 1.0, "conv2": 1.0}), "wrong way round", "section 6"),
+        (_phase({"fc": 0.1, "conv2": 0.1, "conv1": 0.01}), "different factor", "section 6"),
+        (_phase(phase1_everything=True), "holds frozen parameters", "section 4, freezing"),
+        (_phase(optimiser=torch.optim.SGD), "torch.optim.Adam", None),
+        (lambda m, phase, lr: torch.optim.Adam(m.parameters(), lr=lr), "only the head learns", "section 4"),
+        (_phase(optimiser=lambda params, lr: torch.optim.Adam(params, lr=lr, weight_decay=0.5)),
+         "no common mistake matches", "section 6"),
+        (_not_attempted, "not attempted yet", None),
     ],
 )
-def test_phase_optimiser_check_names_the_mistake(wrong, hint):
-    feedback = check_phase_optimiser(wrong)
-    assert not feedback.passed and hint in feedback.message
-    assert "param_groups(" not in feedback.message and "lr / 100" not in feedback.message
+def test_phase_optimiser_check_names_the_mistake(wrong, hint, section):
+    _assert_hint(check_phase_optimiser(wrong), hint, section)
 
 
 # --------------------------------------------------------------------------- the three-way split and the grid

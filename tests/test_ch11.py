@@ -17,6 +17,19 @@ def _placeholder(*args):
     raise NotImplementedError("Your turn")
 
 
+# pieces of the solutions' code: no hint may contain one
+_SOLUTION_CODE = ("2 * n", "n**3", "n * n", "2 * padding", "// stride", "* bytes_per_element", "in_features *",
+                  "* out_features", "numel() *", "element_size() *", "register_forward_hook(", "(4 if")
+
+
+def _assert_hint(fb, hint, section):
+    """A wrong answer's feedback names the mistake (hint), points to its section (None: a form complaint needs
+    none) and hands out no solution code."""
+    assert not fb.passed and hint in fb.message, fb
+    assert section is None or section in fb.message, fb
+    assert not any(code in fb.message for code in _SOLUTION_CODE), fb
+
+
 # ----------------------------------------------------------------------------- 10.1 linear flops
 
 
@@ -26,19 +39,19 @@ def test_linear_flops_check_passes_right_answers():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda n, i, o: n * i * o, "multiply-add is two flops"),
-        (lambda n, i, o: 2 * i * o, "every one of the N examples"),
-        (lambda n, i, o: 2 * n * i * o + n * o, "bias"),
-        (lambda n, i, o: 2 * n * (i + o), "expected"),
-        (lambda n, i, o: "many", "return one number"),
-        (lambda n, i, o: [2 * n * i * o], "return one number"),
+        (lambda n, i, o: n * i * o, "multiply-add is two flops", "section 1"),
+        (lambda n, i, o: 2 * i * o, "every one of the N examples", "section 1"),
+        (lambda n, i, o: 2 * n * i * o + n * o, "includes the bias", "section 1"),
+        (lambda n, i, o: 2 * n * (i + o), "expected 40960 flops, got 4736 (0.116 times the right count)",
+         "section 1"),
+        (lambda n, i, o: "many", "return one number", None),
+        (lambda n, i, o: [2 * n * i * o], "return one number", None),
     ],
 )
-def test_linear_flops_check_hints(wrong, hint):
-    fb = check_linear_flops(wrong)
-    assert not fb.passed and hint in fb.message
+def test_linear_flops_check_hints(wrong, hint, section):
+    _assert_hint(check_linear_flops(wrong), hint, section)
 
 
 def test_linear_flops_not_attempted_and_crash():
@@ -71,19 +84,20 @@ def test_conv_flops_agrees_with_torch():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) // 2, "multiply-adds"),
-        (lambda xs, ws, s, p: 2 * xs[0] * ws[0] * xs[1] * ws[2] * ws[3] * xs[2] * xs[3], "OUTPUT size"),
-        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) // xs[1], "include C"),
-        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) // xs[0], "batch size N"),
-        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) + 1, "expected"),
-        (lambda xs, ws, s, p: None, "return one number"),
+        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) // 2, "multiply-adds", "section 1"),
+        (lambda xs, ws, s, p: 2 * xs[0] * ws[0] * xs[1] * ws[2] * ws[3] * xs[2] * xs[3], "OUTPUT size",
+         "section 1, the formula for H_out"),
+        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) // xs[1], "C is missing", "section 1"),
+        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) // xs[0], "batch size N", "section 1"),
+        (lambda xs, ws, s, p: _conv_right(xs, ws, s, p) + 1, "expected 15052800, got 15052801 (off by +1)",
+         "section 1"),
+        (lambda xs, ws, s, p: None, "return one number", None),
     ],
 )
-def test_conv_flops_check_hints(wrong, hint):
-    fb = check_conv_flops(wrong)
-    assert not fb.passed and hint in fb.message
+def test_conv_flops_check_hints(wrong, hint, section):
+    _assert_hint(check_conv_flops(wrong), hint, section)
 
 
 def test_conv_flops_not_attempted():
@@ -99,19 +113,18 @@ def test_intensity_check_passes_right_answers():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (lambda n, b: 2 * n**3 / (2 * n * n * b), "3 matrices move"),
-        (lambda n, b: 2 * n**3 / (3 * n * n), "BYTES, not elements"),
-        (lambda n, b: n**3 / (3 * n * n * b), "2 * n**3 flops"),
-        (lambda n, b: (3 * n * n * b) / (2 * n**3), "upside down"),
-        (lambda n, b: n, "expected"),
-        (lambda n, b: True, "return one number"),
+        (lambda n, b: 2 * n**3 / (2 * n * n * b), "result C was not counted", "section 2"),
+        (lambda n, b: 2 * n**3 / (3 * n * n), "elements, not BYTES", "section 2"),
+        (lambda n, b: n**3 / (3 * n * n * b), "count multiply-adds", "section 1"),
+        (lambda n, b: (3 * n * n * b) / (2 * n**3), "upside down", "section 2"),
+        (lambda n, b: n, "expected 170.7 flop/byte, got 1024 (6 times the right count)", "section 2"),
+        (lambda n, b: True, "return one number", None),
     ],
 )
-def test_intensity_check_hints(wrong, hint):
-    fb = check_matmul_intensity(wrong)
-    assert not fb.passed and hint in fb.message
+def test_intensity_check_hints(wrong, hint, section):
+    _assert_hint(check_matmul_intensity(wrong), hint, section)
 
 
 def test_intensity_not_attempted():
@@ -221,29 +234,27 @@ def test_flop_counter_check_passes_the_reference_and_the_library():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (_hook_counter(lambda m, i, o: _right(m, i, o) // 2), "multiply-adds"),
+        (_hook_counter(lambda m, i, o: _right(m, i, o) // 2), "multiply-adds", "section 1"),
         (_hook_counter(lambda m, i, o: _right(m, i, o) if isinstance(m, nn.Linear) else
                        2 * o.shape[0] * o.shape[1] * m.in_channels * m.kernel_size[0] * m.kernel_size[1]
-                       * i.shape[-1] * i.shape[-2]), "OUTPUT height and width"),
+                       * i.shape[-1] * i.shape[-2]), "OUTPUT height and width", "section 1, the conv formula"),
         (_hook_counter(lambda m, i, o: 2 * i.shape[0] * m.in_features * m.out_features
-                       if isinstance(m, nn.Linear) else _right(m, i, o)), "leading dimension"),
+                       if isinstance(m, nn.Linear) else _right(m, i, o)), "leading dimension", "section 1"),
         (_hook_counter(lambda m, i, o: _right(m, i, o) // (1 if isinstance(m, nn.Linear) else m.in_channels)),
-         "input channels"),
+         "input channels", "section 1"),
         (_hook_counter(lambda m, i, o: _right(m, i, o) + (o.numel() if isinstance(m, nn.Linear) else 0)),
-         "bias"),
-        (_hook_counter(lambda m, i, o: _right(m, i, o) // i.shape[0]), "batch size"),
-        (_hook_counter(_right, remove=False), "handle.remove()"),
-        (_hook_counter(lambda m, i, o: _right(m, i, o) + 3), "FlopCounterMode counts"),
-        (lambda model, x: [1, 2], "return a dict"),
-        (lambda model, x: {}, "no count for layer"),
+         "bias", "section 1"),
+        (_hook_counter(lambda m, i, o: _right(m, i, o) // i.shape[0]), "that is one example", "section 1"),
+        (_hook_counter(_right, remove=False), "handle.remove()", "section 1, exercise 11.4"),
+        (_hook_counter(lambda m, i, o: _right(m, i, o) + 3), "FlopCounterMode counts", "section 1"),
+        (lambda model, x: [1, 2], "return a dict", None),
+        (lambda model, x: {}, "no count for layer", None),
     ],
 )
-def test_flop_counter_check_names_the_mistake(wrong, hint):
-    feedback = E.check_count_flops(wrong)
-    assert not feedback.passed and hint in feedback.message
-    assert "register_forward_hook(" not in feedback.message and "numel() *" not in feedback.message
+def test_flop_counter_check_names_the_mistake(wrong, hint, section):
+    _assert_hint(E.check_count_flops(wrong), hint, section)
 
 
 def test_library_counter_matches_flopcountermode():
@@ -266,20 +277,19 @@ def test_adam_bytes_check_passes_the_reference():
 
 
 @pytest.mark.parametrize(
-    "wrong, hint",
+    "wrong, hint, section",
     [
-        (_bytes(4, 4), "frozen parameters get no gradient"),
-        (_bytes(3), "left out the gradients or one of Adam's"),
-        (_bytes(2), "two running averages"),
-        (_bytes(size=1), "count of numbers"),
-        (_bytes(size=4), "float64"),
-        (_bytes(5), "off by"),
-        (lambda m: "big", "one number of bytes"),
+        (_bytes(4, 4), "frozen parameters get no gradient", "section 1, the memory of a training step"),
+        (_bytes(3), "left out the gradients or one of Adam's", "section 1"),
+        (_bytes(2), "two running averages", "section 1"),
+        (_bytes(size=1), "count of numbers, not bytes", "section 1"),
+        (_bytes(size=4), "this model is float64", "section 1"),
+        (_bytes(5), "off by +3,140", "section 1"),
+        (lambda m: "big", "one number of bytes", None),
     ],
 )
-def test_adam_bytes_check_names_the_mistake(wrong, hint):
-    feedback = E.check_adam_bytes(wrong)
-    assert not feedback.passed and hint in feedback.message and "element_size() *" not in feedback.message
+def test_adam_bytes_check_names_the_mistake(wrong, hint, section):
+    _assert_hint(E.check_adam_bytes(wrong), hint, section)
 
 
 def test_live_roofline_widget_measures_on_every_change():

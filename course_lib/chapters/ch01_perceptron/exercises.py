@@ -12,7 +12,7 @@ import textwrap
 
 import numpy as np
 
-from course_lib.feedback import Feedback, call_student, close, failed, passed, student_value
+from course_lib.feedback import Feedback, call_student, close, failed, passed, student_value, where_differs
 from course_lib.scratch.perceptron import _update, perceptron_forward, perceptron_update, train_perceptron
 
 from .experiments import perceptron_criterion, pocket_perceptron
@@ -26,6 +26,7 @@ _GATES = {
     "NAND": np.array([1, 1, 1, 0]),
 }
 _INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+_CRITERION = "section 3's perceptron criterion"
 
 
 # --------------------------------------------------------------------------- 1.1
@@ -80,13 +81,15 @@ def check_weighted_sum(func) -> Feedback:
         return failed(name, f"for X of shape (5, 3) expected 5 sums, one per row, got shape {np.shape(result)}. "
                       "See section 1: a batch's sums are one matrix-vector product.")
     if close(result, X @ w):
-        return failed(name, "close: the sums are right but the bias b is missing.")
+        return failed(name, "close: the sums are right but the bias b is missing (section 1's formula).")
     if close(result, X @ w - b):
         return failed(name, "the bias is subtracted; z adds it (section 1's formula).")
     if not close(result, X @ w + b):
-        i = int(np.argmax(np.abs(np.asarray(result, dtype=float) - (X @ w + b))))
-        return failed(name, f"row {i}'s sum is off by {float(np.asarray(result)[i] - (X @ w + b)[i]):+.3g}; "
-                      "each sum is w[0]*x[0] + w[1]*x[1] + ... + b (section 1).")
+        try:
+            where = where_differs("z", result, X @ w + b)
+        except (TypeError, ValueError):
+            return failed(name, "return the sums as numbers, one per row of X.")
+        return failed(name, f"{where}; compare each sum with section 1's formula for z.")
     loop = _loop_in_source(func) or ("a loop over the rows of X" if getattr(watched, "looped", False) else None)
     if loop:
         return failed(name, f"the values are right, but the function uses {loop}. The exercise asks for no Python "
@@ -114,10 +117,22 @@ def check_gate(w, b, gate: str) -> Feedback:
     outputs = (_INPUTS @ w + b >= 0).astype(int)
     if np.array_equal(outputs, _GATES[gate]):
         return passed(name, f"outputs {outputs.tolist()} match the truth table.")
+    if np.array_equal(outputs, 1 - _GATES[gate]):
+        return failed(name, f"your neuron computes the opposite of {gate} at every input: the 1-outputs lie on the "
+                      "negative side of the line w . x + b = 0 (section 2).")
     wrong = [tuple(int(v) for v in _INPUTS[i]) for i in np.flatnonzero(outputs != _GATES[gate])]
+    on_line = [tuple(int(v) for v in _INPUTS[i]) for i in np.flatnonzero(outputs != _GATES[gate])
+               if abs(_INPUTS[i] @ w + b) < 1e-12]
+    if on_line:
+        return failed(name, f"the input {on_line[0]} lies exactly on the line (z = 0), and step(0) is 1, not 0 "
+                      "(section 1's step); move the line off that point.")
+    if len(set(outputs.tolist())) == 1:
+        return failed(name, f"the neuron answers {outputs[0]} for all four inputs: the line w . x + b = 0 leaves "
+                      "every point on one side, but it must pass between them (section 2).")
     return failed(
         name,
-        f"wrong for inputs {wrong}; the line w . x + b = 0 must put exactly the 1-outputs on its positive side.",
+        f"wrong for inputs {wrong}; the line w . x + b = 0 must put exactly the 1-outputs on its positive side "
+        "(section 2).",
     )
 
 
@@ -145,12 +160,23 @@ def check_update(func) -> Feedback:
             continue
         if not wrong:
             return failed(name, "a correctly classified example must leave w and b unchanged (section 3).")
+        case = f"on the mistake at x = {x.tolist()}, y = {y}"
+        if close(w_new, w) and close(b_new, b):
+            return failed(name, f"{case}, w and b did not move: a mistake must move them (section 3).")
         if close(w_new, w_ref) and close(b_new, b):
             return failed(name, "w moves correctly, but the bias must move on a mistake too (section 3).")
         if close(w_new, 2 * w - w_ref):
-            return failed(name, "the weights move the wrong way: on a missed 1, w must turn towards x (section 3).")
-        return failed(name, f"on the mistake at x = {x.tolist()}, y = {y}, w moved to {np.round(w_new, 3).tolist()}; "
-                      "re-read how section 3 scales x by the learning rate and the error y - y_hat.")
+            way = "on a missed 1, w must turn towards x" if y == 1 else "on a false 1, w must turn away from x"
+            return failed(name, f"the weights move the wrong way: {way} (section 3).")
+        if close(w_new, w + (w_ref - w) / lr) and close(b_new, b + (b_ref - b) / lr):
+            return failed(name, f"{case}, the step ignores the learning rate lr = {lr:g} (section 3).")
+        try:
+            w_new, b_new = np.asarray(w_new, dtype=float), float(b_new)
+        except (TypeError, ValueError):
+            return failed(name, "return the pair (w, b): an array of weights and a number.")
+        if close(w_new, w_ref):
+            return failed(name, f"{case}, b is {b_new:.6g} but should be {b_ref:.6g}; compare with section 3's rule.")
+        return failed(name, f"{case}, {where_differs('w', w_new, w_ref)}; compare with section 3's rule.")
     return passed(name, "mistakes move the boundary, correct answers leave it alone.")
 
 
@@ -173,10 +199,10 @@ def _criterion_mistakes(X, y, w, b):
     wrong = perceptron_forward(X, w, b) != y
     z = X @ w + b
     return [
-        ("the loss and gradients are summed over the batch; the criterion is the mean (divide by N)",
+        ("the loss and gradients are summed over the batch; the criterion is their mean over the batch",
          (loss * n, dw * n, db * n)),
         ("the gradient points uphill: its sign is flipped", (loss, -dw, -db)),
-        ("the labels 0/1 were used as the sign; map them to s = 2y - 1 so that class 0 counts too",
+        ("the labels 0/1 were used as the sign, so class 0 never counts; the criterion uses signs in {-1, +1}",
          (float(np.mean(np.maximum(0.0, -y * z))), -(y * wrong) @ X / n, float(-np.sum(y * wrong) / n))),
         ("the gradient sums over every example; only the mistakes contribute (max(0, .) is flat elsewhere)",
          (loss, -s @ X / n, float(-np.sum(s) / n))),
@@ -215,28 +241,25 @@ def check_criterion(func) -> Feedback:
         return failed(name, "return the triple (loss, dw, db): two numbers and an array with one entry per weight.")
     if dw.shape != w.shape:
         return failed(name, f"dw should have w's shape {w.shape} (one entry per weight), got {dw.shape}; "
-                      "summing over the wrong axis gives one entry per example.")
+                      f"summing over the wrong axis gives one entry per example ({_CRITERION}).")
     answer = (loss, dw, db)
     reference = perceptron_criterion(X, y, w, b)
     if all(close(a, r) for a, r in zip(answer, reference)):
         return passed(name, "the mean of max(0, -s z) and its gradient over the mistakes; it matches autograd too.")
     for mistake, values in _criterion_mistakes(X, y, w, b):
         if all(close(a, v) for a, v in zip(answer, values)):
-            return failed(name, mistake + " (section 'The perceptron criterion').")
+            return failed(name, f"{mistake} ({_CRITERION}).")
     if close(loss, reference[0]):
         numeric = _numeric_dw(func, X, y, w, b)
         if numeric is not None and not close(dw, numeric, atol=1e-4):
             j = int(np.argmax(np.abs(dw - numeric)))
             return failed(name, f"your loss is right, but dw[{j}] = {dw[j]:.4g} while a numeric gradient of your "
-                          f"loss gives {numeric[j]:.4g}.")
-    parts = [("loss", np.atleast_1d(loss), np.atleast_1d(reference[0])), ("dw", dw, reference[1]),
-             ("db", np.atleast_1d(db), np.atleast_1d(reference[2]))]
-    for label, got, want in parts:
-        if not close(got, want):
-            j = int(np.argmax(np.abs(got - want)))
-            where = f"{label}[{j}]" if label == "dw" else label
-            return failed(name, f"{where} is off by {float(got[j] - want[j]):+.4g} on the check's batch of 8.")
-    return failed(name, "not yet right.")
+                          f"loss gives {numeric[j]:.4g}: dw is not the gradient of your loss ({_CRITERION}).")
+    if not close(loss, reference[0]):
+        return failed(name, f"the loss is off by {loss - reference[0]:+.4g} on the check's batch of 8 ({_CRITERION}).")
+    if not close(dw, reference[1]):
+        return failed(name, f"{where_differs('dw', dw, reference[1])} on the check's batch of 8 ({_CRITERION}).")
+    return failed(name, f"db is off by {db - reference[2]:+.4g} on the check's batch of 8 ({_CRITERION}).")
 
 
 # --------------------------------------------------------------------------- 1.5
@@ -293,11 +316,12 @@ def check_pocket(func) -> Feedback:
     if close(w, w_last) and close(b, b_last):
         if abs(acc - acc_ref) < 1e-12:
             return failed(name, "the accuracy is the best one, but w and b are the last weights: the pocket stored "
-                          "a reference to arrays that later updates changed; store a copy.")
-        return failed(name, "these are the rule's last weights; the pocket should return the best ones it visited.")
+                          "a reference to arrays that later updates changed; store a copy (section 6).")
+        return failed(name, "these are the rule's last weights; the pocket should return the best ones it visited "
+                      "(section 6).")
     if abs(acc - true_acc) > 1e-12:
         return failed(name, f"the accuracy you return ({acc:.3f}) is not that of the weights you return "
-                      f"({true_acc:.3f} on X, y).")
+                      f"({true_acc:.3f} on X, y); score the pocket's own weights (section 6).")
     for mode, mistake in (("epoch", "you compare only at the end of each epoch; better weights can appear after any "
                                     "update in between"),
                           ("ties", "equally good later weights replaced the pocket; keep the first (strictly "
@@ -305,5 +329,6 @@ def check_pocket(func) -> Feedback:
         w_v, b_v, _ = _pocket_variant(X, y, epochs, lr, mode)
         if close(w, w_v) and close(b, b_v):
             return failed(name, mistake + " (section 6).")
-    return failed(name, f"your weights reach {true_acc:.3f} on the training set; the best weights the rule visits "
-                  f"in {epochs} epochs from zero reach {acc_ref:.3f}.")
+    where = f"b is {b:.6g} but should be {b_ref:.6g}" if close(w, w_ref) else where_differs("w", w, w_ref)
+    return failed(name, f"your weights reach {true_acc:.3f} on the training set, the pocket's best {acc_ref:.3f}: "
+                  f"{where} (section 6).")

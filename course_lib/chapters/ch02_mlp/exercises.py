@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib.feedback import Feedback, call_student, close, failed, not_attempted, passed
+from course_lib.feedback import Feedback, call_student, close, failed, not_attempted, passed, where_differs
 from course_lib.scratch.layers import relu_backward, relu_forward
 from course_lib.scratch.perceptron import step, train_perceptron
 
@@ -20,6 +20,15 @@ _GATES = {
     "NOR": (1, 0, 0, 0),
     "XNOR": (1, 0, 0, 1),
 }
+_COLLAPSE = "section 1, 'Why the activation matters'"
+
+
+def _numbers(value):
+    """``value`` as a float array, or None when it is not numbers."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
 
 
 def check_collapse(func) -> Feedback:
@@ -33,22 +42,27 @@ def check_collapse(func) -> Feedback:
         return problem
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         return failed(name, "return the pair (W, b).")
-    W, b = result
-    if np.shape(W) != (2, 3):
-        return failed(
-            name,
-            f"for layers 3 -> 4 -> 2, W should map 3 inputs to 2 outputs, shape (2, 3); got {np.shape(W)}. "
-            "The layer applied first stands on the right: W2 @ W1.",
-        )
+    W, b = (_numbers(v) for v in result)
+    if W is None or b is None:
+        return failed(name, "W and b should be arrays of numbers.")
+    if W.shape == (3, 2) and close(W.T, W2 @ W1):
+        return failed(name, "W is transposed: in PyTorch's (out, in) layout, W for layers 3 -> 4 -> 2 has shape "
+                      "(2, 3) (section 1).")
+    if W.shape != (2, 3):
+        return failed(name, f"for layers 3 -> 4 -> 2, W should map 3 inputs to 2 outputs, shape (2, 3); got "
+                      f"{W.shape} (section 1's layout).")
     if not close(W, W2 @ W1):
-        return failed(name, "W is not right: x -> W1 x + b1 -> W2 (W1 x + b1) + b2; multiply it out.")
-    if np.shape(b) != (2,):
-        return failed(name, f"b should hold one bias per output, shape (2,); got {np.shape(b)}.")
+        return failed(name, f"{where_differs('W', W, W2 @ W1)}; multiply the two layers out ({_COLLAPSE}).")
+    if b.shape != (2,):
+        return failed(name, f"b should hold one bias per output, shape (2,); got {b.shape} (section 1).")
     if close(b, b2):
-        return failed(name, "close: the first bias b1 also passes through the second layer, as W2 @ b1.")
+        return failed(name, f"close: b is the second layer's bias alone, but the first bias also passes through the "
+                      f"second layer ({_COLLAPSE}).")
+    if close(b, W2 @ b1):
+        return failed(name, f"close: the second layer's own bias b2 is missing from b ({_COLLAPSE}).")
     if not close(b, W2 @ b1 + b2):
-        return failed(name, "W is right; for b, multiply out W2 (W1 x + b1) + b2 and collect what does not "
-                      "touch x.")
+        return failed(name, f"W is right; {where_differs('b', b, W2 @ b1 + b2)}: multiply the two layers out and "
+                      f"collect what does not touch x ({_COLLAPSE}).")
     return passed(name, "W = W2 W1 and b = W2 b1 + b2: without an activation, depth adds nothing.")
 
 
@@ -64,9 +78,11 @@ def check_relu(forward, backward) -> Feedback:
         if close(out, np.abs(x)):
             return failed(name, "forward: negative inputs become 0, not their absolute value (section 2's table).")
         if close(out, np.minimum(x, 0.0)):
-            return failed(name, "forward keeps the negative part; ReLU keeps the positive part, max(x, 0).")
-        i = np.unravel_index(int(np.argmax(np.abs(np.asarray(out, dtype=float) - expected_out))), x.shape)
-        return failed(name, f"forward at x = {x[i]} gives {np.asarray(out)[i]}; ReLU is max(x, 0) elementwise.")
+            return failed(name, "forward keeps the negative part; ReLU keeps the positive part (section 2's table).")
+        if _numbers(out) is None:
+            return failed(name, "forward should return an array of numbers, one per element of x.")
+        return failed(name, f"forward: {where_differs('relu(x)', out, expected_out)}; ReLU works elementwise "
+                      "(section 2's table).")
     dout = np.arange(1.0, 11.0).reshape(2, 5)
     dx, problem = call_student(name, backward, dout.copy(), x.copy())
     if problem:
@@ -75,16 +91,21 @@ def check_relu(forward, backward) -> Feedback:
     if close(dx, expected_dx):
         return passed(name, "the gradient passes through where x > 0 and stops elsewhere.")
     if close(dx, (x > 0).astype(float)):
-        return failed(name, "backward returned the local slope only; multiply it by the upstream "
-                      "gradient dout.")
+        return failed(name, "backward returned the local slope alone: the upstream gradient dout is missing "
+                      "(section 2).")
     if close(dx, np.where(x >= 0, dout, 0.0)):
-        return failed(name, "almost: at exactly x = 0 use slope 0, as PyTorch does (x > 0, not x >= 0).")
+        return failed(name, "almost: at exactly x = 0 your gradient passes, but ReLU's slope there is 0, as in "
+                      "PyTorch (section 2's table).")
     if close(dx, dout):
-        return failed(name, "backward must block the gradient where the input was negative.")
+        return failed(name, "backward passes dout everywhere: it must block the gradient where the input was "
+                      "negative (section 2's table).")
     if close(dx, np.where(x < 0, dout, 0.0)):
         return failed(name, "backward lets the gradient through on the wrong side: it flows where the input was "
-                      "positive.")
-    return failed(name, "backward: where x > 0 the upstream gradient passes unchanged, elsewhere it stops.")
+                      "positive (section 2's table).")
+    if _numbers(dx) is None:
+        return failed(name, "backward should return an array of numbers, one per element of x.")
+    return failed(name, f"backward: {where_differs('dx', dx, expected_dx)}; compare with ReLU's slope in section "
+                  "2's table.")
 
 
 def _gate_name(outputs) -> str | None:
@@ -112,7 +133,7 @@ def check_xor_weights(W1, b1, w2, b2) -> Feedback:
         return failed(
             name,
             f"expected W1 (2, 2), b1 (2,), w2 (2,); got {W1.shape}, {b1.shape}, {w2.shape}. "
-            "Row k of W1 holds hidden unit k's two input weights.",
+            "Row k of W1 holds hidden unit k's two input weights (section 1's layout).",
         )
     if not all(np.all(np.isfinite(v)) for v in (W1, b1, w2, b2)):
         return failed(name, "the weights must be finite numbers (no NaN or inf).")
@@ -120,18 +141,21 @@ def check_xor_weights(W1, b1, w2, b2) -> Feedback:
     output = step(hidden @ w2 + b2)
     if np.array_equal(output, _XOR):
         return passed(name, f"hidden units compute {_describe(hidden)}; the output combines them into XOR.")
+    if not np.array_equal(W1, W1.T) and np.array_equal(step(step(_INPUTS @ W1 + b1) @ w2 + b2), _XOR):
+        return failed(name, "W1 is transposed: row k holds hidden unit k's input weights, PyTorch's (out, in) "
+                      "layout (section 1).")
     _, _, history = train_perceptron(hidden.astype(float), _XOR, max_epochs=100)
     if not history.converged:
         return failed(
             name,
             f"the hidden units compute {_describe(hidden)}; in those codes XOR is still not linearly "
             "separable, so no output neuron can finish the job. "
-            "Make the hidden units OR and NAND (exercise 1.2).",
+            "Make the hidden units OR and NAND (exercise 1.2; section 3 shows what they do).",
         )
     return failed(
         name,
         f"the hidden units compute {_describe(hidden)}, which can work; now pick w2, b2 so the output "
-        "fires exactly for the XOR-1 inputs (for OR and NAND hidden units: an AND gate).",
+        "fires exactly for the XOR-1 inputs (section 3, 'What the hidden layer learned').",
     )
 
 
@@ -154,15 +178,16 @@ def check_count_parameters(func) -> Feedback:
         if count == expected:
             continue
         if count == sum(d_in * d_out for d_in, d_out in pairs):
-            return failed(name, f"for {sizes}: every unit also has a bias; add out_features per layer.")
+            return failed(name, f"for {sizes}: the biases are missing; every unit of a layer has one (section 1).")
         if count == sum(d_in * d_out + d_in for d_in, d_out in pairs):
             return failed(name, f"for {sizes}: there is one bias per *output* unit of each layer, "
-                          "not per input.")
-        return failed(
-            name,
-            f"for {sizes} expected {expected}, got {count!r}. A Linear(d_in, d_out) layer has "
-            "d_in * d_out weights and d_out biases; activations have none.",
-        )
+                          "not per input (section 1).")
+        if len(pairs) > 1 and count in (expected - pairs[0][0] * pairs[0][1] - pairs[0][1],
+                                        expected - pairs[-1][0] * pairs[-1][1] - pairs[-1][1]):
+            return failed(name, f"for {sizes}: one layer is left out of the count; every neighbouring pair of "
+                          "sizes is a layer (section 1).")
+        return failed(name, f"for {sizes} expected {expected}, got {count!r}; count each layer's weights and biases "
+                      "from the shapes of its W and b (section 1), and activations have none.")
     return passed(name, "sum over layers of d_in * d_out + d_out; MLP(sizes).num_parameters() agrees.")
 
 
@@ -196,15 +221,16 @@ def _mlp_mistakes(X, y, W1, b1, W2, b2):
     wrong_dlogits = probs / n
     dpre_wrong = (wrong_dlogits @ W2) * (pre > 0)
     return [
-        ("the loss and every gradient are summed over the batch; the loss is the mean, so each gradient carries "
-         "1/N", (loss * n, {k: v * n for k, v in g.items()})),
+        ("the loss and every gradient are summed over the batch; the loss is the mean over the batch "
+         "(section 5, exercise 2.4)", (loss * n, {k: v * n for k, v in g.items()})),
         ("the gradient of the first layer ignores the ReLU: where a hidden unit's input was negative, no gradient "
-         "flows back through it", (loss, {**g, "W1": dpre_nomask.T @ X, "b1": dpre_nomask.sum(axis=0)})),
-        ("the gradient at the logits is missing the '- 1' at the correct class (softmax probabilities minus the "
-         "one-hot labels)", (loss, {"W1": dpre_wrong.T @ X, "b1": dpre_wrong.sum(axis=0),
-                                    "W2": wrong_dlogits.T @ hidden, "b2": wrong_dlogits.sum(axis=0)})),
+         "flows back through it (section 2's table)",
+         (loss, {**g, "W1": dpre_nomask.T @ X, "b1": dpre_nomask.sum(axis=0)})),
+        ("the gradient at the logits is missing the '- 1' at the correct class, the one-hot labels' term "
+         "(section 5, exercise 2.4)", (loss, {"W1": dpre_wrong.T @ X, "b1": dpre_wrong.sum(axis=0),
+                                              "W2": wrong_dlogits.T @ hidden, "b2": wrong_dlogits.sum(axis=0)})),
         ("the bias gradients are averaged over the batch; like the weights' gradients, they are summed over "
-         "the examples (the 1/N is already in the gradient at the logits)",
+         "the examples, the 1/N is already in the gradient at the logits (section 5, exercise 2.4)",
          (loss, {**g, "b1": g["b1"] / n, "b2": g["b2"] / n})),
     ]
 
@@ -232,12 +258,13 @@ def check_two_layer(func) -> Feedback:
                 return failed(name, f"d{key} has shape {grads[key].shape}, the transpose of {key}'s {value.shape}: "
                               "PyTorch's layout is (out, in), and so is its gradient (section 1).")
             return failed(name, f"d{key} should have {key}'s shape {value.shape}, got {grads[key].shape}; "
-                          "a bias gradient sums over the batch axis (axis 0).")
+                          "a bias gradient sums over the batch axis only (section 5, exercise 2.4).")
     if not close(loss, ref_loss):
         if close(loss, ref_loss * len(y)):
-            return failed(name, "the loss is summed over the batch; the cross-entropy loss is the mean (section 3).")
-        return failed(name, f"the loss is off by {loss - ref_loss:+.4g}: forward is ReLU(X W1^T + b1), then "
-                      "W2^T + b2, then the mean cross-entropy of the softmax (section 3).")
+            return failed(name, "the loss is summed over the batch; the cross-entropy loss is the mean "
+                                "(section 5, exercise 2.4).")
+        return failed(name, f"the loss is off by {loss - ref_loss:+.4g}: check the forward pass step by step "
+                      "against exercise 2.4's formulas, hidden layer, logits, mean cross-entropy (section 5).")
     if all(close(grads[k], ref[k]) for k in ref):
         return passed(name, "loss and all four gradients match PyTorch's autograd and numeric gradients.")
     for mistake, (m_loss, m_grads) in _mlp_mistakes(X, y, W1, b1, W2, b2):
@@ -245,9 +272,6 @@ def check_two_layer(func) -> Feedback:
             return failed(name, mistake + ".")
     for key in ("W2", "b2", "W1", "b1"):  # backward order: the first wrong one is where to look
         if not close(grads[key], ref[key]):
-            diff = grads[key] - ref[key]
-            where = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(diff))), diff.shape))
-            count = int(np.sum(~np.isclose(grads[key], ref[key], atol=1e-8)))
-            return failed(name, f"d{key}{list(where)} is off by {float(diff[where]):+.4g} ({count} of {diff.size} "
-                          f"entries differ); d{key} is the first wrong one in backward order W2, b2, W1, b1.")
-    return failed(name, "not yet right.")
+            return failed(name, f"{where_differs('d' + key, grads[key], ref[key])}; d{key} is the first wrong one in "
+                          "backward order W2, b2, W1, b1 (section 5, exercise 2.4).")
+    return failed(name, "not yet right (section 5, exercise 2.4).")

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from course_lib.feedback import Feedback, call_student, close, failed, passed
+from course_lib.feedback import Feedback, call_student, close, failed, passed, where_differs
 from course_lib.scratch.autograd import Value
 from course_lib.scratch.gradcheck import numeric_gradient, rel_error
 from course_lib.scratch.layers import linear_forward, sigmoid
@@ -29,15 +29,19 @@ def check_chain_rule(func) -> Feedback:
         if close(dw, dw_ref, 1e-6) and close(db, db_ref, 1e-6):
             continue
         if close(db, 2 * (a - y), 1e-6) or close(dw, 2 * (a - y) * x, 1e-6):
-            return failed(name, "you skipped the tanh step: multiply by dtanh/dz = 1 - tanh(z)**2.")
+            return failed(name, "you skipped the tanh step: its local derivative da/dz is missing from the product "
+                                "(section 2 derives it).")
         if close(dw, -dw_ref, 1e-6) or close(db, -db_ref, 1e-6):
-            return failed(name, "the sign is flipped: dL/da = 2 (a - y), not 2 (y - a).")
+            return failed(name, "the sign is flipped: check the order of the difference when you differentiate the "
+                                "squared error (section 2).")
         if close(dw, db_ref, 1e-6) and close(db, dw_ref, 1e-6):
             return failed(name, "the two gradients are swapped: return (dL/dw, dL/db).")
         if close(db, db_ref, 1e-6):
-            return failed(name, "dL/db is right; dL/dw needs one more factor, dz/dw = x.")
-        return failed(name, "multiply the local derivatives along the path: "
-                            "dL/da * da/dz * dz/dw (and dz/db = 1).")
+            return failed(name, "dL/db is right, but dL/dw is missing the last factor of its chain, dz/dw "
+                                "(section 2).")
+        got, want, label = (dw, dw_ref, "dL/dw") if not close(dw, dw_ref, 1e-6) else (db, db_ref, "dL/db")
+        return failed(name, f"at w = {w}, x = {x}, b = {b}, y = {y}, {label} is {got:.6g} but should be {want:.6g}; "
+                            "multiply the local derivatives along the path from L back to it (section 2).")
     return passed(name, "dL/dw = 2 (a - y) (1 - a**2) x: one local derivative per node, multiplied.")
 
 
@@ -54,19 +58,26 @@ def check_sigmoid_backward(func) -> Feedback:
     if isinstance(result, tuple) and len(result) == 1:
         result = result[0]
     if np.shape(result) != x.shape:
-        return failed(name, f"dx must have x's shape {x.shape}, got {np.shape(result)}; work elementwise.")
+        return failed(name, f"dx must have x's shape {x.shape}, got {np.shape(result)}; work elementwise "
+                            "(section 4).")
     numeric = numeric_gradient(lambda: sigmoid(x), x, dout)
     if close(result, numeric, 1e-6):
         return passed(name, "dx = dout * s * (1 - s) matches the numeric gradient.")
     if close(result, out * (1 - out), 1e-8):
-        return failed(name, "that is the local derivative s (1 - s) alone; multiply by the upstream dout.")
+        return failed(name, "that is the sigmoid's local derivative alone: the upstream gradient dout is missing "
+                            "from the product (section 4).")
     twice = dout * sigmoid(out) * (1 - sigmoid(out))  # sigmoid applied to the cached output again
     if close(result, twice, 1e-8) or close(result, dout * x * (1 - x), 1e-8):
-        return failed(name, "out is already sigmoid(x): use dout * out * (1 - out) directly.")
+        return failed(name, "the sigmoid is applied twice: out is already sigmoid(x), cached by the forward pass "
+                            "(section 4, exercise 3.5).")
     if close(result, dout * out, 1e-8) or close(result, dout * (1 - out), 1e-8):
-        return failed(name, "sigmoid'(x) = s (1 - s): you need both factors.")
-    return failed(name, f"dx differs from the numeric gradient by up to {np.max(np.abs(result - numeric)):.3g}; "
-                        "the local derivative of the sigmoid is written in terms of its output (section 4).")
+        return failed(name, "the sigmoid's local derivative has two factors and one is missing (section 4, "
+                            "exercise 3.5).")
+    try:
+        where = where_differs("dx", result, dout * out * (1 - out))
+    except (TypeError, ValueError):
+        return failed(name, "return dx as an array of numbers.")
+    return failed(name, f"{where}; the sigmoid's local derivative is written in terms of its output (section 4).")
 
 
 def check_linear_backward(func) -> Feedback:
@@ -91,22 +102,31 @@ def check_linear_backward(func) -> Feedback:
                 "dW": "dout is (N, K) and x is (N, D): which product of the two, with one transposed, is (K, D)?",
                 "db": "one number per output unit, so reduce dout over the batch axis only",
             }[grad_name]
+            transposed = ", its transpose" if got == want[::-1] and len(want) == 2 else ""
             return failed(name, f"{grad_name} must have the shape {want} of what it is the gradient of, "
-                                f"got {got}; {fix}.")
+                                f"got {got}{transposed}; {fix} (section 4).")
+
     def forward():
         return linear_forward(x, W, b)[0]
 
-    errors = {
-        key: rel_error(np.asarray(grad, dtype=float), numeric_gradient(forward, wrt, dout))
-        for key, grad, wrt in [("dx", dx, x), ("dW", dW, W), ("db", db, b)]
-    }
-    wrong = [key for key, err in errors.items() if err > 1e-6]
+    grads = {}
+    for key, grad in (("dx", dx), ("dW", dW), ("db", db)):
+        try:
+            grads[key] = np.asarray(grad, dtype=float)
+        except (TypeError, ValueError):
+            return failed(name, f"{key} should be an array of numbers, got {type(grad).__name__}.")
+    numerics = {key: numeric_gradient(forward, wrt, dout) for key, wrt in (("dx", x), ("dW", W), ("db", b))}
+    wrong = [key for key in grads if rel_error(grads[key], numerics[key]) > 1e-6]
     if not wrong:
         return passed(name, "dx, dW and db all match numeric gradients (relative errors below 1e-6).")
-    if "db" in wrong and close(db, dout.mean(axis=0), 1e-8):
-        return failed(name, "db is a sum over the batch, not a mean: every example adds its own dout.")
-    return failed(name, f"{', '.join(wrong)} differ from the numeric gradient; write out one element, "
-                        "e.g. out[n, k] = sum_d x[n, d] W[k, d] + b[k], and differentiate it.")
+    n = len(x)
+    for key in ("dW", "db"):
+        if key in wrong and close(grads[key] * n, numerics[key], 1e-8):
+            return failed(name, f"{key} is a sum over the batch, not a mean: every example adds its own share "
+                                "(section 4).")
+    key = wrong[0]
+    return failed(name, f"{where_differs(key, grads[key], numerics[key])}; write out one element of out and "
+                        "differentiate it (section 4).")
 
 
 def check_sin_op(cls) -> Feedback:
@@ -123,19 +143,25 @@ def check_sin_op(cls) -> Feedback:
     if not isinstance(out, Value):
         return failed(name, f"sin() must return a Value (so it joins the graph), got {type(out).__name__}.")
     if not math.isclose(out.data, math.sin(0.7), abs_tol=1e-12):
-        return failed(name, f"the forward value is {out.data:.4g}, expected sin(0.7) = {math.sin(0.7):.4g}.")
+        return failed(name, f"the forward value is {out.data:.4g}, expected sin(0.7) = {math.sin(0.7):.4g} "
+                            "(section 3).")
     if x not in out.children:
-        return failed(name, "the result must remember its input: pass children=(self,).")
+        return failed(name, "the result does not remember its input: without self among its children, backward() "
+                            "never reaches x (section 3).")
     loss = out * x + x  # x is used three times: gradients must add up
     loss.backward()
     expected = math.cos(0.7) * 0.7 + math.sin(0.7) + 1.0
     if math.isclose(x.grad, expected, abs_tol=1e-6):
         return passed(name, "d sin(x)/dx = cos(x): one local gradient is all a new operation needs.")
     if math.isclose(x.grad, -math.cos(0.7) * 0.7 + math.sin(0.7) + 1.0, abs_tol=1e-6):
-        return failed(name, "the derivative of sin is +cos (it is cos whose derivative is -sin).")
+        return failed(name, "the local gradient's sign is flipped: the minus belongs to the derivative of cos, not "
+                            "of sin (section 3).")
     if math.isclose(x.grad, math.sin(0.7) * 0.7 + math.sin(0.7) + 1.0, abs_tol=1e-6):
-        return failed(name, "the local gradient is cos(x), not sin(x).")
-    return failed(name, "set local_grads=(math.cos(self.data),): the derivative of sin at the input.")
+        return failed(name, "the local gradient repeats the forward value sin(x); it must be the derivative of sin "
+                            "at the input (section 3).")
+    return failed(name, f"in loss = sin(x) * x + x at x = 0.7, x.grad is {x.grad:.6g} but should be "
+                        f"{expected:.6g}: the local gradient you stored is not the derivative of sin at the input "
+                        "(section 3).")
 
 
 # ----------------------------------------------------------------------------- exercise 3.6
@@ -183,22 +209,26 @@ def _mlp_mistakes(X, y, W1, b1, W2, b2, ref: dict) -> dict:
     p /= p.sum(axis=1, keepdims=True)
     return {
         "dlogits": [
-            (ref["dlogits"] * n, "dlogits is N times too large: the loss is the *mean* over the batch, so "
-                                 "divide by N (softmax cross-entropy, " + _SECTION4 + ")."),
+            (ref["dlogits"] * n, "dlogits is N times too large: the loss is the *mean* over the batch "
+                                 "(softmax cross-entropy, " + _SECTION4 + ")."),
             (p / n, "dlogits misses the label term: the correct class's logit is pushed up (" + _SECTION4 + ")."),
-            ((onehot - p) / n, "dlogits has the wrong sign: it is probabilities minus labels, not labels minus "
-                               "probabilities (" + _SECTION4 + ")."),
+            ((onehot - p) / n, "dlogits has the wrong sign: a descent step along it would push the correct "
+                               "class's logit down (softmax cross-entropy, " + _SECTION4 + ")."),
         ],
-        "dW2": [(ref["dW2"] * n, "dW2 is N times too large: dlogits already carries the 1/N of the mean.")],
-        "db2": [(ref["db2"] / n, "db2 is a sum over the batch, not a mean (the 1/N is already in dlogits)."),
-                (ref["db2"] * n, "db2 is N times too large: dlogits already carries the 1/N of the mean.")],
+        "dW2": [(ref["dW2"] * n, "dW2 is N times too large: dlogits already carries the 1/N of the mean "
+                                 "(" + _SECTION4 + ").")],
+        "db2": [(ref["db2"] / n, "db2 is a sum over the batch, not a mean (the 1/N is already in dlogits; "
+                                 + _SECTION4 + ")."),
+                (ref["db2"] * n, "db2 is N times too large: dlogits already carries the 1/N of the mean "
+                                 "(" + _SECTION4 + ").")],
         "dh": [],
-        "dz1": [(ref["dh"], "dz1 equals dh: you skipped the ReLU's local derivative, which is 0 where "
-                            "z1 <= 0 and 1 elsewhere."),
-                (ref["dh"] * np.maximum(z1, 0), "dz1 multiplies dh by the ReLU's output; its local derivative "
-                                                "is 1 where z1 > 0 and 0 elsewhere, not the output itself.")],
-        "dW1": [(ref["dW1"] * n, "dW1 is N times too large: dlogits already carries the 1/N of the mean.")],
-        "db1": [(ref["db1"] / n, "db1 is a sum over the batch, not a mean (the 1/N is already in dz1).")],
+        "dz1": [(ref["dh"], "dz1 equals dh: you skipped the ReLU's local derivative (" + _SECTION4 + ")."),
+                (ref["dh"] * np.maximum(z1, 0), "dz1 multiplies dh by the ReLU's output itself, not by its local "
+                                                "derivative (" + _SECTION4 + ").")],
+        "dW1": [(ref["dW1"] * n, "dW1 is N times too large: dlogits already carries the 1/N of the mean "
+                                 "(" + _SECTION4 + ").")],
+        "db1": [(ref["db1"] / n, "db1 is a sum over the batch, not a mean (the 1/N is already in dz1; "
+                                 + _SECTION4 + ").")],
     }
 
 
@@ -233,17 +263,15 @@ def check_mlp_backward(func) -> Feedback:
                 return failed(name, f"{key} has the shape {got.shape}, transposed: a gradient has the shape "
                                     f"{want.shape} of the tensor it is the gradient of (" + _SECTION4 + ").")
             return failed(name, f"{key} must have the shape {want.shape} of the tensor it is the gradient of, "
-                                f"got {got.shape}.")
+                                f"got {got.shape} (" + _SECTION4 + ").")
         if close(got, want, 1e-9):
             continue
         for value, hint in mistakes[key]:
             if close(got, value, 1e-9):
                 return failed(name, hint)
-        index = np.unravel_index(int(np.argmax(np.abs(got - want))), want.shape)
-        return failed(name, f"{key} is the first gradient that differs from torch.autograd: element "
-                            f"{tuple(int(i) for i in index)} is off by {abs(got[index] - want[index]):.3g} "
-                            "(every gradient before it is right). Write out one element of the forward step "
-                            "it comes from and differentiate it.")
+        return failed(name, f"{key} is the first gradient that differs from torch.autograd: "
+                            f"{where_differs(key, got, want)}. Write out one element of the forward step it comes "
+                            "from and differentiate it (" + _SECTION4 + ").")
     return passed(name, "all seven gradients agree with torch.autograd tensor by tensor: you have written "
                         "a network's whole backward pass.")
 
@@ -296,23 +324,24 @@ def check_value_training(func) -> Feedback:
                             "zero, forward, backward, update, the same four steps every training loop takes.")
     if close([w.data, b.data], [0.3, -0.4], 1e-12):
         return failed(name, "the parameters never changed: call backward() on the loss and change each "
-                            "parameter's .data in place (a new Value or a rebound name is not the parameter).")
+                            "parameter's .data in place; a new Value or a rebound name is not the parameter "
+                            "(section 3).")
     for kwargs, hint in [
         (dict(zero=False), "the gradients pile up from step to step: Value's backward adds into .grad "
                            "(the += of section 3), so reset every parameter's grad to 0 before each backward."),
-        (dict(sign=-1.0), "the loss goes up: step *against* the gradient."),
+        (dict(sign=-1.0), "the loss goes up: step *against* the gradient (section 5's update)."),
         (dict(record_after=True), "the parameters are right but the losses are one step late: record the loss "
-                                  "you computed before the update."),
+                                  "you computed before the update (exercise 3.3, section 3)."),
     ]:
         wrong_losses, wrong_params = _reference_loop(lr, steps, **kwargs)
-        if close([w.data, b.data], wrong_params, 1e-9) and (kwargs.get("record_after") or
-                                                           close(losses, wrong_losses, 1e-9)):
+        if close([w.data, b.data], wrong_params, 1e-9) and close(losses, wrong_losses, 1e-9):
             return failed(name, hint)
     if not close(losses, ref_losses, 1e-9) and close([w.data, b.data], ref_params, 1e-9):
-        return failed(name, "the parameters are right; the recorded losses are not: append each step's loss.")
+        return failed(name, "the parameters are right; the recorded losses are not: append each step's loss "
+                            "(exercise 3.3, section 3).")
     first = next((i for i, (a, r) in enumerate(zip(losses, ref_losses)) if abs(a - r) > 1e-9), steps - 1)
     return failed(name, f"step {first + 1} gives loss {losses[first]:.6g} where {ref_losses[first]:.6g} was "
-                        "expected; each step is: zero the grads, compute the loss, backward, update.")
+                        "expected; each step is: zero the grads, compute the loss, backward, update (section 5).")
 
 
 EXERCISES = ("3.1 chain rule", "3.2 a new operation", "3.3 training loop on Value", "3.4 linear backward",

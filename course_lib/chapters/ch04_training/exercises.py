@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib.feedback import Feedback, call_student, close, failed, passed
+from course_lib.feedback import Feedback, call_student, close, failed, passed, where_differs
 
 
-def _largest_gap(got, want) -> str:
-    """The largest elementwise difference, formatted, or a note when the shapes differ."""
+def _differs(name: str, got, want) -> str:
+    """Where ``got`` differs most from ``want`` (:func:`where_differs`), or a note when it is not numbers."""
     try:
         got = np.asarray(got, dtype=float)
     except (TypeError, ValueError):
-        return "(not numbers)"
-    if got.shape != np.shape(want):
-        return f"(shape {got.shape}, expected {np.shape(want)})"
-    return f"{np.max(np.abs(got - want)):.3g}"
+        return f"{name} is not an array of numbers"
+    return where_differs(name, got, want)
 
 
 def check_xavier_std(func) -> Feedback:
@@ -33,15 +31,16 @@ def check_xavier_std(func) -> Feedback:
         if close(value, np.sqrt(2.0 / total)):
             continue
         if close(value, 2.0 / total):
-            return failed(name, "that is the variance; the standard deviation is its square root.")
+            return failed(name, "that is the variance; the standard deviation is its square root (section 1).")
         if close(value, np.sqrt(6.0 / total)):
-            return failed(name, "sqrt(6 / (fan_in + fan_out)) is the bound of Xavier's *uniform* version, "
-                                "not its std.")
+            return failed(name, "that is the bound of Xavier's *uniform* version, not the std of the normal one "
+                                "(section 1 gives its variance).")
         if close(value, np.sqrt(2.0 / fan_in)):
-            return failed(name, "sqrt(2 / fan_in) is He's std for ReLU; Xavier averages fan_in and fan_out.")
+            return failed(name, "that is He's std, made for ReLU from fan_in alone; Xavier's balances fan_in and "
+                                "fan_out (section 1).")
         if close(value, np.sqrt(1.0 / fan_in)):
-            return failed(name, "sqrt(1 / fan_in) keeps the forward pass alone in check; "
-                                "Xavier also uses fan_out.")
+            return failed(name, "a std from fan_in alone keeps only the forward pass in check; Xavier's also uses "
+                                "fan_out, for the backward pass (section 1).")
         return failed(name, f"for fan_in={fan_in}, fan_out={fan_out} expected a std of {np.sqrt(2.0 / total):.4f}, "
                             f"got {value:.4f}; Xavier's variance balances both fans (section 1).")
     return passed(name, "Var = 2 / (fan_in + fan_out) balances the forward signal and the backward gradient.")
@@ -74,28 +73,31 @@ def check_adam_step(func) -> Feedback:
         ref_p, ref_m, ref_v = _adam_reference(param, grad, m, v, t, **hp)
         if not close(new_m, ref_m, atol=1e-12):
             if close(new_m, hp["beta1"] * m + grad, atol=1e-12):
-                return failed(name, "m is a moving *average*: the new gradient is weighted by (1 - beta1), "
-                                    "not added in full (that is momentum's sum).")
+                return failed(name, "m is a moving *average*, not momentum's running sum: the old m and the new "
+                                    "gradient get weights that add up to 1 (section 2).")
             if close(new_m, m, atol=1e-12):
-                return failed(name, "m came back unchanged: return the updated moment, not the one you were given.")
-            return failed(name, f"m differs from the expected first moment by up to "
-                                f"{_largest_gap(new_m, ref_m)}; it mixes the old m and the new gradient.")
+                return failed(name, "m came back unchanged: return the updated first moment, not the one you were "
+                                    "given (section 2).")
+            return failed(name, f"step t={t}: " + _differs("m", new_m, ref_m) + "; m is a running average of "
+                                "the gradients (section 2).")
         if not close(new_v, ref_v, atol=1e-12):
             if close(new_v, hp["beta2"] * v + (1 - hp["beta2"]) * grad, atol=1e-12):
-                return failed(name, "v averages the *squared* gradient, elementwise.")
-            return failed(name, f"v differs from the expected second moment by up to "
-                                f"{_largest_gap(new_v, ref_v)}.")
+                return failed(name, "v averages the *squared* gradient, elementwise, not the gradient itself "
+                                    "(section 2).")
+            return failed(name, f"step t={t}: " + _differs("v", new_v, ref_v) + "; v is a running average of "
+                                "the squared gradients (section 2).")
         if close(new_p, ref_p, atol=1e-10):
             continue
         no_bc, _, _ = _adam_reference(param, grad, m, v, t, **hp, bias_correction=False)
         if close(new_p, no_bc, atol=1e-10):
-            return failed(name, "m and v start at zero, so correct their bias: divide m by (1 - beta1**t) "
-                                "and v by (1 - beta2**t) before the step.")
+            return failed(name, "the step skips the bias correction: m and v start at zero and are too small in "
+                                "the first steps, so correct their bias before you step (section 2).")
         if close(new_p, 2 * param - ref_p, atol=1e-10):
-            return failed(name, "the step goes against the gradient: "
-                                "subtract lr * m_hat / (sqrt(v_hat) + eps).")
-        return failed(name, f"m and v are right, the parameter is not (step t={t}): it differs by up to "
-                            f"{_largest_gap(new_p, ref_p)}; check where eps and the square root go.")
+            return failed(name, "your step goes uphill, with the gradient; a descent step goes against the "
+                                "gradient (section 2).")
+        return failed(name, f"m and v are right, the parameter is not (step t={t}): "
+                            + _differs("param", new_p, ref_p) + "; check where eps and the square root go "
+                            "(section 2).")
     return passed(name, "each weight's step is lr * m_hat / (sqrt(v_hat) + eps): about lr in size while "
                         "its gradient keeps its sign, whatever the gradient's scale.")
 
@@ -115,14 +117,16 @@ def check_dropout_forward(func) -> Feedback:
         if close(result, x * mask / (1 - p)):
             continue
         if close(result, x * mask):
-            return failed(name, f"with p={p} the survivors must be scaled by 1 / (1 - p), so that every unit "
-                                "keeps its expected value and evaluation needs no change.")
+            return failed(name, f"with p={p} you zeroed the dropped units but did not rescale the kept ones: "
+                                "inverted dropout scales them so that every unit keeps its expected value "
+                                "(section 3).")
         if close(result, x * mask * (1 - p)):
-            return failed(name, "divide the survivors by (1 - p), do not multiply.")
+            return failed(name, "you shrank the kept units by the keep probability, the old dropout's rule for "
+                                "test time; inverted dropout scales them up during training instead (section 3).")
         if close(result, x * ~mask / (1 - p)):
-            return failed(name, "mask is True where a unit is *kept*; zero the others.")
-        return failed(name, f"with p={p} the output differs from inverted dropout by up to "
-                            f"{_largest_gap(result, x * mask / (1 - p))}: dropped units are 0, kept ones keep "
+            return failed(name, "you zeroed the kept units: mask is True where a unit is *kept* (section 3).")
+        want = np.where(mask, x / (1 - p), 0.0)  # no -0 for a dropped negative unit
+        return failed(name, f"with p={p} " + _differs("out", result, want) + "; dropped units are 0, kept ones keep "
                             "their expected value (section 3).")
     return passed(name, "zero the dropped units, scale the kept ones by 1 / (1 - p).")
 
@@ -189,22 +193,24 @@ def check_batchnorm_backward(func) -> Feedback:
         if value.shape != want[key].shape:
             return failed(name, f"{key} has the shape {value.shape}, but a gradient has the shape of what it is "
                                 f"the gradient of, {want[key].shape}: one value per feature means reducing over "
-                                "the batch axis." if key != "dx" else
+                                "the batch axis (" + _SECTION4 + ")." if key != "dx" else
                                 f"dx has the shape {value.shape}; it must have x's shape {want[key].shape}.")
         got[key] = value
     if close(got["dbeta"], dout.mean(axis=0), 1e-10):
-        return failed(name, "dbeta is a sum over the batch, not a mean: beta is added to every example's output.")
+        return failed(name, "dbeta is a sum over the batch, not a mean: beta is added to every example's output "
+                            "(" + _SECTION4 + ").")
     if not close(got["dbeta"], want["dbeta"], 1e-10):
-        return failed(name, f"dbeta differs by up to {np.max(np.abs(got['dbeta'] - want['dbeta'])):.3g}; beta is "
-                            "added to every example's output.")
+        return failed(name, where_differs("dbeta", got["dbeta"], want["dbeta"]) + "; beta is added to every "
+                            "example's output (" + _SECTION4 + ").")
     if not close(got["dgamma"], want["dgamma"], 1e-10):
         if close(got["dgamma"], _bn_reference(dout, x, gamma, eps, ddof=1)[1], 1e-10):
             return failed(name, "you normalised with the unbiased variance (divide by N - 1); batch norm divides "
                                 "by N in training (" + _SECTION4 + ").")
         if close(got["dgamma"], (dout * x).sum(axis=0), 1e-10):
-            return failed(name, "dgamma multiplies dout by x; gamma scales the *normalised* input x_hat.")
-        return failed(name, f"dgamma differs by up to {np.max(np.abs(got['dgamma'] - want['dgamma'])):.3g}; "
-                            "gamma scales the normalised input of every example.")
+            return failed(name, "your dgamma pairs dout with the raw x; gamma scales the *normalised* input "
+                                "(" + _SECTION4 + "'s formula).")
+        return failed(name, where_differs("dgamma", got["dgamma"], want["dgamma"]) + "; gamma scales the "
+                            "normalised input of every example (" + _SECTION4 + ").")
     if close(got["dx"], want["dx"], 1e-9):
         return passed(name, "dx, dgamma and dbeta agree with torch.autograd: the batch mean and variance "
                             "depend on every example, and your dx carries both of those paths.")
@@ -221,10 +227,9 @@ def check_batchnorm_backward(func) -> Feedback:
     for kwargs, hint in mistakes:
         if close(got["dx"], _bn_reference(dout, x, gamma, eps, **kwargs)[0], 1e-9):
             return failed(name, hint)
-    index = np.unravel_index(int(np.argmax(np.abs(got["dx"] - want["dx"]))), x.shape)
-    return failed(name, f"dgamma and dbeta are right; dx differs from torch.autograd, most at element "
-                        f"{tuple(int(i) for i in index)} (by {abs(got['dx'][index] - want['dx'][index]):.3g}). "
-                        "Follow x through the mean, the variance and x_hat, and add the three paths.")
+    return failed(name, "dgamma and dbeta are right, dx is not: " + where_differs("dx", got["dx"], want["dx"])
+                        + ". Follow x through the mean, the variance and x_hat, and add the three paths "
+                        "(" + _SECTION4 + ").")
 
 
 EXERCISES = ("4.1 Xavier's std", "4.2 one Adam step", "4.3 inverted dropout", "4.4 batch-norm backward")

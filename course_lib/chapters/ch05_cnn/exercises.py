@@ -21,8 +21,9 @@ def check_output_size(func) -> Feedback:
             return problem
         expected = conv_output_size(size, k, s, p)
         if isinstance(result, float) and not float(result).is_integer():
-            return failed(name, f"for size {size}, kernel {k}, stride {s}, padding {p} you returned {result}: "
-                                "a layer has a whole number of outputs; round down with // (floor division).")
+            return failed(name, f"for size {size}, kernel {k}, stride {s}, padding {p} you returned {result}, "
+                                "not a whole number: a window that would hang over the edge is no output, so the "
+                                "fraction has to go (section 4).")
         try:
             value = int(result)
         except (TypeError, ValueError):
@@ -31,13 +32,14 @@ def check_output_size(func) -> Feedback:
             continue
         setting = f"size {size}, kernel {k}, stride {s}, padding {p}"
         if p and value == (size + p - k) // s + 1:
-            return failed(name, f"{setting}: padding adds zeros on BOTH sides, so it counts twice: size + 2*padding.")
+            return failed(name, f"{setting}: expected {expected}, got {value}; you counted the padding once, but "
+                                "it adds zeros on BOTH sides (section 4).")
         if value == expected - 1:
-            return failed(name, f"{setting}: expected {expected}, got {value}. Count the first window too: ... + 1.")
-        if value == (size + 2 * p - k) / s:
-            return failed(name, f"{setting}: expected {expected}, got {value}. Add 1 for the first window.")
-        return failed(name, f"{setting}: expected {expected}, got {value}; "
-                            "the formula is floor((size + 2*padding - kernel_size) / stride) + 1.")
+            return failed(name, f"{setting}: expected {expected}, got {value}, one too few: you counted the strides "
+                                "between windows but not the first window (section 4).")
+        gap = f"{abs(value - expected)} too {'many' if value > expected else 'few'}"
+        return failed(name, f"{setting}: expected {expected}, got {value}, {gap}; count that setting's windows by "
+                            "hand, as section 4 does for the 7x7 input.")
     return passed(name, f"right for all {len(_SIZE_CASES)} settings, including strides that do not divide evenly.")
 
 
@@ -49,17 +51,23 @@ def check_conv_parameters(func) -> Feedback:
         if problem is not None:
             return problem
         expected = f * (c * k * k + 1)
+        if isinstance(result, bool) or not isinstance(result, int | float | np.integer | np.floating):
+            return failed(name, f"return one number (an int), got {type(result).__name__}.")
         if result == expected:
             continue
         layer = f"Conv2d({c}, {f}, kernel_size={k})"
         if result == f * c * k * k:
-            return failed(name, f"{layer}: the weights are right; add one bias per filter.")
+            return failed(name, f"{layer}: the weights are right, the biases are missing: each filter has one "
+                                "(section 3).")
         if result == f * (k * k + 1) or result == f * k * k:
-            return failed(name, f"{layer}: a filter spans every input channel, so it has C*K*K weights.")
+            return failed(name, f"{layer}: you gave each filter one channel, but a filter reaches through every "
+                                "input channel (section 3: local in space, full in depth).")
         if result == c * k * k + 1:
-            return failed(name, f"{layer}: that is one filter; the layer has out_channels of them.")
-        return failed(name, f"{layer}: expected {expected}, got {result}. Each of the F filters has C*K*K "
-                            "weights and one bias; nothing depends on the image size.")
+            return failed(name, f"{layer}: that is the count of one filter; the layer has out_channels of them "
+                                "(section 3).")
+        gap = f"{abs(result - expected)} too {'many' if result > expected else 'few'}"
+        return failed(name, f"{layer}: expected {expected}, got {result}, {gap}; count one filter's weights and "
+                            "bias, then the filters, as section 3 does; the image size plays no part.")
     return passed(name, "F * (C*K*K + 1), whatever the image size: that is weight sharing.")
 
 
@@ -76,16 +84,27 @@ def check_correlate(func) -> Feedback:
     if problem is not None:
         return problem
     expected = _reference_correlation(image, kernel)
-    shape = np.shape(result)
+    try:
+        result = np.asarray(result, dtype=float)
+    except (TypeError, ValueError):
+        return failed(name, f"return the output as one array of numbers, got {type(result).__name__}.")
+    shape = result.shape
+    wanted = f"for a 6x7 image and a 2x3 kernel the output is {expected.shape[0]}x{expected.shape[1]}"
+    if shape == image.shape:
+        return failed(name, f"{wanted}, but yours has the image's shape {shape}, as with padding 'same': keep only "
+                            "the valid positions, where the whole kernel fits inside the image (section 1).")
+    if shape == (expected.shape[0] - 1, expected.shape[1] - 1):
+        return failed(name, f"{wanted}, but yours is {shape[0]}x{shape[1]}, one short on each axis: the last "
+                            "position where the kernel still fits counts too (section 1).")
     if shape != expected.shape:
-        return failed(name, f"for a 6x7 image and a 2x3 kernel the output is {expected.shape[0]}x{expected.shape[1]} "
-                            f"(H - KH + 1, W - KW + 1); got shape {shape}.")
+        return failed(name, f"{wanted}, one value per position where the whole kernel fits (section 1); "
+                            f"got shape {shape}.")
     if close(result, expected):
         return passed(name, "out[i, j] = sum(image[i:i+KH, j:j+KW] * kernel): no flip, as in every DL library.")
     if close(result, _reference_correlation(image, kernel[::-1, ::-1])):
-        return failed(name, "you flipped the kernel: that is the textbook convolution. Deep-learning "
-                            "'convolution' is a cross-correlation: multiply image[i + a, j + b] by kernel[a, b].")
-    return failed(name, "out[i, j] should be the sum of image[i:i+KH, j:j+KW] * kernel.")
+        return failed(name, "you flipped the kernel: that is the textbook convolution; deep-learning "
+                            "'convolution' is a cross-correlation, with no flip (section 1).")
+    return failed(name, where_differs("out", result, expected) + "; reread the 2-D sum at the end of section 1.")
 
 
 def _edge_images(size=9):
@@ -113,16 +132,17 @@ def check_edge_filter(kernel) -> Feedback:
     flat, vertical, horizontal = (correlate2d(img, kernel) for img in _edge_images())
     on_vertical = float(np.max(vertical))
     if abs(float(np.max(np.abs(flat)))) > 1e-9:
-        return failed(name, "a flat region should give 0: make the weights sum to zero.")
+        return failed(name, f"a flat region gives {float(flat.flat[0]):.3g}, not 0: your weights do not add up to "
+                            "zero, unlike the edge filters of section 2.")
     if on_vertical <= 1e-9:
         if np.min(vertical) < -1e-9:
-            return failed(name, "the sign is flipped: dark-to-bright from left to right should give a "
-                                "POSITIVE output; put the negative weights on the left.")
-        return failed(name, "no response to a vertical edge: put negative weights in the left column "
-                            "and positive ones in the right column.")
+            return failed(name, "the sign is flipped: your filter answers a dark-to-bright edge (left to right) "
+                                "with a negative output, and the exercise wants it positive (section 2, Sobel x).")
+        return failed(name, "no response to a vertical edge: your filter does not tell the left of its window "
+                            "from the right (section 2, Sobel x).")
     if float(np.max(np.abs(horizontal))) > 1e-9:
-        return failed(name, "it also answers horizontal edges: make every ROW of the kernel sum to zero, "
-                            "so that a change from top to bottom cancels out.")
+        return failed(name, "it also answers horizontal edges: a change from top to bottom does not cancel out "
+                            "in your kernel (section 2: Sobel x against Sobel y).")
     return passed(name, f"0 on flat regions and horizontal edges, {on_vertical:.3g} on the vertical edge.")
 
 
@@ -189,7 +209,10 @@ def check_conv_backward(func) -> Feedback:
             return problem
         if not isinstance(result, tuple | list) or len(result) != 3:
             return failed(name, "return three arrays, (dx, dweight, dbias), in that order.")
-        dx, dw, db = (np.asarray(r, dtype=float) if r is not None else None for r in result)
+        try:
+            dx, dw, db = (np.asarray(r, dtype=float) if r is not None else None for r in result)
+        except (TypeError, ValueError):
+            return failed(name, "return three arrays of numbers, (dx, dweight, dbias).")
         ref = _torch_conv_grads(dout, x, weight, bias, stride, padding)
         setting = f"x {x_shape}, weight {weight.shape}, stride {stride}, padding {padding}"
         padded = (x_shape[0], x_shape[1], x_shape[2] + 2 * padding, x_shape[3] + 2 * padding)
@@ -201,7 +224,7 @@ def check_conv_backward(func) -> Feedback:
                                         f"around x are not inputs, so drop that border from dx.{where}")
                 if label == "dbias" and shape == (x_shape[0], f):
                     return failed(name, f"{setting}: dbias has shape {shape}: one bias per filter is shared by "
-                                        "every image too, so sum over the batch as well.")
+                                        f"every image too, so sum over the batch as well.{where}")
                 return failed(name, f"{setting}: {label} should have shape {exp.shape} (the shape of what it is "
                                     f"the gradient of), got {shape}.")
         if not close(db, ref[2]):
@@ -209,7 +232,7 @@ def check_conv_backward(func) -> Feedback:
                 return failed(name, "dbias is an average; every output position and every image used the "
                                     f"bias once, so their gradients add up (a sum, not a mean).{where}")
             return failed(name, where_differs("dbias", db, ref[2]) + ". Each filter's bias receives every "
-                                "dout value of that filter's maps.")
+                                f"dout value of that filter's maps.{where}")
         slow = _conv_backward_loops(dout, x, weight, stride, padding, step=1) if stride > 1 else None
         flipped = _conv_backward_loops(dout, x, weight, stride, padding, flip=True)
         for label, got, exp, k in (("dweight", dw, ref[1], 1), ("dx", dx, ref[0], 0)):
@@ -217,17 +240,18 @@ def check_conv_backward(func) -> Feedback:
                 continue
             if label == "dweight" and close(got * x_shape[0], exp):
                 return failed(name, "dweight is divided by the batch size: the loss already says how to weigh "
-                                    "the images, so add every image's contribution (a sum).")
+                                    f"the images, so add every image's contribution (a sum).{where}")
             if label == "dweight" and close(got, exp[:, :, ::-1, ::-1]):
                 return failed(name, "dweight is turned by 180 degrees: the forward pass is a correlation "
-                                    "(no flip), so the window pixel at offset (a, b) pairs with weight[..., a, b].")
+                                    "(no flip), so each weight's gradient comes from the pixels it multiplied, "
+                                    f"at the same place in the window.{where}")
             if label == "dx" and close(got, flipped[0]):
                 return failed(name, "dx uses the kernel turned by 180 degrees: send each dout value back to "
                                     f"the window it came from, through the same weights the forward pass used.{where}")
             if slow is not None and close(got, slow[k]):
-                return failed(name, f"{setting}: {label} puts the window of output (i, j) at (i, j); with "
-                                    f"stride {stride} it starts at (i * stride, j * stride).")
-            return failed(name, f"{setting}: " + where_differs(label, got, exp) + ".")
+                return failed(name, f"{setting}: {label} ignores the stride: your windows move by one pixel from "
+                                    f"one output to the next, the forward pass's by {stride}.{where}")
+            return failed(name, f"{setting}: " + where_differs(label, got, exp) + f".{where}")
     return passed(name, "dx, dweight and dbias agree with torch.autograd on an odd-sized case with a 3x2 kernel, "
                         "stride 2 and padding 1.")
 
@@ -292,7 +316,7 @@ def check_maxpool_backward(func) -> Feedback:
                             "and the row outside every window are handled.")
     variants = _maxpool_backward_variants(dout, x, k)
     if not close(variants["right"], expected):  # the check's own reference must agree with torch
-        return failed(name, where_differs("dx", dx, expected) + ".")
+        return failed(name, where_differs("dx", dx, expected) + f".{where}")
     if close(dx, variants["average"]):
         return failed(name, f"the gradient is shared equally by the window: that is AVERAGE pooling's backward. "
                             f"Max pooling passed on one value per window.{where}")
@@ -302,11 +326,12 @@ def check_maxpool_backward(func) -> Feedback:
                             f"only that one gets it.{where}")
     if close(dx, variants["ones"]):
         return failed(name, "the maximum gets 1 instead of its window's dout value: the chain rule multiplies "
-                            "by the upstream gradient.")
+                            f"by the upstream gradient.{where}")
     if close(dx, variants["swapped"]):
-        return failed(name, "the gradient lands at the maximum's position with row and column swapped: a "
-                            "window flattened row by row stores element (r, c) at r * kernel_size + c.")
-    return failed(name, where_differs("dx", dx, expected) + ".")
+        return failed(name, "the gradient lands at the maximum's position with row and column swapped: the "
+                            "window was flattened row by row, so undo it in that order (exercise 5.6, "
+                            "section 7).")
+    return failed(name, where_differs("dx", dx, expected) + f".{where}")
 
 
 EXERCISES = ("5.1 2-D correlation", "5.2 edge filter", "5.3 parameters of a conv layer", "5.4 output size",

@@ -8,6 +8,14 @@ from course_lib.feedback import Feedback, call_student, close, failed, passed, w
 from course_lib.scratch.layers import sigmoid
 
 
+def _where(label, yours, expected) -> str:
+    """``where_differs`` for any answer: an answer that is not numbers is said to be so."""
+    try:
+        return where_differs(label, yours, expected)
+    except (TypeError, ValueError):
+        return f"{label} should be an array of numbers, got {type(yours).__name__}"
+
+
 def check_rnn_step(func) -> Feedback:
     """Exercise 6.1: ``func(x, h_prev, W_xh, W_hh, b) -> h`` = tanh(W_hh h_prev + W_xh x + b), column vectors."""
     name = "6.1 one RNN step"
@@ -24,16 +32,20 @@ def check_rnn_step(func) -> Feedback:
         if close(result, np.tanh(a)):
             continue
         if close(result, a):
-            return failed(name, "you forgot the non-linearity: h = tanh(...).")
+            return failed(name, "the non-linearity is missing: the new state is squashed by a tanh (section 1's "
+                                "formula).")
         if close(result, np.tanh(W_xh @ x + b)):
-            return failed(name, "h_prev is missing: the recurrence adds W_hh @ h_prev.")
+            return failed(name, "h_prev is missing: the new state depends on the previous one too, through W_hh "
+                                "(section 1's recurrence).")
         if close(result, np.tanh(W_hh @ h_prev + W_xh @ x)):
-            return failed(name, "add the bias b inside the tanh.")
+            return failed(name, "the bias b is missing: it belongs inside the tanh (section 1).")
         if close(result, sigmoid(a)):
-            return failed(name, "the vanilla RNN of the slides uses tanh, not the sigmoid.")
+            return failed(name, "the vanilla RNN of the slides uses tanh, not the sigmoid (section 1).")
         if close(result, np.tanh(W_hh.T @ h_prev + W_xh @ x + b)):
-            return failed(name, "W_hh is transposed: with column vectors it is W_hh @ h_prev.")
-        return failed(name, "h = tanh(W_hh @ h_prev + W_xh @ x + b): two matrix-vector products, a bias, a tanh.")
+            return failed(name, "W_hh is transposed: the .T of section 1's loop is for row vectors; this exercise "
+                                "uses column vectors, as on the slides (section 1).")
+        return failed(name, f"{_where('h', result, np.tanh(a))}; no common mistake matches: compare each term "
+                            "with section 1's formula.")
     return passed(name, "h_t = tanh(W_hh h_{t-1} + W_xh x_t + b): the same weights at every step.")
 
 
@@ -58,14 +70,21 @@ def check_lstm_cell(func) -> Feedback:
     if close(c, h_ref) and close(h, c_ref):
         return failed(name, "c and h are swapped: return (c, h).")
     if close(c, i * c_prev + f * g):
-        return failed(name, "the forget gate multiplies the old cell c_prev, the input gate the candidate g.")
+        return failed(name, "the forget and input gates are swapped: the forget gate decides how much of the old "
+                            "cell to keep, the input gate how much of the candidate to write (section 4).")
+    if close(c, c_prev + i * g):
+        return failed(name, "the forget gate is missing: the old cell is kept only as far as the forget gate "
+                            "lets it through (section 4).")
     if close(c, c_ref) and close(h, o * c_ref):
-        return failed(name, "c is right; h squashes it first: h = o * tanh(c).")
+        return failed(name, "c is right; h is missing the tanh on the cell (section 4's formula for h_t).")
     if close(c, c_ref) and close(h, np.tanh(o * c_ref)):
-        return failed(name, "c is right; the tanh goes on c before the output gate: h = o * tanh(c).")
+        return failed(name, "c is right; h applies the tanh and the output gate in the wrong order (section 4's "
+                            "formula for h_t).")
     if close(c, c_ref):
-        return failed(name, "c is right; h = o * tanh(c), elementwise.")
-    return failed(name, "c = f * c_prev + i * g and h = o * tanh(c), all elementwise.")
+        return failed(name, f"c is right; {_where('h', h, h_ref)}: no common mistake matches, compare h with "
+                            "section 4's formula for h_t.")
+    return failed(name, f"{_where('c', c, c_ref)}; no common mistake matches: compare c with section 4's cell "
+                        "update.")
 
 
 def check_lstm_params(func) -> Feedback:
@@ -85,17 +104,21 @@ def check_lstm_params(func) -> Feedback:
         if value == right:
             continue
         if value == 4 * h * (d + h) + 4 * h:
-            return failed(name, "torch keeps two bias vectors, bias_ih and bias_hh, each of 4H entries.")
+            return failed(name, "one bias is missing: torch keeps two bias vectors, bias_ih and bias_hh "
+                                "(section 1).")
         if value == 4 * h * (d + h):
-            return failed(name, "that is the slides' W [4n x 2n] alone (no bias); torch adds bias_ih and bias_hh.")
+            return failed(name, "that counts the weights alone, like the slides' W [4n x 2n]; torch's biases are "
+                                "missing (sections 1 and 4).")
         if value == h * (d + h) + 2 * h:
-            return failed(name, "that is a vanilla RNN; an LSTM has four gate blocks (i, f, g, o).")
+            return failed(name, "that is a vanilla RNN; an LSTM has four gate blocks (i, f, g, o) (section 4).")
         if value == 3 * h * (d + h) + 6 * h:
-            return failed(name, "that is a GRU's count (three blocks); the LSTM has four.")
+            return failed(name, "that is a GRU's count (three blocks); the LSTM has four (sections 4 and 5).")
         if value == 4 * d * h + 8 * h:
-            return failed(name, "weight_hh (4H, H) is missing: the recurrent weights grow with H squared.")
-        return failed(name, f"for input_size={d}, hidden_size={h} expected {right}, got {value}; add up "
-                            "weight_ih (4H, D), weight_hh (4H, H), bias_ih (4H,) and bias_hh (4H,).")
+            return failed(name, "the recurrent weights weight_hh are missing: they grow with H squared "
+                                "(section 4).")
+        return failed(name, f"for input_size={d}, hidden_size={h} your count {value} should be {right} (off by "
+                            f"{value - right:+d}); no common mistake matches: count every array of section 4's "
+                            "PyTorch layout.")
     return passed(name, "4H(D + H) weights and 8H biases: the 4 is one block per gate.")
 
 
@@ -121,17 +144,21 @@ def check_temperature_softmax(func) -> Feedback:
         if close(result, ref, 1e-9):
             continue
         if not np.all(np.isfinite(result)):
-            return failed(name, "exp overflowed for large logits: subtract the largest logit first "
-                                "(softmax does not change when every logit moves by the same amount).")
+            return failed(name, "exp overflowed for large logits: softmax does not change when every logit "
+                                "moves by the same amount, so exp need never see a large number (section 8).")
         zm = logits * temperature
         if close(result, np.exp(zm - zm.max()) / np.exp(zm - zm.max()).sum(), 1e-9):
-            return failed(name, "divide the logits by the temperature, not multiply: a high temperature flattens.")
+            return failed(name, "the temperature multiplies the logits instead of dividing them, so a high "
+                                "temperature sharpens where it should flatten (section 8).")
         e = np.exp(logits - logits.max())
         if close(result, e / e.sum(), 1e-9):
-            return failed(name, "the temperature is ignored: use softmax(logits / temperature).")
+            return failed(name, "the temperature is ignored: your probabilities are those of temperature 1 "
+                                f"for temperature {temperature:g} (section 8).")
         if not close(result.sum(), 1.0, 1e-9):
-            return failed(name, "probabilities must sum to 1: divide by the sum of the exponentials.")
-        return failed(name, "p = exp(z - max z) / sum(exp(z - max z)) with z = logits / temperature.")
+            return failed(name, "the probabilities do not sum to 1: the normalisation is missing (section 8's "
+                                "formula).")
+        return failed(name, f"for temperature {temperature:g}, {where_differs('p', result, ref)}; no common "
+                            "mistake matches: compare with section 8's formula.")
     return passed(name, "low temperatures sharpen the distribution, high ones flatten it towards uniform.")
 
 
@@ -203,7 +230,7 @@ def check_rnn_step_backward(func) -> Feedback:
     for label, yours, exp in zip(_STEP_NAMES, got, expected):
         if yours.shape != exp.shape and yours.shape == exp.shape[::-1] and label.startswith("dweight"):
             return failed(name, f"{label} has shape {yours.shape}, the transpose of its weight's {exp.shape}: a "
-                                "weight's gradient has the weight's own shape (rows = hidden units).")
+                                f"weight's gradient has the weight's own shape (rows = hidden units){where}.")
         if yours.shape != exp.shape:
             return failed(name, f"{label} should have shape {exp.shape} (the shape of what it is the gradient "
                                 f"of), got {yours.shape}.")
@@ -221,23 +248,24 @@ def check_rnn_step_backward(func) -> Feedback:
     da = dh * (1 - h_next**2)
     messages = {
         "no tanh": "the gradient skipped the tanh: dL/da (the pre-activation) is dL/dh times the tanh's "
-                   f"derivative at this step.{where}",
-        "h_prev": f"the tanh's derivative belongs to THIS step's output, h_next, not to h_prev.{where}",
-        "1 - h": f"that is not the derivative of tanh: compare with the factor in delta_t.{where}",
+                   f"derivative at this step{where}.",
+        "h_prev": f"the tanh's derivative belongs to THIS step's output, h_next, not to h_prev{where}.",
+        "1 - h": f"that is not the derivative of tanh: compare with the factor in delta_t{where}.",
     }
     for key, grads in wrong.items():
         if sum(close(a, b) for a, b in zip(got, grads)) >= 3:
             return failed(name, messages[key])
     if close(got[4] * len(x), expected[4]):
         return failed(name, "dbias is an average over the batch; the bias was added to every row, so their "
-                            "gradients add up (a sum).")
+                            f"gradients add up (a sum){where}.")
     if close(got[1], da @ weight_hh.T):
         return failed(name, "dh_prev uses W_hh transposed: the forward pass multiplied h_prev by the transpose "
-                            "of W_hh, so the gradient goes back through W_hh itself, untransposed.")
+                            f"of W_hh, so the gradient goes back through W_hh itself, untransposed{where}.")
     for label, yours, exp in zip(_STEP_NAMES, got, expected):
         if not close(yours, exp):
-            return failed(name, where_differs(label, yours, exp) + ".")
-    return failed(name, "the gradients differ from torch's.")  # not reached: some element differs above
+            return failed(name, f"{where_differs(label, yours, exp)}; no common mistake matches: compare each "
+                                "gradient with section 2's.")
+    return failed(name, f"the gradients differ from torch's{where}.")  # not reached: some element differs above
 
 
 def _sequence_case():
@@ -295,23 +323,23 @@ def check_bptt(func) -> Feedback:
         return passed(name, "dx, dh0 and the weight gradients agree with torch.autograd through nn.RNN over 5 steps.")
     variants = {
         "carry": (_bptt(*args, carry=False), "step t only received the gradient on its own output: the "
-                  "gradient that flows back from step t+1 through h_t (the previous iteration's dh_prev) must "
-                  f"be added to it before the tanh.{where}"),
+                  f"gradient that flows back from step t+1 through h_t is missing{where}."),
         "accumulate": (_bptt(*args, accumulate=False), "the weights are shared by every step, so their "
-                       "gradients are sums over the steps; yours keep only one step's contribution."),
+                       f"gradients are sums over the steps; yours keep only one step's contribution{where}."),
         "shift": (_bptt(*args, shift=False), "step t's previous state is h_{t-1} (h0 for the first step), "
-                  "not h_t: an off-by-one in the states fed to dweight_hh."),
+                  f"not h_t: an off-by-one in the states fed to dweight_hh{where}."),
     }
     for wrong, hint in variants.values():
         if sum(close(a, b) for a, b in zip(got, wrong)) >= 4:
             return failed(name, hint)
     if close(got[1], np.zeros_like(expected[1])):
         return failed(name, "dh0 is zero: the gradient that leaves the first step towards h0 is what the "
-                            "loop carries after its last iteration.")
+                            f"loop carries after its last iteration{where}.")
     for label, yours, exp in zip(_SEQ_NAMES, got, expected):
         if not close(yours, exp):
-            return failed(name, where_differs(label, yours, exp) + ".")
-    return failed(name, "the gradients differ from torch's.")
+            return failed(name, f"{where_differs(label, yours, exp)}; no common mistake matches: walk the steps "
+                                "backwards as in section 2.")
+    return failed(name, f"the gradients differ from torch's{where}.")
 
 
 EXERCISES = ("6.1 one RNN step", "6.2 the LSTM cell update", "6.3 counting LSTM parameters",

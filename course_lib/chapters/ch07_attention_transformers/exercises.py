@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib.feedback import Feedback, call_student, close, failed, passed
+from course_lib.feedback import Feedback, call_student, close, failed, passed, where_differs
 
 
 def _softmax(s, axis=-1):
@@ -47,16 +47,16 @@ def _as_array(name, result, shape):
     return arr, None
 
 
-def _where_it_differs(name, result, expected, what="out"):
-    diff = np.abs(result - expected)
+def _where_it_differs(name, result, expected, what="out", section="section 1"):
+    """The hint for an answer no common mistake explains: which element differs most and by how much (the course's
+    ``where_differs``), plus this chapter's advice and the section to reread."""
     if not np.all(np.isfinite(result)):
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(result))[0])
-        return failed(name, f"{what}{list(index)} is {result[index]}: not a finite number. Subtract the row "
-                            "maximum before exp, and make sure every row keeps at least one score.")
-    index = tuple(int(i) for i in np.unravel_index(np.argmax(diff), diff.shape))
-    return failed(name, f"{what}{list(index)} is {result[index]:.4f} where {expected[index]:.4f} is expected "
-                        f"(off by {diff[index]:.2g}); no common mistake matches, so print your intermediate "
-                        "scores and weights for a 2 x 2 example and check each step.")
+        return failed(name, f"{what}{list(index)} is {result[index]}: not a finite number. exp of a large score "
+                            "overflows unless the row maximum is subtracted first, and a row with every score "
+                            f"blocked has nothing to normalise ({section}).")
+    return failed(name, f"{where_differs(what, result, expected)}; no common mistake matches, so print your "
+                        f"intermediate scores and weights for a 2 x 2 example and check each step ({section}).")
 
 
 def _cases(rng):
@@ -206,7 +206,7 @@ def check_causal_self_attention(func) -> Feedback:
         if not np.all(np.isfinite(out[0])) and np.all(np.isfinite(out[1:])):
             return failed(name, "the first row came out NaN: it has no key left, so the diagonal is blocked too. "
                                 "A position may attend to itself (section 5).")
-        return _where_it_differs(name, out, right)
+        return _where_it_differs(name, out, right, section="sections 4 and 5")
     return passed(name, "each head attends to the past in its own slice of the features; the blocked scores get "
                         "weight exactly 0, and PyTorch's multi_head_attention_forward agrees.")
 
@@ -260,7 +260,7 @@ def check_attention_backward(func) -> Feedback:
             if P.shape[0] == P.shape[1] and close(dV, P @ dout):
                 return failed(name, "dV uses the weights untransposed: out = P V, so V's gradient takes P's "
                                     "transpose (section 6).")
-            return _where_it_differs(name, dV, rV, "dV")
+            return _where_it_differs(name, dV, rV, "dV", "section 6")
         dS_mean = P * (dP - (dP * P).mean(axis=1, keepdims=True))
         if close(dQ, dS_mean @ K / np.sqrt(d)):
             return failed(name, "the softmax backward subtracts the *sum* over the row of dP * P, not its mean "
@@ -275,8 +275,8 @@ def check_attention_backward(func) -> Feedback:
             return failed(name, "dK: the scores are Q K^T, so K's gradient needs the transpose of the scores' "
                                 "gradient (section 6).")
         if not close(dQ, rQ):
-            return _where_it_differs(name, dQ, rQ, "dQ")
-        return _where_it_differs(name, dK, rK, "dK")
+            return _where_it_differs(name, dQ, rQ, "dQ", "section 6")
+        return _where_it_differs(name, dK, rK, "dK", "section 6")
     return passed(name, "your dQ, dK and dV equal PyTorch's autograd through F.scaled_dot_product_attention.")
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_lib.feedback import Feedback, call_student, close, failed, passed
+from course_lib.feedback import Feedback, call_student, close, failed, passed, where_differs
 
 
 def _as_float(name: str, result):
@@ -40,15 +40,15 @@ def check_kl_1d(func) -> Feedback:
         if close(value, expected):
             continue
         if close(value, 0.5 * (mu**2 + sigma**2 - 1.0) - 2 * np.log(sigma)):
-            return failed(name, "log sigma^2 = 2 log sigma, and the formula halves it: "
-                                "the term is -log(sigma).")
+            return failed(name, "the log term is doubled: log sigma^2 = 2 log sigma, and the formula halves it "
+                                "(section 4.2).")
         if close(value, 0.5 * (mu**2 + sigma - 1.0) - np.log(sigma)):
             return failed(name, "the variance is sigma squared, not sigma (section 4.2).")
         if close(value, 0.5 * (mu**2 + sigma**2 - 1.0)):
-            return failed(name, "you left out the -log(sigma) term: "
-                                "without it a narrow Gaussian looks cheap.")
+            return failed(name, "you left out the -log(sigma) term: without it a narrow Gaussian looks cheap "
+                                "(section 4.2).")
         if close(value, -expected):
-            return failed(name, "the sign is flipped: a KL divergence is never negative.")
+            return failed(name, "the sign is flipped: a KL divergence is never negative (section 4.2).")
         return failed(name, f"for mu={mu}, sigma={sigma} your value {value:.4f} differs from the right one by "
                             f"{abs(value - expected):.3g}; compare each term with section 4.2's formula.")
     return passed(name, "zero only for mu = 0, sigma = 1; "
@@ -69,19 +69,22 @@ def check_reparameterize(func) -> Feedback:
         if close(result, mu + np.exp(0.5 * logvar) * eps):
             continue
         if close(result, mu + np.exp(logvar) * eps):
-            return failed(name, "exp(logvar) is the variance; scale eps by the standard deviation, "
-                                "exp(logvar / 2).")
+            return failed(name, "exp(logvar) is the variance: eps is scaled by the standard deviation, not the "
+                                "variance (section 4.1).")
         if close(result, mu + logvar * eps):
-            return failed(name, "logvar is the log of the variance: "
-                                "the standard deviation is exp(logvar / 2).")
+            return failed(name, "logvar is the log of the variance, not a standard deviation: undo the log first "
+                                "(section 4.1).")
         if close(result, np.exp(0.5 * logvar) * eps):
-            return failed(name, "shift the scaled noise by the mean: z = mu + std * eps.")
+            return failed(name, "the mean mu is missing: the scaled noise is shifted by it (section 4.1).")
         if close(result, mu + np.sqrt(np.abs(logvar)) * eps):
-            return failed(name, "logvar is a logarithm: undo it with exp before taking the square root.")
-        diff = np.abs(np.asarray(result, dtype=float) - (mu + np.exp(0.5 * logvar) * eps))
-        where = tuple(int(i) for i in np.unravel_index(np.argmax(diff), shape))
-        return failed(name, f"z{list(where)} is off by {diff[where]:.3g}; no common mistake matches: "
-                            "reread section 4.1 and check your answer for mu = 0, logvar = 0.")
+            return failed(name, "logvar is a logarithm: undo it with exp before taking the square root "
+                                "(section 4.1).")
+        try:
+            where = where_differs("z", result, mu + np.exp(0.5 * logvar) * eps)
+        except (TypeError, ValueError):
+            return failed(name, f"z should be an array of numbers, got {type(result).__name__}.")
+        return failed(name, f"{where}; no common mistake matches: reread section 4.1 and check your answer for "
+                            "mu = 0, logvar = 0.")
     return passed(name, "the noise is an input, so gradients flow through mu and logvar.")
 
 
@@ -99,13 +102,16 @@ def check_compression_ratio(func) -> Feedback:
         if close(value, size / code):
             continue
         if close(value, code / size):
-            return failed(name, "the ratio is the other way round: input size / code size, larger than 1.")
+            return failed(name, "the ratio is the other way round: it counts the input numbers per code number, "
+                                "so a code smaller than its input gives a ratio above 1 (section 1).")
         if close(value, shape[0] / code):
-            return failed(name, f"count every number of the input: {shape} holds {size} of them "
-                                "(multiply the dimensions, e.g. with np.prod).")
+            return failed(name, f"only the first dimension of the input shape {shape} is counted: count every "
+                                "number of the input (section 1).")
         if close(value, size // code) and size % code:
-            return failed(name, "use true division (/), not floor division (//).")
-        return failed(name, f"for an input of shape {shape} and a code of {code} expected {size / code:.4g}.")
+            return failed(name, "that is a floor division: the ratio need not be a whole number (section 1).")
+        return failed(name, f"for an input of shape {shape} and a code of {code} numbers your ratio {value:.6g} "
+                            f"should be {size / code:.6g}; no common mistake matches: reread exercise 8.1's "
+                            "example in section 1.")
     return passed(name, "an 8x8 digit squeezed into 8 numbers: each code number stands for 8 pixels.")
 
 
@@ -125,12 +131,14 @@ def _torch_vae_loss_grads(logits, x, mu, logvar):
 
 
 def _differs(name, what, mine, right):
-    diff = np.abs(np.asarray(mine, dtype=float) - right)
-    where = tuple(int(i) for i in np.unravel_index(np.argmax(diff), diff.shape)) if diff.ndim else ()
-    place = f"{list(where)}" if where else ""
-    return failed(name, f"{what}{place} is off by {float(diff[where] if where else diff):.3g} (largest "
-                        "difference); no common mistake matches: take a batch of one example with one pixel "
-                        "and one latent dimension and compare each term with section 4.")
+    """The hint for an answer no known mistake explains: where it differs (``where_differs``) and what to try."""
+    if np.ndim(right) == 0:
+        gap = abs(float(mine) - float(right))
+        where = f"{what} is {float(mine):.6g} but should be {float(right):.6g} (|difference| {gap:.3g})"
+    else:
+        where = where_differs(what, mine, right)
+    return failed(name, f"{where}; no common mistake matches: take a batch of one example with one pixel and one "
+                        "latent dimension and compare each term with section 4.")
 
 
 def _loss_only(logits, x, mu, logvar):
@@ -198,7 +206,7 @@ def check_vae_loss(func) -> Feedback:
                                     "sums -log p(x | z) over all pixels of an example (section 4, the ELBO).")
             if close(loss, n * (bce + kl)):
                 return failed(name, "the loss is summed over the batch: average it over the examples, so that its "
-                                    "size does not depend on the batch size (section 4.3).")
+                                    "size does not depend on the batch size (section 4).")
             if close(loss, bce):
                 return failed(name, "the KL term is missing: the negative ELBO is reconstruction + KL (section 4).")
             if close(loss, bce - kl):
@@ -210,15 +218,17 @@ def check_vae_loss(func) -> Feedback:
         if not close(dlogits, r_dlogits):
             if close(dlogits, (logits - x) / n):
                 return failed(name, "dlogits: the decoder outputs logits, and the probabilities are their sigmoid; "
-                                    "the gradient of binary cross-entropy with logits goes through it (section 4.3).")
+                                    "the gradient of binary cross-entropy with logits goes through it (section 4).")
             if close(dlogits, (p - x)) or close(dlogits, (p - x) / (n * d)):
                 return failed(name, "dlogits has the wrong scale: the loss sums over pixels and averages over "
-                                    "examples, so its gradient carries the same 1/N and no 1/D.")
+                                    "examples, so its gradient carries the same 1/N and no 1/D (section 4).")
             return _differs(name, "dlogits", dlogits, r_dlogits)
         if not close(dmu, r_dmu):
-            if close(dmu, mu) or close(dmu, 2 * mu / n):
-                return failed(name, "dmu: differentiate the KL term's mu^2 / 2 and keep the 1/N of the batch "
-                                    "average (section 4.2).")
+            if close(dmu, mu):
+                return failed(name, "dmu is missing the 1/N of the batch average (section 4.2).")
+            if close(dmu, 2 * mu / n):
+                return failed(name, "dmu is twice too large: it is missing the factor 1/2 of the KL term "
+                                    "(section 4.2).")
             return _differs(name, "dmu", dmu, r_dmu)
         if not close(dlogvar, r_dlogvar):
             var = np.exp(logvar)
@@ -228,7 +238,7 @@ def check_vae_loss(func) -> Feedback:
                 return failed(name, "dlogvar: the KL term holds both sigma^2 = exp(logvar) and -logvar; "
                                     "differentiate both (section 4.2).")
             if close(dlogvar, 0.5 * (var - 1)):
-                return failed(name, "dlogvar is missing the 1/N of the batch average.")
+                return failed(name, "dlogvar is missing the 1/N of the batch average (section 4.2).")
             return _differs(name, "dlogvar", dlogvar, r_dlogvar)
     return passed(name, "reconstruction summed over pixels plus KL, averaged over the batch, with the gradients "
                         "autograd finds (and central differences agree).")
@@ -281,14 +291,15 @@ def _reference_grads(encoder, decoder, x, eps, variant=None):
 _STEP_MISTAKES = {
     "no_kl": "the KL term's own gradient (dmu and dlogvar that vae_loss returns) is not added at the encoder's "
              "outputs: mu and logvar reach the loss along two paths, and both gradients add up (section 4.3).",
-    "no_recon": "the reconstruction's gradient does not reach the encoder: pass the decoder's input gradient dz "
-                "back through z = mu + sigma * eps to mu and logvar (section 4.1).",
+    "no_recon": "the reconstruction's gradient does not reach the encoder: the decoder's input gradient dz must "
+                "go on through the sample to mu and logvar (section 4.1).",
     "no_recon_logvar": "the reconstruction's gradient reaches mu but not logvar: z depends on logvar through sigma "
                        "(section 4.1).",
-    "no_half": "dz/dlogvar misses the factor 1/2: sigma = exp(logvar / 2) (section 4.1).",
-    "no_eps": "dz/dlogvar misses the noise eps: z = mu + sigma * eps (section 4.1).",
-    "no_sigma": "dz/dlogvar misses sigma itself: the derivative of exp(logvar / 2) is exp(logvar / 2) / 2 "
-                "(section 4.1).",
+    "no_half": "dz/dlogvar misses the factor 1/2: sigma is the square root of the variance, not the variance "
+               "(section 4.1).",
+    "no_eps": "dz/dlogvar misses the noise eps, which scales sigma's effect on z (section 4.1).",
+    "no_sigma": "dz/dlogvar misses sigma itself: sigma is an exponential of logvar, and the derivative of an "
+                "exponential keeps it (section 4.1).",
     "swapped": "the gradient for mu and the one for logvar are in each other's place: the encoder's first K "
                "outputs are mu, the last K logvar (section 4.3).",
 }

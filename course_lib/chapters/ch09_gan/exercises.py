@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from course_lib.chapters.ch09_gan.step import gan_step_torch, value_of_game
-from course_lib.feedback import Feedback, call_student, close, failed, passed
+from course_lib.feedback import Feedback, call_student, close, failed, passed, where_differs
 from course_lib.scratch.gan import discriminator_loss, generator_loss
 from course_lib.scratch.layers import sigmoid, softplus
 from course_lib.scratch.modules import MLP
@@ -38,13 +38,21 @@ def check_optimal_discriminator(func) -> Feedback:
     expected = p_data / (p_data + p_g)
     if close(result, 1 - expected):
         return failed(name, "that is 1 - D*: D should be large where the data is dense (section 1).")
-    if close(result, p_data / p_g) or close(result, p_data):
-        return failed(name, "D* is a probability between 0 and 1: compare p_data with the total density.")
+    if close(result, p_data / p_g):
+        return failed(name, "that ratio can exceed 1, but D* is a probability between 0 and 1 (section 1).")
+    if close(result, p_data):
+        return failed(name, "that is p_data alone: D* weighs the data's density against the generator's "
+                            "(section 1).")
     if not close(result, expected):
-        return failed(name, "maximise p_data log D + p_g log(1 - D) at each point: set its derivative to 0.")
+        try:
+            where = where_differs("D*", result, expected)
+        except (TypeError, ValueError):
+            return failed(name, f"return numbers, one per point; got {type(result).__name__}.")
+        return failed(name, f"{where}; no common mistake matches: maximise p_data log D + p_g log(1 - D) at each "
+                            "point by setting its derivative to 0 (section 1).")
     same, _ = call_student(name, func, p_data.copy(), p_data.copy())
     if not close(same, np.full(p_data.shape, 0.5)):
-        return failed(name, "when p_g equals p_data, D* must be 1/2 everywhere.")
+        return failed(name, "when p_g equals p_data, D* must be 1/2 everywhere (section 1).")
     return passed(name, "D* is 1/2 everywhere once p_g = p_data: the discriminator can only guess.")
 
 
@@ -62,19 +70,24 @@ def check_value_at_optimum(func) -> Feedback:
             return failed(name, f"return one number, got {type(result).__name__}.")
         expected = value_of_game(p_data, p_g)
         if np.isclose(value, -np.log(4)) and not np.isclose(expected, -np.log(4)):
-            return failed(name, "-log 4 is the value only when p_g = p_data; compute V from p_data and p_g.")
+            return failed(name, "-log 4 is the value only when p_g = p_data; compute V from p_data and p_g "
+                                "(section 1).")
         if np.isclose(value, -expected):
-            return failed(name, "the sign: V sums p log D terms, and the log of a probability is negative.")
+            return failed(name, "the sign is flipped: V sums p log D terms, and the log of a probability is "
+                                "negative (section 1).")
         if np.isclose(value, expected / len(p_data)):
-            return failed(name, "an expectation weights by the probabilities: a sum of p(x) times, not a mean.")
+            return failed(name, "that is a mean over the points: an expectation weights by the probabilities "
+                                "(section 1).")
         if not np.isclose(value, expected, atol=1e-8):
-            return failed(name, f"V(D*, G) should be {expected:.4f} here, got {value:.4f}: both sums use D*.")
+            return failed(name, f"your V(D*, G) is {value:.6g} but should be {expected:.6g} (|difference| "
+                                f"{abs(value - expected):.3g}); no common mistake matches: both sums use D* "
+                                "(section 1).")
     p_data, _ = _distributions(84)
     equal, problem = call_student(name, func, p_data.copy(), p_data.copy())
     if problem is not None:
         return problem
     if not np.isclose(float(equal), -np.log(4), atol=1e-8):
-        return failed(name, "for p_g = p_data every D* is 1/2, so V should be 2 log(1/2) = -log 4.")
+        return failed(name, "for p_g = p_data every D* is 1/2, so V should be 2 log(1/2) = -log 4 (section 1).")
     return passed(name, "V(D*, G) = -log 4 + 2 JS(p_data || p_g): lowest (-log 4) just when p_g = p_data.")
 
 
@@ -107,7 +120,8 @@ def _loss_pair(func, name, logits):
     grad = np.asarray(grad, dtype=float)
     if not np.isfinite(loss) or not np.all(np.isfinite(grad)):
         return None, failed(name, f"for the logits {np.array2string(logits, precision=2)} you returned inf or "
-                                  "nan: exp overflowed. Rearrange so that exp only ever sees a number <= 0.")
+                                  "nan: exp overflowed. Rearrange so that exp only ever sees a number <= 0 "
+                                  "(section 1's note on logits).")
     return (loss, grad), None
 
 
@@ -124,34 +138,41 @@ def check_nonsaturating_loss(func) -> Feedback:
     want.backward()
     want_loss, want_grad = want.item(), logits_t.grad.numpy()
     if np.isclose(loss, -np.mean(softplus(_LOGITS))):
-        return failed(name, "that is the minimax term mean log(1 - D(G(z))); this loss is mean -log D(G(z)).")
+        return failed(name, "that is the minimax term mean log(1 - D(G(z))); this loss is mean -log D(G(z)) "
+                            "(section 1).")
     if np.isclose(loss, n * want_loss):
-        return failed(name, "the loss is a mean over the batch of fakes, not a sum.")
+        return failed(name, "the loss is a mean over the batch of fakes, not a sum (section 1).")
     if np.isclose(loss, -want_loss):
-        return failed(name, "the sign: -log of a probability is positive, so the loss is at least 0.")
+        return failed(name, "the sign is flipped: -log of a probability is positive, so the loss is at least 0 "
+                            "(section 1).")
     if not np.isclose(loss, want_loss, atol=1e-10):
-        return failed(name, f"the loss should be {want_loss:.4f} for these logits, got {loss:.4f}.")
+        return failed(name, f"for these logits your loss is {loss:.6g} but should be {want_loss:.6g} (|difference| "
+                            f"{abs(loss - want_loss):.3g}); no common mistake matches: compare with section 1's L_G.")
     if close(grad, s - 1.0):
-        return failed(name, "the gradient is N times too large: the loss divides by N, so does its gradient.")
+        return failed(name, "the gradient is N times too large: the loss divides by N, so does its gradient "
+                            "(section 1).")
     if close(grad, -s / n):
-        return failed(name, "that is the minimax loss's gradient; differentiate -log sigmoid(l) instead.")
+        return failed(name, "that is the minimax loss's gradient; differentiate the non-saturating loss instead "
+                            "(section 1).")
     if close(grad, (1.0 - s) / n):
-        return failed(name, "the sign: raising a fake's logit lowers -log D, so every gradient is negative.")
+        return failed(name, "the sign is flipped: raising a fake's logit lowers -log D, so every gradient is "
+                            "negative (section 1).")
     numeric = _numeric_grad(func, _LOGITS)
     if numeric is not None and not close(grad, numeric, atol=1e-6):
         i = int(np.argmax(np.abs(grad - numeric)))
         return failed(name, f"your gradient is not the derivative of your loss: at logit {_LOGITS[i]:g} it is "
-                            f"{grad[i]:.6f}, central differences give {numeric[i]:.6f}.")
+                            f"{grad[i]:.6f}, central differences give {numeric[i]:.6f} (section 1).")
     if not close(grad, want_grad, atol=1e-10):
-        i = int(np.argmax(np.abs(grad - want_grad)))
-        return failed(name, f"at logit {_LOGITS[i]:g} your gradient is {grad[i]:.6f}, autograd's {want_grad[i]:.6f}.")
+        return failed(name, f"{where_differs('grad', grad, want_grad)} (autograd's); no common mistake matches: "
+                            "compare with section 1's gradient of L_G.")
     extreme, problem = _loss_pair(func, name, _EXTREME)
     if problem is not None:
         return problem
     want_x = generator_loss(_EXTREME)
     if not np.isclose(extreme[0], want_x[0], rtol=1e-10) or not close(extreme[1], want_x[1], atol=1e-12):
         return failed(name, f"for the logits {np.array2string(_EXTREME, precision=2)} the loss should be "
-                            f"{want_x[0]:.4f}, got {extreme[0]:.4f}: is a log(1 + e^x) or a sigmoid rounded away?")
+                            f"{want_x[0]:.4f}, got {extreme[0]:.4f}: a log(1 + e^x) or a sigmoid is "
+                            "probably rounded away (section 1's note on logits).")
     return passed(name, "mean -log sigmoid, stable for any logit; about -1/N of gradient per rejected fake.")
 
 
@@ -172,8 +193,8 @@ def _numeric_grad(func, logits, eps: float = 1e-6):
 
 _SECTION = "(section 5, 'One training step, in order')"
 _MISTAKES = {
-    "stale": "the generator was trained against the discriminator *before* its update: run the generator's "
-             f"forward pass through D after opt_d.step() {_SECTION}.",
+    "stale": "the generator was trained against the discriminator *before* its update: part 2 judges the fakes "
+             f"with the discriminator as it is after its step {_SECTION}.",
     "minimax": "the generator used the minimax loss; train it with the non-saturating generator_loss (section 1).",
     "sign": "the generator followed the discriminator's gradient for the fakes, so it made its fakes look "
             f"*more* fake: the generator's loss is generator_loss, not the fake half of discriminator_loss {_SECTION}.",
@@ -181,10 +202,9 @@ _MISTAKES = {
     "d_twice": "the discriminator changed twice: opt_d.step() also applied the gradients of the generator's "
                f"pass. Only opt_g steps after that pass {_SECTION}.",
     "fakes_only": "the discriminator learned from the fakes only: a scratch Module remembers only its *last* "
-                  "forward pass, so a second forward before backward overwrites the first. Judge real and fake "
-                  f"points in one forward pass (np.concatenate) {_SECTION}.",
-    "no_d_step": f"the discriminator's weights did not change: call opt_d.step() after its backward {_SECTION}.",
-    "no_g_step": f"the generator's weights did not change: call opt_g.step() after its backward {_SECTION}.",
+                  f"forward pass, so a second forward before backward overwrites the first {_SECTION}.",
+    "no_d_step": f"the discriminator's weights did not change: its optimiser never stepped {_SECTION}.",
+    "no_g_step": f"the generator's weights did not change: its optimiser never stepped {_SECTION}.",
 }
 
 
@@ -270,10 +290,9 @@ def check_gan_step(func) -> Feedback:
             if _same(got, _states(g2, d2), part):
                 return failed(name, hint)
         k = max((k for k in want if k.startswith(part)), key=lambda k: np.abs(got[k] - want[k]).max())
-        i = np.unravel_index(np.argmax(np.abs(got[k] - want[k])), want[k].shape)
-        return failed(name, f"after your step, {k}{list(i)} is {got[k][i]:.6f}; the PyTorch twin's step gives "
-                            f"{want[k][i]:.6f} (|difference| {abs(got[k][i] - want[k][i]):.2e}). "
-                            f"{'The discriminator' if part == 'disc' else 'The generator'}'s update is off.")
+        who = "the discriminator" if part == "disc" else "the generator"
+        return failed(name, f"after your step, {where_differs(k, got[k], want[k])}, as the PyTorch twin's step "
+                            f"gives it; no common mistake matches: {who}'s update is off {_SECTION}.")
     if not isinstance(result, tuple | list) or len(result) != 2:
         return failed(name, f"the weights are right; now return (d_loss, g_loss), got {type(result).__name__}.")
     try:
@@ -282,8 +301,8 @@ def check_gan_step(func) -> Feedback:
         return failed(name, "the weights are right; return the two losses as numbers, (d_loss, g_loss).")
     if not np.isclose(d_loss, want_d, atol=1e-10):
         return failed(name, f"the weights are right, but d_loss is {d_loss:.5f}, the twin's {want_d:.5f}: return "
-                            "the discriminator's loss of step 1.")
+                            f"the discriminator's loss of part 1 {_SECTION}.")
     if not np.isclose(g_loss, want_g, atol=1e-10):
         return failed(name, f"the weights are right, but g_loss is {g_loss:.5f}, the twin's {want_g:.5f}: return "
-                            "the generator's loss of step 2, judged by the updated discriminator.")
+                            f"the generator's loss of part 2, judged by the updated discriminator {_SECTION}.")
     return passed(name, "both updates equal the PyTorch twin's, in the right order, to rounding.")

@@ -14,7 +14,7 @@ from course_lib.chapters.ch10_transfer_learning.transfer import (
     make_cnn,
     unfreeze,
 )
-from course_lib.feedback import Feedback, call_student, close, failed, passed
+from course_lib.feedback import Feedback, call_student, close, failed, passed, where_differs
 
 
 def _models():
@@ -46,14 +46,17 @@ def check_count_trainable(func) -> Feedback:
         if result == right:
             continue
         if result == total:
-            return failed(name, "you counted frozen parameters too: keep only those with p.requires_grad.")
+            return failed(name, "you counted frozen parameters too, but an optimiser never updates them "
+                                "(section 4, freezing).")
         if result == total - right:
-            return failed(name, "that is the number of *frozen* parameters: "
-                                "keep those with p.requires_grad True.")
+            return failed(name, "that is the number of *frozen* parameters, the ones an optimiser leaves alone "
+                                "(section 4, freezing).")
         if result == sum(1 for p in model.parameters() if p.requires_grad):
-            return failed(name, "you counted parameter tensors; count the numbers in them with p.numel().")
-        return failed(name, f"expected {right} for a {type(model).__name__}; add p.numel() over the "
-                            "parameters with p.requires_grad.")
+            return failed(name, "you counted parameter tensors, not the numbers in them; p.numel() gives a "
+                                "tensor's count (section 4, exercise 10.1).")
+        return failed(name, f"expected {right} trainable numbers for a {type(model).__name__}, got {result} "
+                            f"(off by {result - right:+}); count the numbers an optimiser would update "
+                            "(section 4, freezing).")
     return passed(name, "frozen layers cost nothing to train: only requires_grad parameters count.")
 
 
@@ -71,7 +74,8 @@ def check_stage_output(func) -> Feedback:
             for key in list(module._forward_hooks):
                 del module._forward_hooks[key]
             return failed(name, "the hook is still attached after your function returned: keep the handle "
-                                "that register_forward_hook returns and call handle.remove().")
+                                "that register_forward_hook returns and call handle.remove() (section 4, "
+                                "reading features with a hook).")
         if not isinstance(result, torch.Tensor):
             return failed(name, f"return the captured tensor, got {type(result).__name__}.")
         expected = features(model, x, stage)
@@ -79,12 +83,14 @@ def check_stage_output(func) -> Feedback:
         if got.shape != expected.shape:
             if got.shape == (3, 5):
                 return failed(name, "that is the model's final output; return what the hook captured, "
-                                    "the stage's own output.")
+                                    "the stage's own output (section 4, reading features with a hook).")
             return failed(name, f"stage {stage!r} should give {expected.shape[1]} numbers per image, "
-                                f"got {got.shape[1]}: capture the hook's `output` argument, not its input.")
+                                f"got {got.shape[1]}: capture the hook's `output` argument, not its input "
+                                "(section 4, reading features with a hook).")
         if not close(got, expected, atol=1e-5):
-            return failed(name, f"the values of stage {stage!r} differ: capture `output` in the hook "
-                                "and run model(x) once.")
+            return failed(name, f"the values of stage {stage!r} differ: "
+                                f"{where_differs(f'{stage} output', got, expected)}, each image's output "
+                                "flattened (section 4, reading features with a hook).")
     return passed(name, "a hook sees every stage's output without changing the model's code.")
 
 
@@ -92,17 +98,26 @@ def check_advice(func) -> Feedback:
     """Exercise 10.3: ``func(little_data, similar)`` names the slides' strategy for that cell of the table."""
     name = "10.3 the slides' advice"
     options = sorted(set(SLIDES_ADVICE.values()))
-    for (little, similar), right in SLIDES_ADVICE.items():
+    answers = {}
+    for little, similar in SLIDES_ADVICE:
         result, problem = call_student(name, func, little, similar)
         if problem is not None:
             return problem
         if result not in options:
             return failed(name, f"answer with one of {options}, got {result!r}.")
-        if result != right:
+        answers[little, similar] = result
+    if answers != SLIDES_ADVICE and all(answers[little, similar] == SLIDES_ADVICE[similar, little]
+                                        for little, similar in answers):
+        return failed(name, "rows and columns are swapped: the table's rows are the amount of data, its "
+                            "columns how similar the dataset is (the table at the top of the chapter; section 4 "
+                            "names the strategies).")
+    for (little, similar), right in SLIDES_ADVICE.items():
+        if answers[little, similar] != right:
             amount = "very little data" if little else "quite a lot of data"
             kind = "a very similar" if similar else "a very different"
-            return failed(name, f"for {amount} and {kind} dataset the slides say something else: "
-                                "look at that cell of the 2x2 table again.")
+            return failed(name, f"for {amount} and {kind} dataset the slides say something else: look at that "
+                                "cell of the 2x2 table at the top of the chapter again (section 4 names the "
+                                "strategies).")
     return passed(name, "little data: train only a linear classifier; more data: fine-tune more; "
                         "a different domain: go to earlier stages or fine-tune more layers.")
 
@@ -144,7 +159,8 @@ def _phase_problem(model, optimiser, phase, lr):
     trains = {stage: all(p.requires_grad for p in getattr(model, stage).parameters()) for stage in PHASE_RATES}
     rates, twice = _rates(optimiser)
     if twice:
-        return f"phase {phase}: a parameter sits in two parameter groups; give every stage exactly one group."
+        return (f"phase {phase}: a parameter sits in two parameter groups; every stage needs exactly one group "
+                "(section 4, layer-wise learning rates).")
     if phase == 1:
         if not trains["head"]:
             return "phase 1 trains the new head: it must stay trainable (section 4, freezing)."
@@ -153,24 +169,29 @@ def _phase_problem(model, optimiser, phase, lr):
             return (f"phase 1: {', '.join(stuck)} still train(s); only the head learns while the pretrained "
                     "stages are frozen (section 4, freezing).")
         if any(id(p) in rates for stage in ("conv1", "conv2", "fc") for p in getattr(model, stage).parameters()):
-            return "phase 1: the optimiser holds frozen parameters; give it only the parameters that train."
+            return ("phase 1: the optimiser holds frozen parameters; it should hold only the parameters that "
+                    "train (section 4, freezing).")
     elif not all(trains.values()):
         frozen = [stage for stage, on in trains.items() if not on]
-        return f"phase 2 unfreezes every stage, but {', '.join(frozen)} is still frozen (requires_grad False)."
+        return (f"phase 2 unfreezes every stage, but {', '.join(frozen)} is still frozen (requires_grad False; "
+                "section 4, freezing).")
     for stage, factor in PHASE_RATES.items():
         if phase == 1 and stage != "head":
             continue
         for pname, p in getattr(model, stage).named_parameters():
             if id(p) not in rates:
-                return f"phase {phase}: {stage}.{pname} is in no parameter group, so it would never train."
+                return (f"phase {phase}: {stage}.{pname} is in no parameter group, so it would never train "
+                        "(section 4, layer-wise learning rates).")
             got, want = rates[id(p)] / lr, factor
             if abs(got - want) > 1e-9 * want:
                 if phase == 2 and len(set(rates.values())) == 1:
                     return ("phase 2: every stage learns at the same rate; the pretrained stages should move "
                             "more slowly than the new head (section 6, layer-wise learning rates).")
                 if phase == 2 and stage == "head" and got < 1:
-                    return "phase 2: the new head learns slower than lr; the rates run the wrong way round."
-                return f"phase {phase}: {stage} learns at {got:g} x lr; the exercise asks for a different factor."
+                    return ("phase 2: the new head learns slower than lr; the rates run the wrong way round "
+                            "(section 6, exercise 10.4).")
+                return (f"phase {phase}: {stage} learns at {got:g} x lr; the exercise asks for a different factor "
+                        "(section 6, exercise 10.4).")
     return None
 
 
@@ -195,9 +216,10 @@ def check_phase_optimiser(func) -> Feedback:
             opt.step()
         for (pname, p), q in zip(mine.named_parameters(), ref.parameters()):
             if not torch.allclose(p, q, atol=1e-6):
-                worst = float((p - q).abs().max())
-                return failed(name, f"after one phase-{phase} step {pname} differs from the reference by up to "
-                                    f"{worst:.2g}: check its stage's learning rate and optimiser settings.")
+                where = where_differs(pname, p.detach().double().numpy(), q.detach().double().numpy())
+                return failed(name, f"after one phase-{phase} step {where}: no common mistake matches, so check "
+                                    "that stage's learning rate and the optimiser's other settings (section 6, "
+                                    "exercise 10.4).")
     return passed(name, "the head learns first on frozen features; then every stage moves, the pretrained "
                         "ones more gently.")
 

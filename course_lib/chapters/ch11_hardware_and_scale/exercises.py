@@ -28,6 +28,13 @@ def _same(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-9 * max(1.0, abs(b))
 
 
+def _ratio(value: float, expected: float) -> str:
+    """How far a count is off, in words: a factor when both are positive and far apart, else the difference."""
+    if value > 0 and expected > 0 and not 0.995 < value / expected < 1.005:
+        return f"{value / expected:.3g} times the right count"
+    return f"off by {value - expected:+.6g}"
+
+
 def check_linear_flops(func) -> Feedback:
     """Exercise 11.1: ``func(n, in_features, out_features)`` = flops of a Linear layer's forward (no bias)."""
     name = "11.1 flops of a linear layer"
@@ -42,13 +49,17 @@ def check_linear_flops(func) -> Feedback:
         if _same(value, expected):
             continue
         if _same(value, expected / 2):
-            return failed(name, "that counts multiply-adds; a multiply-add is two flops (one *, one +).")
+            return failed(name, "that counts multiply-adds; a multiply-add is two flops, one multiply and one "
+                                "add (section 1).")
         if _same(value, 2.0 * d_in * d_out):
-            return failed(name, "that is one example; every one of the N examples in the batch costs the same.")
+            return failed(name, "that is one example; every one of the N examples in the batch costs the same "
+                                "(section 1).")
         if _same(value, expected + n * d_out) or _same(value, expected + 2 * n * d_out):
-            return failed(name, "count the matrix product only: the bias adds just N*out_features, ignore it.")
-        return failed(name, f"for N={n}, in={d_in}, out={d_out} expected {expected:.0f} flops, got {value:g}; "
-                            "each of the N*out outputs is a dot product of length in_features.")
+            return failed(name, "your count includes the bias; the exercise counts the matrix product only "
+                                "(section 1, the linear layer).")
+        return failed(name, f"for N={n}, in={d_in}, out={d_out} expected {expected:.0f} flops, got {value:.12g} "
+                            f"({_ratio(value, expected)}); count the outputs and the flops of the dot product "
+                            "behind each (section 1).")
     return passed(name, "2 * N * in_features * out_features: one multiply and one add per weight, per example.")
 
 
@@ -78,17 +89,17 @@ def check_conv_flops(func) -> Feedback:
         if _same(value, expected):
             continue
         if _same(value, expected / 2):
-            return failed(name, "that counts multiply-adds; a multiply-add is two flops.")
+            return failed(name, "that counts multiply-adds; a multiply-add is two flops (section 1).")
         if _same(value, 2.0 * n * f * c * kh * kw * h * w) and (oh, ow) != (h, w):
-            return failed(name, "use the OUTPUT size, OH = (H + 2*padding - KH) // stride + 1 (and OW alike), "
-                                "not the input's H and W.")
+            return failed(name, "that counts an output position per INPUT pixel; use the OUTPUT size, which "
+                                "stride and padding change (section 1, the formula for H_out).")
         if _same(value, 2.0 * n * f * kh * kw * oh * ow):
-            return failed(name, "each output sums over all C input channels too: include C.")
+            return failed(name, "C is missing: each output sums over all C input channels too (section 1).")
         if _same(value, 2.0 * f * c * kh * kw * oh * ow):
-            return failed(name, "that is one image; multiply by the batch size N.")
+            return failed(name, "that is one image; the batch size N multiplies the work (section 1).")
         return failed(name, f"for x {x_shape}, weight {w_shape}, stride {stride}, padding {padding} expected "
-                            f"{expected:.0f}, got {value:g}; count 2*C*KH*KW flops per output value, "
-                            "and there are N*F*OH*OW outputs.")
+                            f"{expected:.0f}, got {value:.12g} ({_ratio(value, expected)}); count the output values "
+                            "and the flops of the dot product behind each (section 1, the convolution).")
     return passed(name, "2 * N * F * C * KH * KW * OH * OW: every output value is a dot product of length C*KH*KW.")
 
 
@@ -107,15 +118,18 @@ def check_matmul_intensity(func) -> Feedback:
         if _same(value, expected):
             continue
         if _same(value, flops / (2.0 * n * n * nbytes)):
-            return failed(name, "the result C has to be written to memory too: 3 matrices move, not 2.")
+            return failed(name, "the result C was not counted: it is written to memory too, so 3 matrices move, "
+                                "not 2 (section 2, arithmetic intensity).")
         if _same(value, flops / (3.0 * n * n)):
-            return failed(name, "divide by BYTES, not elements: multiply the element count by bytes_per_element.")
+            return failed(name, "that divides by elements, not BYTES: each element moved is bytes_per_element "
+                                "bytes (section 2, arithmetic intensity).")
         if _same(value, expected / 2):
-            return failed(name, "an n x n matrix product costs 2 * n**3 flops (n**3 multiply-adds).")
+            return failed(name, "the flops count multiply-adds; a multiply-add is two flops (section 1).")
         if _same(value, moved / flops):
-            return failed(name, "upside down: intensity is flops divided by bytes.")
+            return failed(name, "upside down: intensity is flops per byte, not bytes per flop (section 2).")
         return failed(name, f"for n={n}, {nbytes} bytes per number expected {expected:.4g} flop/byte, "
-                            f"got {value:.4g}; flops = 2*n**3, bytes = 3 * n*n * bytes_per_element.")
+                            f"got {value:.4g} ({_ratio(value, expected)}); count the flops of the product and "
+                            "the bytes of the three matrices it moves (section 2, arithmetic intensity).")
     return passed(name, "2n^3 / (3 n^2 b) = 2n / (3b): intensity grows with n, so big products are compute-bound.")
 
 
@@ -162,13 +176,13 @@ def _flop_mistake(model, x, got: dict, right: dict) -> str | None:
         if value * 2 == want:
             return f"layer {name}: that counts multiply-adds; each is two flops (section 1)."
         if value * shape_in[0] == want:
-            return f"layer {name}: that is one example; multiply by the batch size."
+            return f"layer {name}: that is one example; every example of the batch costs the same (section 1)."
         if isinstance(layer, nn.Linear):
             if value == want + int(np.prod(shape_out)):
                 return f"layer {name}: leave the bias out (section 1 counts the matrix product only)."
             if len(shape_in) > 2 and value == 2 * shape_in[0] * layer.in_features * layer.out_features:
                 return (f"layer {name} gets a {len(shape_in)}-D input: every row of every leading dimension "
-                        "is an example, so count all output rows, not just shape[0].")
+                        "is an example, so count all output rows, not just shape[0] (section 1).")
         else:
             per_position = want // (shape_out[-1] * shape_out[-2])
             if value == per_position * shape_in[-1] * shape_in[-2]:
@@ -191,7 +205,8 @@ def check_count_flops(func) -> Feedback:
             m._forward_hooks.clear()
         if left:
             return failed(name, f"hooks are still attached to {', '.join(left)} after your function returned: "
-                                "keep every handle and call handle.remove() (a try/finally is safest).")
+                                "keep every handle and call handle.remove(); a try/finally is safest (section 1, "
+                                "exercise 11.4).")
         if not isinstance(got, dict):
             return failed(name, f"return a dict {{layer name: flops}}, got {type(got).__name__}.")
         right = flop_counts(model, x)  # the reference of the chapter (flops.py)
@@ -215,7 +230,8 @@ def check_count_flops(func) -> Feedback:
             if not isinstance(value, numbers.Real) or value != want:
                 off = f" (off by {value - want:+,})" if isinstance(value, numbers.Real) else ""
                 return failed(name, f"layer {layer} ({type(model[int(layer.split('.')[0])]).__name__}) on input "
-                                    f"{tuple(x.shape)}: FlopCounterMode counts {want:,}, you count {value!r}{off}.")
+                                    f"{tuple(x.shape)}: FlopCounterMode counts {want:,}, you count {value!r}{off}; "
+                                    "check the shapes your hook reads (section 1).")
     return passed(name, "your hooks agree with FlopCounterMode, layer by layer, on three networks.")
 
 
@@ -268,21 +284,24 @@ def check_adam_bytes(func) -> Feedback:
         if _same(value, want):
             continue
         if params[0][1] == 8 and _same(value, want / 2):
-            return failed(name, "this model is float64: 8 bytes per number; use p.element_size() "
-                                "rather than assuming 4.")
+            return failed(name, "that assumes 4 bytes per number, but this model is float64: 8 bytes; "
+                                "p.element_size() tells (section 1, the memory of a training step).")
         if _same(value, 4 * weights_bytes) and trainable_bytes < weights_bytes:
-            return failed(name, "frozen parameters get no gradient and no Adam moments: count only their "
-                                "weights (chapter 10, freezing).")
+            return failed(name, "frozen parameters get no gradient and no Adam moments, but your count gives "
+                                "them both (section 1, the memory of a training step; chapter 10, freezing).")
         if _same(value, weights_bytes + 2 * trainable_bytes):
-            return failed(name, "a step also needs one more buffer per trainable number: you left out the "
-                                "gradients or one of Adam's two moments.")
+            return failed(name, "one buffer per trainable number is missing: you left out the gradients or "
+                                "one of Adam's two moments (section 1, the memory of a training step).")
         if _same(value, weights_bytes + trainable_bytes):
-            return failed(name, "Adam keeps two running averages per trainable number (m and v): count them.")
+            return failed(name, "Adam's two running averages per trainable number (m and v) are missing "
+                                "(section 1, the memory of a training step).")
         if _same(value, want / params[0][1]) or _same(value, 3 * all_numbers + all_numbers):
-            return failed(name, "that is a count of numbers; multiply by the bytes of each number "
-                                "(p.element_size(): 4 for float32, 8 for float64).")
+            return failed(name, "that is a count of numbers, not bytes: each number takes p.element_size() "
+                                "bytes (section 1, the memory of a training step).")
         return failed(name, f"a real Adam step on this {len(list(model.parameters()))}-tensor model holds "
-                            f"{want:,} bytes; you count {value:,.0f} (off by {value - want:+,.0f}).")
+                            f"{want:,} bytes; you count {value:,.0f} (off by {value - want:+,.0f}). Count what "
+                            "each trainable and each frozen number keeps (section 1, the memory of a training "
+                            "step).")
     return passed(name, "weights + gradients + two moments: a trainable number costs 4x its bytes under Adam.")
 
 
