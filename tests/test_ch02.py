@@ -16,7 +16,7 @@ from course_lib.chapters.ch02_mlp.exercises import (
     check_xor_weights,
 )
 from course_lib.chapters.ch02_mlp.experiments import standardise, two_layer_forward_backward
-from course_lib.chapters.ch02_mlp.widgets import check_fits, fit_error, plot_fit, width_widget
+from course_lib.chapters.ch02_mlp.widgets import fit_error, plot_fit, width_widget
 from course_lib.scratch.modules import MLP
 
 
@@ -247,7 +247,3 @@ def test_width_widget_rejects_bad_input():
         width_widget(np.column_stack([x, x]), target, x, target)
     with pytest.raises(TypeError, match=r"x to be a numpy.ndarray, got list"):
         width_widget(list(x), target, x, target)
-    with pytest.raises(ValueError, match=r">= 1"):
-        check_fits(x, target, {0: target})
-    with pytest.raises(TypeError, match=r"got an empty dict"):
-        check_fits(x, target, {})

@@ -1,7 +1,6 @@
 """Chapter 6: the sequence data and sampling helpers, the exercise checks, and the figures and widget."""
 
 
-import ipywidgets
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -30,7 +29,6 @@ from course_lib.chapters.ch06_rnn_lstm.widgets import (
     draw_sequence_shapes,
     draw_unrolled,
     plot_next_char,
-    temperature_widget,
 )
 
 
@@ -413,20 +411,3 @@ def test_plot_next_char_shows_the_tempered_distribution():
         plot_next_char(logits, vocab, -1.0)
     with pytest.raises(TypeError, match="CharVocab"):
         plot_next_char(logits, "ab c", 1.0)
-
-
-def test_temperature_widget_builds_and_redraws():
-    vocab = CharVocab.from_text("ab c")
-    samples = {0.5: "aaaa", 1.0: "ab c", 2.0: "c b a"}
-    demo = temperature_widget(samples, np.array([2.0, 1.0, 0.0, -1.0]), vocab, prompt="a")
-    assert isinstance(demo, ipywidgets.interactive)
-    slider = demo.children[0]
-    assert slider.options == (0.5, 1.0, 2.0) and slider.value == 1.0
-    slider.value = 2.0  # redraws with the other temperature
-    demo.update()
-    with pytest.raises(TypeError, match="non-empty dict"):
-        temperature_widget({}, np.zeros(4), vocab)
-    with pytest.raises(TypeError, match="each sample to be a str"):
-        temperature_widget({1.0: 3}, np.zeros(4), vocab)
-    with pytest.raises(ValueError, match="temperature > 0"):
-        temperature_widget({0.0: "a"}, np.zeros(4), vocab)

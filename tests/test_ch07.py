@@ -329,3 +329,28 @@ def test_attention_figures_and_widget():
         plot_attention(maps[0, 0], "hell", "hello")
     with pytest.raises(ValueError, match="attention_widget: expected a text of at most 16 characters"):
         attention_widget(gpt, vocab, "hello world hello world")
+
+
+def test_attention_widget_reads_a_typed_line_and_explains_one_it_cannot(monkeypatch, capsys):
+    """Typing a line reruns the GPT on it (the new figure is labelled with the new characters); a character
+    the model never saw, or a line longer than its context, gets a message instead of a traceback."""
+    vocab = CharVocab.from_text("hello world")
+    torch.manual_seed(0)
+    gpt = TinyGPT(len(vocab), embed_dim=8, num_layers=2, num_heads=2, dim_feedforward=8, context=16)
+    drawn = []
+    monkeypatch.setattr(plt, "show", lambda: drawn.append(
+        "".join(t.get_text() for t in plt.gcf().axes[0].get_xticklabels())))
+    demo = attention_widget(gpt, vocab, "hello")
+    line = [w for w in demo.children if isinstance(w, ipywidgets.Text)]
+    assert len(line) == 1 and line[0].value == "hello" and not line[0].continuous_update
+    line[0].value = "old world"
+    assert drawn[-1] == "old␣world"
+    capsys.readouterr()
+    count = len(drawn)
+    line[0].value = "Hello"
+    assert "never saw the character(s) 'H'" in capsys.readouterr().out and len(drawn) == count
+    line[0].value = "hello world hello"
+    assert "at most 16 characters (its context); this line has 17" in capsys.readouterr().out
+    line[0].value = ""
+    assert "Type a line" in capsys.readouterr().out and len(drawn) == count
+    plt.close("all")

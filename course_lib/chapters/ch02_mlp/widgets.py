@@ -26,24 +26,6 @@ def _check_curve(values, name: str, n: int | None, func: str) -> np.ndarray:
     return values
 
 
-def check_fits(x, target, fits: dict, func: str = "check_fits"):
-    """Validate the width demo's inputs; returns (x, target, {width: fit}), flat arrays sorted by width.
-
-    Shapes: x (N,) or (N, 1), target like x, each fit like x.
-    """
-    x = _check_curve(x, "x", None, func)
-    target = _check_curve(target, "target", x.size, func)
-    if not isinstance(fits, dict) or not fits:
-        _fail(TypeError, func, "fits as a non-empty dict {hidden units: predictions}",
-              type(fits).__name__ if not isinstance(fits, dict) else "an empty dict",
-              "e.g. {1: pred_1, 4: pred_4}")
-    checked = {}
-    for width, fit in fits.items():
-        width = check_int(width, "a key of fits (number of hidden units)", func, minimum=1)
-        checked[width] = _check_curve(fit, f"fits[{width}]", x.size, func)
-    return x, target, dict(sorted(checked.items()))
-
-
 def fit_error(target: np.ndarray, fit: np.ndarray) -> float:
     """Mean squared error between a fit and the target curve.
 

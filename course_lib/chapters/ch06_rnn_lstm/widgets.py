@@ -5,9 +5,7 @@
 * ``draw_sequence_shapes`` draws the slides' one-to-one, one-to-many,
   many-to-one and the two many-to-many wirings side by side.
 * ``plot_next_char`` draws a character model's next-character distribution
-  at a given sampling temperature; ``temperature_widget`` puts it under a
-  slider together with text sampled at that temperature (all precomputed,
-  so moving the slider only redraws); ``sampling_widget`` samples live from
+  at a given sampling temperature; ``sampling_widget`` samples live from
   a model at the temperature and seed the sliders set.
 """
 
@@ -151,37 +149,6 @@ def plot_next_char(next_logits, vocab: CharVocab, temperature: float, top: int =
     ax.set_ylabel("probability")
     ax.set_title(f"temperature {temperature:g}: top {len(order)} hold {p[order].sum():.0%}", fontsize=10)
     return ax
-
-
-def temperature_widget(samples: dict, next_logits, vocab: CharVocab, prompt: str = ""):
-    """A slider over temperatures: the next-character distribution and a text sampled at that temperature.
-
-    ``samples`` maps each temperature to a text generated at it (precomputed
-    with ``course_lib.chapters.ch06_rnn_lstm.sequences.sample_text``); ``next_logits`` are the
-    model's logits for the character after ``prompt``.
-    Shapes: samples {float: str}, next_logits (K,).
-    """
-    func = "temperature_widget"
-    if not isinstance(samples, dict) or not samples:
-        _fail(TypeError, func, "samples as a non-empty dict {temperature: text}", type(samples).__name__, None)
-    for key, text in samples.items():
-        check_float(key, "a temperature", func, minimum=0.0, strict_min=True)
-        if not isinstance(text, str):
-            _fail(TypeError, func, "each sample to be a str", type(text).__name__, None)
-    _check_logits(next_logits, vocab, func)
-    choices = sorted(samples)
-
-    def draw(temperature):
-        fig, ax = plt.subplots(figsize=(6, 2.8))
-        plot_next_char(next_logits, vocab, temperature, ax=ax)
-        ax.set_title(f"after {prompt!r}, " + ax.get_title(), fontsize=10)
-        plt.show()
-        print(samples[temperature])
-
-    default = 1.0 if 1.0 in samples else choices[len(choices) // 2]
-    slider = widgets.SelectionSlider(options=choices, value=default, description="temperature",
-                                     continuous_update=False)
-    return widgets.interactive(draw, temperature=slider)
 
 
 def sampling_widget(step, vocab: CharVocab, prompt: str, length: int = 200, temperature: float = 1.0, seed: int = 0):

@@ -4,8 +4,8 @@
   across) with the tokens as tick labels.
 * ``gpt_attention`` runs a ``course_lib.chapters.ch07_attention_transformers.charlm.TinyGPT`` on a text and
   returns every layer's and head's weights.
-* ``attention_widget`` lets you pick a layer and a head of a trained GPT
-  and redraws that head's matrix for a text, computing it live;
+* ``attention_widget`` lets you pick a layer and a head of a trained GPT,
+  or type a line, and redraws that head's matrix for it, computing it live;
   ``plot_all_heads`` is the static figure of every layer and head.
 """
 
@@ -84,10 +84,13 @@ def plot_all_heads(weights, text: str, size: float = 3.2):
 
 
 def attention_widget(model, vocab: CharVocab, text: str):
-    """Pick a layer and a head: the GPT reads ``text`` and shows where each character attends.
+    """Pick a layer and a head, or type a line: the GPT reads the text and shows where each character attends.
 
-    Every redraw runs the model on the text (``gpt_attention``), so after
-    training further, or on another text, the widget shows the new weights.
+    Every redraw runs the model on the text in the box (``gpt_attention``), so
+    after training further, or on a line you type, the widget shows the new
+    weights. A line the model cannot read (a character outside its
+    vocabulary, more characters than its context) gets a message, not a
+    traceback.
     Shapes: text of T <= model.context characters.
     """
     func = "attention_widget"
@@ -99,15 +102,35 @@ def attention_widget(model, vocab: CharVocab, text: str):
         _fail(ValueError, func, f"a text of at most {model.context} characters", f"{len(text)}", None)
     gpt_attention(model, vocab, text)  # fail early on characters outside the vocabulary
 
-    def draw(layer, head):
-        weights = gpt_attention(model, vocab, text)[layer - 1, head - 1]
+    def draw(layer, head, line):
+        problem = _unreadable(line, vocab, model.context)
+        if problem:
+            print(problem)
+            return
+        weights = gpt_attention(model, vocab, line)[layer - 1, head - 1]
         fig, ax = plt.subplots(figsize=(6.5, 6.0))
-        plot_attention(weights, text, text, ax=ax, title=f"layer {layer}, head {head}: row t is where "
+        plot_attention(weights, line, line, ax=ax, title=f"layer {layer}, head {head}: row t is where "
                                                           "character t looks")
         plt.show()
 
-    layer = widgets.Dropdown(options=list(range(1, num_layers + 1)), value=1, description="layer",
-                             style={"description_width": "initial"})
-    head = widgets.Dropdown(options=list(range(1, num_heads + 1)), value=1, description="head",
-                            style={"description_width": "initial"})
-    return widgets.interactive(draw, layer=layer, head=head)
+    style = {"description_width": "initial"}
+    layer = widgets.Dropdown(options=list(range(1, num_layers + 1)), value=1, description="layer", style=style)
+    head = widgets.Dropdown(options=list(range(1, num_heads + 1)), value=1, description="head", style=style)
+    line = widgets.Text(value=text, description="text (Enter to run)", continuous_update=False, style=style,
+                        layout=widgets.Layout(width="32em"))
+    return widgets.interactive(draw, layer=layer, head=head, line=line)
+
+
+def _unreadable(line: str, vocab: CharVocab, context: int) -> str | None:
+    """Why the GPT cannot read ``line``, in words, or None when it can."""
+    if not line:
+        return "Type a line for the model to read."
+    unknown = sorted(set(line) - set(vocab.index))
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown[:5])
+        return (f"The model never saw the character(s) {shown} in its training text, so it has no embedding for "
+                "them: use only characters of that text.")
+    if len(line) > context:
+        return (f"The model reads at most {context} characters (its context); this line has {len(line)}. "
+                "Shorten it.")
+    return None

@@ -1,15 +1,15 @@
-"""Chapter 11 demo: measured matrix-multiply speed against the machine's roofline.
+"""Chapter 11 figures and demo: matrix-multiply speed against the machine's roofline.
 
-The notebook measures GFLOP/s for a few matrix sizes and passes them in; the
-widget draws no new measurements, so moving the slider is instant. Left: the
-measured curves against the measured peak. Right: the roofline, the most a
-kernel of a given arithmetic intensity can reach, min(peak, bandwidth x
-intensity), with the matrix multiply of the chosen size placed on it.
+``plot_roofline`` draws measured GFLOP/s for a few matrix sizes (passed in)
+against the measured peak (left) and the roofline, the most a kernel of a
+given arithmetic intensity can reach, min(peak, bandwidth x intensity),
+with the matrix multiply of a chosen size placed on it (right).
+``live_roofline_widget`` times a product of the size and library you pick,
+now, and places it on the roofline.
 """
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 
 import ipywidgets as widgets
@@ -17,8 +17,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from course_lib.checks import _fail, check_float, check_int
-
-_FUNC = "roofline_widget"
 
 
 def matmul_intensity(n: int, bytes_per_element: int = 4) -> float:
@@ -108,29 +106,6 @@ def plot_roofline(sizes, gflops, peak: float, bandwidth: float, n: int | None = 
     right.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
-
-
-def roofline_widget(sizes, gflops, peak: float, bandwidth: float, n: int | None = None, bytes_per_element: int = 4):
-    """A slider over the measured matrix sizes redraws ``plot_roofline`` with that size highlighted.
-
-    The measurements are passed in (nothing is timed here).
-
-    Shapes: sizes (S,), each gflops curve (S,).
-    """
-    sizes, curves, peak, bandwidth = _check_measurements(sizes, gflops, peak, bandwidth, _FUNC)
-    if n is None:
-        n = sizes[len(sizes) // 2]
-    if not isinstance(n, numbers.Integral) or n not in sizes:
-        _fail(ValueError, _FUNC, f"n to be one of the measured sizes {sizes}", repr(n), None)
-
-    def draw(n):
-        plot_roofline(sizes, curves, peak, bandwidth, n=n, bytes_per_element=bytes_per_element)
-        plt.show()
-
-    return widgets.interactive(
-        draw,
-        n=widgets.SelectionSlider(options=sizes, value=int(n), description="matrix size n", continuous_update=False),
-    )
 
 
 def live_roofline_widget(peak: float, bandwidth: float, sizes=(8, 16, 32, 64, 128, 256, 512, 1024, 2048)):
