@@ -12,7 +12,8 @@ must use the same settings. They live here, once:
 * the test suite's ``conftest.py`` applies the same settings before nbval
   starts its kernels (the checking run);
 * ``seeds`` and ``student-check`` run chapters with other base seeds and
-  their student edition.
+  their student edition; ``widget-times`` times every widget's answer to a
+  change in the chapter's own kernel (``widget_times.py``).
 
 The student edition and the slides are made in ``editions.py``, the course
 map and the front door in ``course_map.py``; this module's command line
@@ -274,8 +275,15 @@ def main(argv=None) -> int:
     check_student.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
     report = sub.add_parser("tolerances", help="how each chapter's outputs are compared, and every declared tolerance")
     report.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
+    times = sub.add_parser("widget-times", help="time a change of every widget control, in each chapter's kernel")
+    times.add_argument("--repeats", type=int, default=3, help="changes per control; the median is kept (default 3)")
+    times.add_argument("notebooks", nargs="*", help="default: every chapter in notebooks/")
     args = parser.parse_args(argv)
-    if args.command == "tolerances":
+    if args.command == "widget-times":
+        from course_lib.tools.widget_times import widget_times_report
+
+        widget_times_report(args.notebooks, args.repeats)
+    elif args.command == "tolerances":
         print(tolerance_report(args.notebooks))
     elif args.command == "seeds":
         rows = run_with_seeds(args.notebooks, [int(s) for s in args.seeds.split(",")])

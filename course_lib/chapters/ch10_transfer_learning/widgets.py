@@ -88,7 +88,8 @@ def live_run_widget(tasks: dict, pretrained, measured: dict, counts=(5, 20, "all
     ``tasks`` maps a target name to its three-way split (``load_target``);
     ``measured[target, strategy, count]`` holds the chapter's test accuracies
     over seeds. A change of target, strategy, labels per class or seed calls
-    ``run_strategy`` once (0.1-3 s on a laptop CPU) and redraws.
+    ``run_strategy`` once (0.1-2 s on a 2-core CPU; the slowest, training from
+    scratch on every label, 1.95 s) and redraws.
 
     Shapes: tasks {target: split}, measured {(target, strategy, count): (S,)} -> an ipywidgets.interactive.
     """
