@@ -120,14 +120,18 @@ def where_differs(name: str, yours, expected) -> str:
 
     E.g. ``"dx[0, 2] is 0.5 but should be 0.25 (|difference| 0.25; 3 of 12 elements differ)"``:
     the element, both values and how many elements differ, never the formula.
+    A single number gives ``"loss is 0.5 but should be 0.25 (|difference| 0.25)"``.
 
-    Shapes: yours and expected of one shape -> str.
+    Shapes: yours and expected of one shape (or both single numbers) -> str.
     """
     _check_text(name, "name", "where_differs")
     expected = np.asarray(expected, dtype=float)
     yours = np.asarray(yours, dtype=float)
     if yours.shape != expected.shape:
         return f"{name} has shape {yours.shape} but should have shape {expected.shape}"
+    if yours.ndim == 0:
+        return f"{name} is {float(yours):.6g} but should be {float(expected):.6g} (|difference| " \
+               f"{abs(float(yours) - float(expected)):.3g})"
     gap = np.abs(yours - expected)
     where = tuple(int(i) for i in np.unravel_index(int(np.argmax(gap)), gap.shape)) if gap.size else ()
     count = int(np.sum(~np.isclose(yours, expected, rtol=1e-6, atol=1e-8)))

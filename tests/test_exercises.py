@@ -133,6 +133,7 @@ def test_where_differs_names_the_element_and_the_gap_not_the_formula():
     assert where_differs("dx", yours, expected) == (
         "dx[1, 0] is 3.5 but should be 3 (|difference| 0.5; 1 of 4 elements differ)")
     assert where_differs("dW", np.zeros(3), expected) == "dW has shape (3,) but should have shape (2, 2)"
+    assert where_differs("loss", 0.5, 0.25) == "loss is 0.5 but should be 0.25 (|difference| 0.25)"
 
 
 # --------------------------------------------------------------------------- hints never hand out the solution

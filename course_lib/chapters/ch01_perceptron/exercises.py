@@ -329,6 +329,6 @@ def check_pocket(func) -> Feedback:
         w_v, b_v, _ = _pocket_variant(X, y, epochs, lr, mode)
         if close(w, w_v) and close(b, b_v):
             return failed(name, mistake + " (section 6).")
-    where = f"b is {b:.6g} but should be {b_ref:.6g}" if close(w, w_ref) else where_differs("w", w, w_ref)
+    where = where_differs("b", b, b_ref) if close(w, w_ref) else where_differs("w", w, w_ref)
     return failed(name, f"your weights reach {true_acc:.3f} on the training set, the pocket's best {acc_ref:.3f}: "
                   f"{where} (section 6).")

@@ -132,13 +132,8 @@ def _torch_vae_loss_grads(logits, x, mu, logvar):
 
 def _differs(name, what, mine, right):
     """The hint for an answer no known mistake explains: where it differs (``where_differs``) and what to try."""
-    if np.ndim(right) == 0:
-        gap = abs(float(mine) - float(right))
-        where = f"{what} is {float(mine):.6g} but should be {float(right):.6g} (|difference| {gap:.3g})"
-    else:
-        where = where_differs(what, mine, right)
-    return failed(name, f"{where}; no common mistake matches: take a batch of one example with one pixel and one "
-                        "latent dimension and compare each term with section 4.")
+    return failed(name, f"{where_differs(what, mine, right)}; no common mistake matches: take a batch of one "
+                        "example with one pixel and one latent dimension and compare each term with section 4.")
 
 
 def _loss_only(logits, x, mu, logvar):

@@ -79,9 +79,8 @@ def check_value_at_optimum(func) -> Feedback:
             return failed(name, "that is a mean over the points: an expectation weights by the probabilities "
                                 "(section 1).")
         if not np.isclose(value, expected, atol=1e-8):
-            return failed(name, f"your V(D*, G) is {value:.6g} but should be {expected:.6g} (|difference| "
-                                f"{abs(value - expected):.3g}); no common mistake matches: both sums use D* "
-                                "(section 1).")
+            return failed(name, f"your {where_differs('V(D*, G)', value, expected)}; no common mistake matches: "
+                                "both sums use D* (section 1).")
     p_data, _ = _distributions(84)
     equal, problem = call_student(name, func, p_data.copy(), p_data.copy())
     if problem is not None:
@@ -146,8 +145,8 @@ def check_nonsaturating_loss(func) -> Feedback:
         return failed(name, "the sign is flipped: -log of a probability is positive, so the loss is at least 0 "
                             "(section 1).")
     if not np.isclose(loss, want_loss, atol=1e-10):
-        return failed(name, f"for these logits your loss is {loss:.6g} but should be {want_loss:.6g} (|difference| "
-                            f"{abs(loss - want_loss):.3g}); no common mistake matches: compare with section 1's L_G.")
+        return failed(name, f"for these logits your {where_differs('loss', loss, want_loss)}; no common mistake "
+                            "matches: compare with section 1's L_G.")
     if close(grad, s - 1.0):
         return failed(name, "the gradient is N times too large: the loss divides by N, so does its gradient "
                             "(section 1).")
